@@ -1,0 +1,34 @@
+# The two commands of the README: `make repro` (set up, then run the pipeline) and
+# `make test` (set up, then run every test, the slow end-to-end ones included).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup repro test test-fast params clean-venv
+
+setup: $(VENV)/.installed
+
+# torch first, from the pinned CPU wheel; then the project with its exact pins.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+repro: setup
+	$(BIN)/dvc repro
+
+# pytest exits 5 when a selection collects nothing; that is not a failure of the suite.
+test: setup
+	$(BIN)/pytest -m "slow or not slow"; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+test-fast: setup
+	$(BIN)/pytest
+
+# Re-compose params.yaml from conf/ exactly as `dvc exp run` does (DVC's own compose_and_dump).
+params: setup
+	$(BIN)/python -m pipeline.core.compose
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,80 @@
+"""One MLflow tracking store for every stage.
+
+Default: an absolute `sqlite:///<repo>/mlflow.db`, so it also works from the copies that
+`dvc exp run --queue` makes under .dvc/tmp/exps. `MLFLOW_TRACKING_URI` overrides conf/,
+conf/tracking overrides the default. Experiments are named by stage; runs get readable names.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.core.config import origin_root
+
+
+def tracking_uri(cfg: DictConfig | None = None) -> str:
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    configured = OmegaConf.select(cfg, "tracking.uri") if cfg is not None else None
+    if configured:
+        return str(configured)
+    return f"sqlite:///{origin_root() / 'mlflow.db'}"
+
+
+def experiment_name(stage: str, cfg: DictConfig | None = None) -> str:
+    prefix = OmegaConf.select(cfg, "tracking.experiment_prefix", default="tablet") if cfg is not None else "tablet"
+    return f"{prefix}/{stage}" if prefix else stage
+
+
+def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}; lists stay whole (MLflow params are strings)."""
+    if isinstance(d, DictConfig):
+        d = OmegaConf.to_container(d, resolve=True)
+    out: dict[str, Any] = {}
+    for key, value in (d or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _configure(cfg: DictConfig | None):
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(cfg))
+    return mlflow
+
+
+@contextlib.contextmanager
+def stage_run(stage: str, cfg: DictConfig | None = None, params: dict | DictConfig | None = None,
+              run_name: str | None = None, tags: dict | None = None) -> Iterator[Any]:
+    """An MLflow run in the stage's experiment, with its config subtree logged as params."""
+    mlflow = _configure(cfg)
+    mlflow.set_experiment(experiment_name(stage, cfg))
+    all_tags = {"stage": stage, **(tags or {})}
+    with mlflow.start_run(run_name=run_name or stage, tags=all_tags) as run:
+        if params is not None:
+            flat = {k: str(v)[:6000] for k, v in flatten(params).items()}
+            items = list(flat.items())
+            for i in range(0, len(items), 100):  # MLflow takes at most 100 params a batch
+                mlflow.log_params(dict(items[i : i + 100]))
+        yield run
+
+
+def log_metrics(metrics: dict, prefix: str = "", step: int | None = None) -> None:
+    """Log the numeric leaves of a (nested) metrics dict as `prefix/key` names."""
+    import mlflow
+
+    numeric = {}
+    for key, value in flatten(metrics).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        numeric[f"{prefix}{key}".replace(".", "/")] = float(value)
+    if numeric:
+        mlflow.log_metrics(numeric, step=step)

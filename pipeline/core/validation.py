@@ -1,0 +1,95 @@
+"""Validation at the boundary: a clear error naming file, row and column, or a quarantine.
+
+Rows of outside files that fail a check either stop the stage (`DataValidationError`) or are
+moved to a quarantine CSV with the reason and counted in the stage's metrics (`Quarantine`).
+Row numbers are 1-based data rows as a spreadsheet shows them, with the header as row 1.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+
+class DataValidationError(ValueError):
+    """An input problem that stops the stage; names file, row and column."""
+
+    def __init__(self, file: str | Path, message: str, row: int | None = None, column: str | None = None):
+        self.file, self.row, self.column = str(file), row, column
+        where = [self.file]
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column '{column}'")
+        super().__init__(f"{', '.join(where)}: {message}")
+
+
+def file_row(index: int) -> int:
+    """The 1-based line number in a CSV with one header line for a 0-based data index."""
+    return int(index) + 2
+
+
+class Quarantine:
+    """Collects rejected rows with their reasons; writes them to one CSV and counts them."""
+
+    def __init__(self, source: str | Path):
+        self.source = str(source)
+        self._frames: list[pd.DataFrame] = []
+        self.counts: Counter[str] = Counter()
+
+    def add(self, rows: pd.DataFrame, reason: str, column: str | None = None) -> None:
+        if rows.empty:
+            return
+        frame = rows.copy()
+        frame.insert(0, "source_row", [file_row(i) for i in rows.index])
+        frame.insert(1, "column", column or "")
+        frame.insert(2, "reason", reason)
+        self._frames.append(frame)
+        self.counts[reason] += len(rows)
+
+    def split(self, df: pd.DataFrame, bad: pd.Series, reason: str, column: str | None = None) -> pd.DataFrame:
+        """Quarantine the rows where `bad` is true and return the others."""
+        bad = bad.fillna(True).astype(bool)
+        self.add(df[bad], reason, column)
+        return df[~bad]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def metrics(self) -> dict:
+        return {"quarantined_rows": self.total, "quarantined_by_reason": dict(sorted(self.counts.items()))}
+
+    def write(self, path: str | Path) -> Path:
+        """Write the quarantined rows (an empty file with a header when there are none)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self._frames:
+            out = pd.concat(self._frames, ignore_index=True).sort_values("source_row", kind="stable")
+        else:
+            out = pd.DataFrame(columns=["source_row", "column", "reason"])
+        out.insert(0, "source_file", self.source)
+        out.to_csv(path, index=False)
+        return path
+
+
+def require_columns(df: pd.DataFrame, required: list[str], file: str | Path) -> None:
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataValidationError(file, f"missing column(s) {missing}; found {list(df.columns)}")
+
+
+def coerce_numeric(df: pd.DataFrame, column: str, file: str | Path, quarantine: Quarantine | None = None) -> pd.DataFrame:
+    """Make `column` numeric; non-numbers, NaN and inf stop the stage or go to quarantine."""
+    values = pd.to_numeric(df[column], errors="coerce")
+    bad = values.isna() | ~values.abs().lt(float("inf"))
+    if bad.any():
+        if quarantine is None:
+            i = bad.idxmax()
+            raise DataValidationError(file, f"not a finite number: {df.at[i, column]!r}", file_row(i), column)
+        df = quarantine.split(df, bad, f"{column} not a finite number", column)
+        values = values[~bad]
+    df = df.copy()
+    df[column] = values.astype(float)
+    return df
