@@ -1,0 +1,32 @@
+"""conf/ is the single source: params.yaml must be exactly its composition."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from pipeline.core.compose import compose
+from pipeline.core.config import origin_root, repo_root
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_params_yaml_is_the_composition_of_conf(tmp_path):
+    fresh = compose(output=tmp_path / "params.yaml", root=ROOT)
+    committed = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert committed == yaml.safe_load(fresh.read_text()), (
+        "params.yaml has drifted from conf/: run `make params` and commit both"
+    )
+
+
+def test_override_reaches_composition(tmp_path):
+    out = compose(["model.fault.max_epochs=7"], output=tmp_path / "p.yaml", root=ROOT)
+    assert yaml.safe_load(out.read_text())["model"]["fault"]["max_epochs"] == 7
+
+
+def test_origin_root_leaves_queued_experiment_copies(tmp_path):
+    copy = tmp_path / "repo" / ".dvc" / "tmp" / "exps" / "abc123"
+    copy.mkdir(parents=True)
+    (copy / "dvc.yaml").write_text("stages: {}\n")
+    assert repo_root(copy) == copy
+    assert origin_root(copy) == tmp_path / "repo"
