@@ -51,3 +51,45 @@ def shared_file(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data file {path} not present (../shared/data is optional)")
     return path
+
+
+def copy_worktree(dest: Path) -> Path:
+    """The repository's tracked and untracked-but-not-ignored files, as a fresh git repo."""
+    import shutil
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+        subprocess.run(cmd, cwd=dest, check=True)
+    return dest
+
+
+def repro_env() -> dict:
+    """The environment a user has: no test store override, so the default absolute
+    sqlite:///<repo>/mlflow.db is used."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+@pytest.fixture(scope="session")
+def tiny_repro(tmp_path_factory) -> Path:
+    """A copy of the repository after `dvc repro` on the tiny configuration (done once per
+    session; slow tests share it). The copy holds data/, models/, reports/ and mlflow.db."""
+    import subprocess
+    import sys
+
+    repo = copy_worktree(tmp_path_factory.mktemp("repo"))
+    compose(["+experiment=tiny"], output=repo / "params.yaml", root=repo)
+    dvc = Path(sys.executable).with_name("dvc")
+    result = subprocess.run([str(dvc), "repro"], cwd=repo, env=repro_env(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"tiny dvc repro failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
+    return repo
