@@ -1,0 +1,80 @@
+"""The report page: self-contained, every figure embedded, missing stages said, not fatal."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from pipeline.report.build import build_page  # noqa: E402
+from pipeline.report.collect import figure_caption  # noqa: E402
+
+
+def _figure(path: Path, description: str | None) -> None:
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [1, 0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Description": description} if description else None)
+    plt.close(fig)
+
+
+def test_page_embeds_figures_tables_and_says_what_is_missing(tiny_cfg):
+    reports = Path(tiny_cfg.paths.reports)
+    (reports / "fault").mkdir(parents=True)
+    (reports / "fault" / "metrics.json").write_text(json.dumps({"test": {"auc": 0.8125}}))
+    _figure(reports / "fault" / "roc.png", "ROC curve of the fault network on the test split.")
+    _figure(reports / "sweep" / "maintenance.png", None)
+    (reports / "sweep" / "points.csv").write_text("cost,scale,profit\nmaintenance,0.5,10\nmaintenance,1.0,9\n")
+    (reports / "optimize").mkdir()
+    (reports / "optimize" / "broken.json").write_text("{not json")
+
+    path, metrics = build_page(tiny_cfg)
+
+    html = path.read_text()
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) == 2 == metrics["figures"]
+    assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    assert "ROC curve of the fault network on the test split." in html
+    assert "Figure &#x27;maintenance&#x27; from sweep" in html  # fallback sentence, escaped
+    assert "0.8125" in html and "maintenance" in html
+    assert "broken.json: unreadable metrics" in html
+    assert "reports/process/ does not exist" in html
+    assert metrics["stages_missing"] == 5 and metrics["unreadable_files"] == 1
+    assert not re.search(r'(src|href)="(https?:|file:|/)', html), "page must not load anything from outside"
+    assert "tablet/train_fault" in html  # MLflow section lists the stage experiments
+    assert "seed: 42" in html  # the configuration is on the page
+
+
+def test_page_with_no_outputs_at_all(tiny_cfg):
+    path, metrics = build_page(tiny_cfg)
+    assert metrics["stages_present"] == 0 and metrics["figures"] == 0
+    assert path.read_text().count("has not run") == 8
+
+
+def test_caption_read_from_png_metadata(tmp_path):
+    _figure(tmp_path / "a.png", "Profit against the maintenance-cost scale.")
+    assert figure_caption(tmp_path / "a.png", "sweep") == "Profit against the maintenance-cost scale."
+
+
+def test_unreachable_tracking_server_is_reported_not_fatal(tiny_cfg, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://user:secret@127.0.0.1:9")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    path, _ = build_page(tiny_cfg)
+    html = path.read_text()
+    assert "could not be read" in html
+    assert "secret" not in html
+
+
+@pytest.mark.parametrize("uri,expected", [("http://u:p@host:5000/x", "http://host:5000/x"),
+                                          ("sqlite:///a/b.db", "sqlite:///a/b.db")])
+def test_public_uri_hides_credentials(uri, expected):
+    from pipeline.report.identifiers import public_uri
+
+    assert public_uri(uri) == expected
