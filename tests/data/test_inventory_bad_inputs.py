@@ -1,0 +1,67 @@
+"""The corpus of bad inputs: every bad row quarantined with its reason and counted; whole-file
+problems stop the stage with an error naming the file (and row/column where there is one)."""
+import pandas as pd
+import pytest
+
+from pipeline.core.validation import DataValidationError, Quarantine
+from pipeline.data import inventory
+from tests.conftest import make_cfg
+from tests.data.inventory_corpus import BAD_ROWS, GOOD, write_log
+
+
+@pytest.fixture
+def corpus_cfg(tmp_path):
+    path = write_log(tmp_path / "bad_log.csv", [GOOD, *[row for row, _ in BAD_ROWS], GOOD])
+    return make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}"]), path
+
+
+def test_each_bad_row_is_quarantined_with_its_reason(corpus_cfg, tmp_path):
+    cfg, path = corpus_cfg
+    metrics = inventory.prepare(cfg, tmp_path / "out", tmp_path / "reports")
+    expected = pd.Series([reason for _, reason in BAD_ROWS]).value_counts().to_dict()
+    assert metrics["quarantined_by_reason"] == expected
+    assert metrics["quarantined_rows"] == len(BAD_ROWS)
+    assert metrics["clean_rows"] == 2 and metrics["raw_rows"] == len(BAD_ROWS) + 2
+    table = pd.read_csv(tmp_path / "reports" / "inventory_quarantine.csv")
+    assert list(table["reason"]) == [reason for _, reason in BAD_ROWS]
+    assert list(table["source_row"]) == list(range(3, 3 + len(BAD_ROWS)))  # header is row 1
+    assert set(table["source_file"]) == {str(path)}
+    assert table.loc[table["reason"] == "unit unknown", "column"].eq("unit").all()
+
+
+def test_density_from_conf_rescues_a_cross_kind_row(tmp_path):
+    row = (3, "11.9", "g", "Lab_1", "Hydrochloric acid", "7647-01-0", "Experiment_1")
+    path = write_log(tmp_path / "log.csv", [row])
+    cfg = make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}",
+                              "data.inventory.chemicals.hydrochloric_acid.density_g_per_ml=1.19"])
+    q = Quarantine(path)
+    clean = inventory.clean_log(inventory.read_log(path), cfg.data.inventory, q)
+    assert q.total == 0 and clean["amount_base"].iloc[0] == pytest.approx(10.0)
+
+
+def test_missing_column_is_an_error_naming_file_and_column(tmp_path):
+    path = write_log(tmp_path / "log.csv", [GOOD[:6]], columns=["id", "amount_taken", "unit", "location", "chemical", "CAS"])
+    with pytest.raises(DataValidationError, match=r"log\.csv.*reason"):
+        inventory.read_log(path)
+
+
+def test_empty_file_and_missing_file_are_errors(tmp_path):
+    with pytest.raises(DataValidationError, match="no data rows"):
+        inventory.read_log(write_log(tmp_path / "empty.csv", []))
+    with pytest.raises(FileNotFoundError, match="data.inventory.path"):
+        inventory.read_log(tmp_path / "absent.csv")
+
+
+def test_nothing_left_is_an_error_not_an_empty_output(tmp_path):
+    path = write_log(tmp_path / "log.csv", [row for row, _ in BAD_ROWS[:3]])
+    cfg = make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}"])
+    with pytest.raises(ValueError, match="no clean rows"):
+        inventory.prepare(cfg, tmp_path / "out", tmp_path / "reports")
+
+
+def test_bad_catalogue_entry_is_a_config_error(tmp_path):
+    path = write_log(tmp_path / "log.csv", [GOOD])
+    cfg = make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}",
+                              "data.inventory.chemicals.ethanol.cas=64-17-6"])
+    with pytest.raises(ValueError, match=r"chemicals\.ethanol\.cas"):
+        inventory.prepare(cfg, tmp_path / "out", tmp_path / "reports")
