@@ -1,0 +1,197 @@
+"""Line data (stage prepare_line): generate the 1 Hz line or load a real file, validate it
+chunk by chunk, write it once as partitioned Parquet and resample/align it for the model.
+
+Writes under data/line/:
+  raw/<sheet>/part-NNNNN.parquet   every validated row, one file per chunk and sheet
+  aligned.parquet                   all channels on one grid of data.line.align_period_s
+  events.csv                        ground-truth disturbances and refills (generated data)
+  layout.json                       channels per sheet, targets, actuators, grid period
+and reports/data/line_quarantine.csv with every rejected row and its reason.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from pipeline.core.config import origin_root
+from pipeline.core.io import ensure_dir, write_json
+from pipeline.core.validation import DataValidationError, Quarantine
+from pipeline.data.line_generator import TIMESTAMP, LineSimulator
+from pipeline.data.line_loaders import SheetSpec, iter_csv, iter_workbook, sheet_specs
+from pipeline.data.line_validation import Resampler, SheetValidator
+
+SOURCES = ("generated", "workbook", "csv")
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def resolve_path(path: str) -> Path:
+    """A configured path; relative ones are relative to the repository root."""
+    p = Path(path)
+    return (p if p.is_absolute() else origin_root() / p).resolve()
+
+
+def generated_specs(line: DictConfig) -> dict[str, float]:
+    """Sampling period of every generated sheet."""
+    q = line.quality
+    periods = {name: float(line.period_s) for name in [*line.sheets.feeders, line.sheets.blenders, line.sheets.press,
+                                                       line.sheets.humidity, line.sheets.temperature]}
+    periods[line.sheets.tablets] = float(q.tablets_every_s)
+    periods[line.sheets.content] = float(q.content_every_s)
+    return periods
+
+
+def stream(cfg: DictConfig) -> tuple[Iterator[tuple[SheetSpec, pd.DataFrame]], str, int, LineSimulator | None]:
+    """(sheet, chunk) pairs from the configured source, its name and an estimate of chunks."""
+    line = cfg.data.line
+    if line.source not in SOURCES:
+        raise ValueError(f"data.line.source must be one of {SOURCES}, not {line.source!r}")
+    if line.source == "generated":
+        sim = LineSimulator(line, int(cfg.seed))
+        periods = generated_specs(line)
+        counters: dict[str, int] = {}
+
+        def chunks():
+            for sheets in sim.chunks(int(line.chunk_seconds)):
+                for name, df in sheets.items():
+                    start = counters.get(name, 0)
+                    counters[name] = start + len(df)
+                    yield SheetSpec(name, TIMESTAMP, periods[name], {}), df.set_axis(pd.RangeIndex(start, start + len(df)))
+
+        n = -(-sim.total_s // int(line.chunk_seconds))
+        return chunks(), "generated", n, sim
+    if not line.path:
+        raise ValueError(f"data.line.path is required for source '{line.source}' (conf/data/line/*.yaml)")
+    path = resolve_path(str(line.path))
+    specs = sheet_specs(line.layout)
+    rows = int(line.read.chunk_rows)
+    if line.source == "workbook":
+        return iter_workbook(path, specs, rows), str(path), 0, None
+    if len(specs) != 1:
+        raise ValueError("data.line.layout must hold exactly one sheet for source 'csv'")
+    return iter_csv(path, specs[0], str(line.read.sep), rows), str(path), 0, None
+
+
+def align(resampled: dict[str, pd.DataFrame], periods: dict[str, float], line: DictConfig) -> pd.DataFrame:
+    """Join the resampled sheets on one regular grid; low-rate sheets carried forward."""
+    step = float(line.align_period_s)
+    frames = []
+    for name, frame in resampled.items():
+        if frame.empty:
+            continue
+        frames.append((name, frame))
+    if not frames:
+        raise DataValidationError("data.line", "no valid rows in any sheet")
+    start = min(f.index.min() for _, f in frames)
+    end = max(f.index.max() for _, f in frames)
+    grid = pd.date_range(start, end, freq=f"{int(step * 1000)}ms")
+    out = pd.DataFrame(index=grid)
+    limit = max(1, int(float(line.ffill_limit_s) // step))
+    for name, frame in frames:
+        frame = frame.reindex(grid)
+        if periods[name] > step:
+            frame = frame.ffill(limit=limit)
+        clash = [c for c in frame.columns if c in out.columns]
+        if clash:
+            raise DataValidationError(name, f"channel(s) {clash} appear in more than one sheet")
+        out = out.join(frame)
+    out.index.name = TIMESTAMP
+    return out.astype("float32").reset_index()
+
+
+def check_channels(line: DictConfig, channels: list[str]) -> None:
+    for key in ("targets",):
+        for name in line[key]:
+            if name not in channels:
+                raise KeyError(f"data.line.{key}: channel '{name}' not in the data (channels: {channels})")
+    for target, names in (line.get("actuators") or {}).items():
+        for name in [target, *names]:
+            if name not in channels:
+                raise KeyError(f"data.line.actuators['{target}']: channel '{name}' not in the data")
+
+
+def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
+    """Generate or load, validate, write partitioned Parquet + aligned grid; return metrics."""
+    t_start = time.perf_counter()
+    line = cfg.data.line
+    out_dir, reports_dir = Path(out_dir), Path(reports_dir)
+    if (out_dir / "raw").exists():
+        shutil.rmtree(out_dir / "raw")  # stale partitions of a longer earlier run must not survive
+    ensure_dir(out_dir)
+    chunks, source, n_chunks, sim = stream(cfg)
+    quarantine = Quarantine(source)
+    validators: dict[str, SheetValidator] = {}
+    resamplers: dict[str, Resampler] = {}
+    periods: dict[str, float] = {}
+    parts: dict[str, int] = {}
+    val = line.validation
+    for spec, chunk in tqdm(chunks, desc="prepare_line", unit="chunk", total=n_chunks * 8 or None, mininterval=2):
+        if spec.name not in validators:
+            channels = [c for c in chunk.columns if c != spec.timestamp]
+            validators[spec.name] = SheetValidator(spec.name, source, spec.timestamp, channels, spec.period_s,
+                                                   float(val.gap_factor), float(val.stuck_seconds), quarantine)
+            resamplers[spec.name] = Resampler(TIMESTAMP, float(line.align_period_s))
+            periods[spec.name] = spec.period_s
+        clean = validators[spec.name].check(chunk)
+        if clean.empty:
+            continue
+        k = parts.get(spec.name, 0)
+        folder = ensure_dir(out_dir / "raw" / slug(spec.name))
+        table = pa.Table.from_pandas(clean.rename(columns={spec.timestamp: TIMESTAMP}), preserve_index=False)
+        pq.write_table(table, folder / f"part-{k:05d}.parquet")
+        parts[spec.name] = k + 1
+        resamplers[spec.name].add(clean.rename(columns={spec.timestamp: TIMESTAMP}))
+    if not validators:
+        raise DataValidationError(source, "no rows read")
+    for name, v in validators.items():
+        if v.report.rows_out == 0:
+            raise DataValidationError(source, f"sheet '{name}': every row was rejected (see the quarantine)")
+    aligned = align({n: r.result() for n, r in resamplers.items()}, periods, line)
+    channels = [c for c in aligned.columns if c != TIMESTAMP]
+    check_channels(line, channels)
+    aligned.to_parquet(out_dir / "aligned.parquet", index=False)
+    events = sim.events_frame() if sim is not None else pd.DataFrame(columns=["kind", "start", "end", "scored"])
+    events.to_csv(out_dir / "events.csv", index=False)
+    layout = {"source": str(line.source), "align_period_s": float(line.align_period_s),
+              "targets": list(line.targets), "channels": channels,
+              "actuators": OmegaConf.to_container(line.actuators) if line.get("actuators") else {},
+              "sheets": {n: v.columns for n, v in validators.items()}, "has_events": sim is not None}
+    write_json(out_dir / "layout.json", layout)
+    quarantine.write(ensure_dir(reports_dir) / "line_quarantine.csv")
+    return metrics(validators, quarantine, aligned, events, time.perf_counter() - t_start, source)
+
+
+def metrics(validators: dict[str, SheetValidator], quarantine: Quarantine, aligned: pd.DataFrame,
+            events: pd.DataFrame, seconds: float, source: str) -> dict:
+    sheets = {name: v.report.as_dict() for name, v in validators.items()}
+    rows = sum(s["rows_out"] for s in sheets.values())
+    points = sum(v.report.rows_out * len(v.columns) for v in validators.values())
+    span = aligned[TIMESTAMP].iloc[-1] - aligned[TIMESTAMP].iloc[0]
+    values = aligned.drop(columns=TIMESTAMP).to_numpy()
+    by_kind = events["kind"].value_counts().to_dict() if len(events) else {}
+    return {
+        "source": source,
+        "hours": span.total_seconds() / 3600.0,
+        "rows": rows,
+        "points": points,
+        "aligned_rows": len(aligned),
+        "aligned_missing_fraction": float(np.isnan(values).mean()) if values.size else 0.0,
+        "gaps": sum(s["gaps"] for s in sheets.values()),
+        "stuck_runs": sum(s["stuck_runs_total"] for s in sheets.values()),
+        "events": {str(k): int(v) for k, v in by_kind.items()},
+        "seconds": seconds,
+        "sheets": sheets,
+        **quarantine.metrics(),
+    }
