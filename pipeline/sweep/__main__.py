@@ -1,0 +1,63 @@
+"""DVC stage `sweep`: run the conf/sweep grid as a Hydra multirun of pipeline.optimize and
+gather it into reports/sweep/ (points.csv, curves_<cost>.csv, <cost>.png, metrics.json).
+
+The multirun carries MlflowSweepCallback, which logs one parent and one child per point.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from pipeline.core.config import PARAMS_FILE, load_params, repo_root
+from pipeline.sweep.callback import PARENT_FILE, SUMMARY_DIR, finish_sweep
+from pipeline.sweep.grid import multirun_command
+
+
+def _under(root: Path, path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else root / p
+
+
+def run_sweep(cfg: DictConfig, params_file: Path, root: Path, app: str = "pipeline.optimize") -> dict:
+    """Launch the multirun, make sure MLflow has it even if a job failed, copy the summary."""
+    sweep_dir = _under(root, cfg.sweep.dir)
+    shutil.rmtree(sweep_dir, ignore_errors=True)  # stale job folders would pass for this run's
+    started = time.time()
+    cmd = multirun_command(cfg, params_file, sweep_dir, root / "conf", app)
+    print("sweep:", " ".join(cmd[1:]))
+    launched = subprocess.run(cmd, cwd=root)
+    if not (sweep_dir / PARENT_FILE).exists():
+        # Hydra raises on the first failed job before on_multirun_end: log what the jobs left.
+        finish_sweep(cfg, sweep_dir, started, {"overrides": " ".join(cmd[4:]), "sweep_dir": str(sweep_dir),
+                                               "launcher": str(cfg.sweep.launcher)})
+    reports = _under(root, cfg.paths.reports) / "sweep"
+    shutil.rmtree(reports, ignore_errors=True)
+    shutil.copytree(sweep_dir / SUMMARY_DIR, reports)
+    from pipeline.sweep.points import read_points  # noqa: PLC0415 (only to state failures)
+
+    failed = [p for p in read_points(sweep_dir, since=started - 1.0) if p.status != "COMPLETED"]
+    if launched.returncode != 0 or failed:
+        details = "; ".join(f"job {p.job_num} ({' '.join(p.overrides)}): {p.status} {p.error[:300]}" for p in failed)
+        raise SystemExit(f"sweep: multirun exited {launched.returncode}; {len(failed)} failed point(s). {details}")
+    import json
+
+    return json.loads((reports / "metrics.json").read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
+    args = parser.parse_args()
+    root = repo_root()
+    params_file = Path(args.params) if args.params else root / PARAMS_FILE
+    metrics = run_sweep(load_params(params_file), params_file, root)
+    print("sweep: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
+
+
+if __name__ == "__main__":
+    main()

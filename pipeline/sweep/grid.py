@@ -1,0 +1,37 @@
+"""The sweep grid of conf/sweep as Hydra overrides, and the multirun command that runs it."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+CALLBACK = "pipeline.sweep.callback.MlflowSweepCallback"
+
+
+def scale_key(cost: str) -> str:
+    """The config key under `costs` that scales one cost (conf/costs)."""
+    return f"{cost}_scale"
+
+
+def grid_override(costs: list[str], scales: list[float]) -> str:
+    """One Hydra choice sweep over the one-at-a-time grid: each cost at each scale, the others
+    at baseline. Dict values merge into `costs`, so the untouched scales keep their values."""
+    if not costs or not scales:
+        raise ValueError("conf/sweep: `costs` and `scales` must both be non-empty lists")
+    points = [f"{{{scale_key(c)}:{float(s)!r}}}" for c in costs for s in scales]
+    return "costs=" + ",".join(points)
+
+
+def multirun_command(cfg: DictConfig, params_file: Path, sweep_dir: Path, conf_dir: Path,
+                     app: str = "pipeline.optimize") -> list[str]:
+    """`python -m <app> -m <grid>` with our launcher, sweep dir and the MLflow callback."""
+    return [
+        sys.executable, "-m", app, "-m",
+        "--config-path", str(params_file.parent.resolve()), "--config-name", params_file.stem,
+        grid_override(list(cfg.sweep.costs), list(cfg.sweep.scales)),
+        f"hydra.searchpath=[file://{conf_dir.resolve()}]",
+        f"hydra/launcher={cfg.sweep.launcher}",
+        f"hydra.sweep.dir={sweep_dir.resolve()}",
+        f"+hydra.callbacks.mlflow_sweep._target_={CALLBACK}",
+    ]
