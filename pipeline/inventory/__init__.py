@@ -1,0 +1,1 @@
+"""Chemical-usage forecasting: global LSTM vs baselines, per-chemical selection, reorder advice."""

@@ -1,0 +1,62 @@
+"""`python -m pipeline.inventory` (stage train_inventory) and
+`python -m pipeline.inventory forecast --days 14` (next days per chemical and reorder advice)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.core.config import load_params
+from pipeline.inventory import reorder
+from pipeline.inventory.train import load_series
+
+
+def forecast(cfg, days: int | None) -> pd.DataFrame:
+    """Print and write (reports/inventory/reorder.csv) the forecast and reorder table."""
+    r = cfg.model.inventory.reorder
+    models_dir = Path(cfg.paths.models)
+    selection = reorder.load_selection(models_dir)
+    data = load_series(cfg)
+    if [list(k) for k in data.keys] != selection["keys"]:
+        raise ValueError("data/inventory/daily.parquet holds other series than the trained models: rerun training")
+    import numpy as np
+    data.scale = np.asarray(selection["scale"])  # the scales the models were trained with
+    from pipeline.inventory.features import build_series  # noqa: F401  (same features as training)
+    data.x[..., :3] = data.x[..., :3]  # features were built with the same fractions -> same scales
+    future = reorder.predict_future(data, selection, models_dir)
+    table, daily = reorder.reorder_table(data, future, selection, int(days or r.default_days),
+                                         int(r.lead_time_days), float(r.service_level))
+    out = Path(cfg.paths.reports) / "inventory"
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "reorder.csv", index=False)
+    daily.to_csv(out / "forecast_next_days.csv", index=False)
+    return table, daily
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", default="train", choices=["train", "forecast"])
+    parser.add_argument("--days", type=int, default=None, help="days to forecast (default: model.inventory.reorder.default_days)")
+    parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
+    args = parser.parse_args()
+    cfg = load_params(args.params)
+    if args.command == "forecast":
+        table, daily = forecast(cfg, args.days)
+        wide = daily.pivot_table(index="date", columns=["chemical", "location"], values="forecast")
+        with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.1f}".format):
+            print(wide.T.to_string())
+            print()
+            print(table.drop(columns=["note"]).to_string(index=False))
+        return
+    from pipeline.inventory.train import run
+    metrics = run(cfg)
+    print(f"train_inventory: selected mean WAPE {metrics['selected_mean_wape']:.3f} vs seasonal naive "
+          f"{metrics['naive_mean_wape']:.3f} ({100 * metrics['improvement_vs_naive']:+.1f}%), "
+          f"{metrics['chemicals_beating_naive']}/{metrics['chemicals']} chemicals beat naive")
+    for line in metrics["statements"]:
+        print("  " + line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Features and windows for the usage forecasters, from data/inventory/daily.parquet.
+
+Per series (chemical x lab) and day: usage scaled by the series' mean training usage,
+7- and 28-day rolling means (causal), experiments active, a purchase flag, weekday and
+week-of-year on the circle. A sample is an origin day t: the `seq_len` days up to t as
+input, the `horizon` days after t as target. Splits are chronological by target day.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+FEATURES = ["use", "roll7", "roll28", "experiments", "purchased", "dow_sin", "dow_cos", "woy_sin", "woy_cos"]
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class SeriesSet:
+    """All series on one day grid, plus identities and scales."""
+    keys: list[tuple[str, str]]          # (chemical, location) per series
+    chemicals: list[str]                 # distinct chemicals (embedding index order)
+    locations: list[str]
+    chem_index: np.ndarray               # [S] int64
+    loc_index: np.ndarray                # [S] int64
+    base_unit: list[str]                 # per series
+    dates: pd.DatetimeIndex              # [T]
+    used: np.ndarray                     # [S, T] base units
+    stock: np.ndarray                    # [S, T] base units, end of day
+    scale: np.ndarray                    # [S] mean training usage (base units per day)
+    x: np.ndarray                        # [S, T, F] float32
+    bounds: dict[str, int]               # first day index of val and test, number of days
+
+
+def split_bounds(n_days: int, val_fraction: float, test_fraction: float) -> dict[str, int]:
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(f"model.inventory val_fraction ({val_fraction}) and test_fraction ({test_fraction}) "
+                         "must be in (0, 1) and sum to less than 1")
+    n_test = max(1, int(round(n_days * test_fraction)))
+    n_val = max(1, int(round(n_days * val_fraction)))
+    return {"val": n_days - n_test - n_val, "test": n_days - n_test, "end": n_days}
+
+
+def _calendar(dates: pd.DatetimeIndex) -> np.ndarray:
+    dow = 2 * np.pi * dates.weekday.to_numpy() / 7.0
+    woy = 2 * np.pi * (dates.isocalendar().week.to_numpy().astype(float) - 1) / 52.18
+    return np.stack([np.sin(dow), np.cos(dow), np.sin(woy), np.cos(woy)], axis=-1)
+
+
+def _rolling_mean(a: np.ndarray, days: int) -> np.ndarray:
+    """Causal mean of the last `days` values along the last axis (shorter at the start)."""
+    c = np.cumsum(a, axis=-1)
+    out = c.copy()
+    out[..., days:] = c[..., days:] - c[..., :-days]
+    counts = np.minimum(np.arange(1, a.shape[-1] + 1), days)
+    return out / counts
+
+
+def build_series(daily: pd.DataFrame, val_fraction: float, test_fraction: float) -> SeriesSet:
+    required = {"chemical", "location", "date", "used", "purchased", "experiments", "stock", "base_unit"}
+    missing = required - set(daily.columns)
+    if missing:
+        raise ValueError(f"data/inventory/daily.parquet lacks columns {sorted(missing)}: rerun prepare_inventory")
+    daily = daily.sort_values(["chemical", "location", "date"])
+    keys = list(daily[["chemical", "location"]].drop_duplicates().itertuples(index=False, name=None))
+    dates = pd.DatetimeIndex(sorted(daily["date"].unique()))
+    shape = (len(keys), len(dates))
+
+    def grid(col: str) -> np.ndarray:
+        table = daily.pivot_table(index=["chemical", "location"], columns="date", values=col, aggfunc="sum")
+        return table.reindex(index=pd.MultiIndex.from_tuples(keys), columns=dates).fillna(0.0).to_numpy(float)
+
+    used, stock = grid("used"), grid("stock")
+    assert used.shape == shape
+    bounds = split_bounds(len(dates), val_fraction, test_fraction)
+    scale = used[:, : bounds["val"]].mean(axis=1)
+    scale = np.where(scale > 0, scale, np.maximum(used.mean(axis=1), 1e-6))
+    use = used / scale[:, None]
+    cal = np.broadcast_to(_calendar(dates), (*shape, 4))
+    x = np.concatenate([np.stack([use, _rolling_mean(use, 7), _rolling_mean(use, 28),
+                                  grid("experiments") / 2.0, (grid("purchased") > 0).astype(float)], axis=-1),
+                        cal], axis=-1).astype(np.float32)
+    chemicals = sorted({c for c, _ in keys})
+    locations = sorted({loc for _, loc in keys})
+    units = daily.drop_duplicates(["chemical", "location"]).set_index(["chemical", "location"])["base_unit"]
+    return SeriesSet(keys, chemicals, locations,
+                     np.array([chemicals.index(c) for c, _ in keys], dtype=np.int64),
+                     np.array([locations.index(loc) for _, loc in keys], dtype=np.int64),
+                     [str(units[k]) for k in keys], dates, used, stock, scale, x, bounds)
+
+
+def origins(data: SeriesSet, split: str, seq_len: int, horizon: int) -> np.ndarray:
+    """Origin day indices t whose targets t+1..t+horizon lie in `split` (and a full window)."""
+    b = data.bounds
+    first, last = {"train": (0, b["val"]), "val": (b["val"], b["test"]), "test": (b["test"], b["end"])}[split]
+    t = np.arange(seq_len - 1, b["end"] - horizon)
+    return t[(t + 1 >= first) & (t + horizon <= last - 1)]
+
+
+@dataclass
+class Windows:
+    x: np.ndarray        # [N, L, F] float32
+    y: np.ndarray        # [N, H] float32, scaled
+    series: np.ndarray   # [N] series index
+    origin: np.ndarray   # [N] origin day index
+
+
+def windows(data: SeriesSet, split: str, seq_len: int, horizon: int) -> Windows:
+    t = origins(data, split, seq_len, horizon)
+    s_idx = np.repeat(np.arange(len(data.keys)), len(t))
+    t_idx = np.tile(t, len(data.keys))
+    lag = np.arange(-seq_len + 1, 1)
+    ahead = np.arange(1, horizon + 1)
+    x = data.x[s_idx[:, None], t_idx[:, None] + lag[None, :]]
+    y = (data.used / data.scale[:, None])[s_idx[:, None], t_idx[:, None] + ahead[None, :]]
+    return Windows(x.astype(np.float32), y.astype(np.float32), s_idx, t_idx)
+
+
+def last_window(data: SeriesSet, seq_len: int) -> Windows:
+    """The newest window of every series (origin = last day), for forecasting the future."""
+    t = len(data.dates) - 1
+    x = data.x[:, t - seq_len + 1 : t + 1]
+    n = len(data.keys)
+    return Windows(x.astype(np.float32), np.zeros((n, 0), np.float32), np.arange(n), np.full(n, t))
