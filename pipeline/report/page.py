@@ -16,7 +16,7 @@ h1{margin-bottom:.2rem} h2{border-bottom:1px solid #ccc;padding-top:1rem}
 table{border-collapse:collapse;margin:.5rem 0;font-size:.85rem}
 td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:right} th{background:#f3f3f3}
 td:first-child,th:first-child{text-align:left}
-figure{display:inline-block;margin:.5rem;max-width:32rem;vertical-align:top}
+figure{display:inline-block;margin:.5rem;max-width:46rem;vertical-align:top}
 figure img{max-width:100%;border:1px solid #eee} figcaption{font-size:.85rem}
 .missing{color:#a33} .note{color:#555;font-size:.9rem} pre{background:#f7f7f7;padding:.5rem;overflow:auto}
 """
@@ -40,6 +40,8 @@ def _kv_table(rows: dict, headers: tuple[str, str]) -> str:
 
 
 def _fmt(value) -> str:
+    if isinstance(value, float) and value != value:  # NaN: an empty cell, as in the CSV
+        return ""
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)

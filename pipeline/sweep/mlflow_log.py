@@ -37,8 +37,10 @@ def point_run_name(point: Point) -> str:
 
 
 def log_child(client: MlflowClient, exp_id: str, parent_id: str, point: Point) -> str:
-    marker_ms = int((point.job_dir / MARKER).stat().st_mtime * 1000)
-    run = client.create_run(exp_id, run_name=point_run_name(point), start_time=marker_ms, tags={
+    marker_ms = int((point.job_dir / MARKER).stat().st_mtime * 1000)  # the job's end
+    hydra_config = point.job_dir / ".hydra" / "config.yaml"  # written as the job starts
+    start_ms = int(hydra_config.stat().st_mtime * 1000) if hydra_config.exists() else marker_ms
+    run = client.create_run(exp_id, run_name=point_run_name(point), start_time=start_ms, tags={
         "mlflow.parentRunId": parent_id, "stage": "sweep", "sweep.cost": point.cost,
         "sweep.job": str(point.job_num), "sweep.job_dir": str(point.job_dir)})
     rid = run.info.run_id

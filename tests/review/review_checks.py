@@ -1,0 +1,76 @@
+"""What a person reviewing a run sees, checked in headless Chromium: the MLflow UI (experiments,
+the sweep's parent and children, a run's metrics) and reports/index.html (every figure loads).
+Screenshots go to a folder for a person to look at."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from browser import Browser
+from mlflow_ui import mlflow_ui
+
+PAGE_WAIT_S = 120  # the MLflow UI is a large single-page app; a busy 2-core machine is slow
+
+EXPAND_CHILDREN = """(() => {
+  const link = Array.from(document.querySelectorAll('a')).find(a => a.href.endsWith('/runs/%s'));
+  if (!link) return 'no link';
+  const cell = link.closest('[role=presentation]') || link.parentElement.parentElement.parentElement;
+  const button = cell.querySelector('button');
+  if (!button) return 'no expander';
+  button.click();
+  return 'clicked';
+})()"""
+
+IMAGES = """Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))"""
+
+
+def newest_parent(client: MlflowClient, experiment_id: str):
+    runs = client.search_runs([experiment_id], "", order_by=["attributes.start_time DESC"], max_results=100)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parents, f"experiment {experiment_id} has no top-level run"
+    return parents[0]
+
+
+def check_mlflow_ui(store_uri: str, expected_experiments: list[str], shots: Path, log: Path) -> dict:
+    client = MlflowClient(store_uri)
+    sweep = client.get_experiment_by_name("tablet/sweep")
+    assert sweep is not None, f"no tablet/sweep experiment in {store_uri}"
+    parent = newest_parent(client, sweep.experiment_id)
+    children = client.search_runs([sweep.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+                                  max_results=1000)
+    assert children, "the sweep's parent run has no children in the store"
+    child = sorted(children, key=lambda r: r.info.run_name)[0]
+    seen = {}
+    with mlflow_ui(store_uri, log) as base, Browser() as browser:
+        browser.goto(f"{base}/#/experiments")
+        browser.wait_for_text(*expected_experiments, timeout=PAGE_WAIT_S)
+        seen["experiments"] = browser.screenshot(shots / "mlflow_experiments.png")
+
+        browser.goto(f"{base}/#/experiments/{sweep.experiment_id}/runs")
+        browser.wait_for_text(parent.info.run_name[:12], timeout=PAGE_WAIT_S)
+        assert browser.evaluate(EXPAND_CHILDREN % parent.info.run_id) == "clicked"
+        browser.wait_for_text(*sorted({c.info.run_name for c in children}), timeout=PAGE_WAIT_S)
+        seen["sweep_children"] = browser.screenshot(shots / "mlflow_sweep_children.png")
+
+        browser.goto(f"{base}/#/experiments/{sweep.experiment_id}/runs/{child.info.run_id}")
+        metric_names = sorted(child.data.metrics)[:8]
+        param_names = sorted(child.data.params)[:8]
+        browser.wait_for_text(child.info.run_name, parent.info.run_name[:12], *metric_names, *param_names,
+                              timeout=PAGE_WAIT_S)
+        seen["run_metrics"] = browser.screenshot(shots / "mlflow_run_metrics.png")
+    return seen
+
+
+def check_report_page(page: Path, shots: Path) -> list[dict]:
+    assert page.exists(), f"{page} was not written"
+    pngs = sorted(p for p in page.parent.glob("*/*.png") if p.parent.name != "review")
+    with Browser() as browser:
+        browser.goto(page.resolve().as_uri())
+        browser.wait_for_text("Tablet manufacturing pipeline", "Identifiers", timeout=60)
+        images = browser.evaluate(IMAGES)
+        browser.screenshot(shots / "report_page.png", full_page=True)
+    broken = [i for i in images if not (i["complete"] and i["width"] > 0)]
+    assert not broken, f"figures that did not load: {broken}"
+    assert sorted(i["alt"] for i in images) == sorted(p.name for p in pngs), "page and reports/ disagree on figures"
+    return images

@@ -1,0 +1,66 @@
+"""End to end, in a real browser: the MLflow UI over the store a tiny run made shows every
+stage's experiment, the sweep's parent with its children and a run's metrics; the report page
+shows every figure. Screenshots: reports/review/ (REVIEW_SCREENSHOTS overrides)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))  # the helpers beside this file (pytest runs with importlib mode)
+
+from browser import chromium_path  # noqa: E402
+from review_checks import check_mlflow_ui, check_report_page  # noqa: E402
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(chromium_path() is None,
+                       reason="chromium not installed (Debian: apt-get install -y chromium; CI installs it)"),
+]
+
+
+def screenshot_dir(name: str) -> Path:
+    base = Path(os.environ.get("REVIEW_SCREENSHOTS", ROOT / "reports" / "review"))
+    path = base / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def stage_experiments(repo: Path) -> list[str]:
+    """Every DVC stage logs to its own experiment, tablet/<stage>."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    return [f"tablet/{name}" for name in stages]
+
+
+def test_review_of_the_tiny_pipeline(tiny_repro, tmp_path):
+    shots = screenshot_dir("tiny_repro")
+    store = f"sqlite:///{tiny_repro / 'mlflow.db'}"
+    seen = check_mlflow_ui(store, stage_experiments(tiny_repro), shots, tmp_path / "mlflow.log")
+    images = check_report_page(tiny_repro / "reports" / "index.html", shots)
+    assert images, "the tiny run's report page has no figures"
+    assert all(p.stat().st_size > 10_000 for p in seen.values())  # a blank page is a few kB
+
+
+def test_review_of_a_parallel_sweep(tmp_path, monkeypatch):
+    """Independent of the other stages: a sweep over a stand-in optimiser and the report page."""
+    from pipeline.report.build import build_page
+    from pipeline.sweep.__main__ import run_sweep
+    from tests.conftest import make_cfg
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests" / "sweep"))
+    monkeypatch.setenv("FAKE_SOLVE_S", "0")
+    cfg = make_cfg(tmp_path, [f"sweep.dir={tmp_path / 'multirun'}"])
+    run_sweep(cfg, tmp_path / "params.yaml", ROOT, app="fake_optimize_app")
+    page, _ = build_page(cfg)
+
+    shots = screenshot_dir("sweep")
+    check_mlflow_ui(store, ["tablet/sweep"], shots, tmp_path / "mlflow.log")
+    images = check_report_page(page, shots)
+    assert len(images) == 3  # one figure per swept cost
