@@ -1,0 +1,140 @@
+"""Stage train_fault: fit the DNN on the chronological split, evaluate it against baselines
+and the Bayes limit, export ONNX (+ weights-only .pt), write figures and metrics, log to MLflow."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from pipeline.core.io import ensure_dir, write_json
+from pipeline.core.lightning import build_trainer, seed_everything
+from pipeline.core.tracking import log_metrics, stage_run
+from pipeline.fault import plots
+from pipeline.fault.baselines import baseline_probabilities
+from pipeline.fault.datamodule import SPLITS, FaultDataModule
+from pipeline.fault.export import check_equivalence, export_model, metadata
+from pipeline.fault.metrics import classification_metrics, reliability
+from pipeline.fault.module import FaultClassifier
+from pipeline.fault.stability import box_bounds, prune, stable_neurons
+
+ONNX_FILE, PT_FILE = "fault_dnn.onnx", "fault_dnn.pt"
+
+
+def fit(cfg: DictConfig, dm: FaultDataModule, run) -> tuple[FaultClassifier, dict]:
+    """Train with early stopping on val/loss and return the module holding the best epoch's weights."""
+    mcfg = cfg.model.fault
+    seed_everything(cfg.seed)
+    torch.set_num_threads(int(mcfg.torch_threads))
+    low, high = box_bounds(mcfg.stability_box, dm.scaling)
+    module = FaultClassifier(mcfg, low, high)
+    with tempfile.TemporaryDirectory(prefix="fault_ckpt_") as ckpt_dir:
+        trainer = build_trainer(cfg, mcfg, run, ckpt_dir, monitor="val/loss", mode="min", num_sanity_val_steps=0)
+        start = time.perf_counter()
+        trainer.fit(module, datamodule=dm)
+        seconds = time.perf_counter() - start
+        best = trainer.checkpoint_callback.best_model_path
+        module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    best_epoch = min(module.history, key=lambda row: row["val/loss"])["epoch"]
+    pruned = prune(module.net, float(mcfg.milp_aware.prune_below)) if mcfg.milp_aware.enabled else 0
+    return module.eval(), {"seconds": seconds, "epochs": len(module.history), "best_epoch": best_epoch,
+                           "best_val_loss": min(r["val/loss"] for r in module.history), "pruned_weights": pruned}
+
+
+def logits_of(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return net.eval()(torch.from_numpy(x)).squeeze(1).numpy().astype(np.float64)
+
+
+def evaluate(cfg: DictConfig, dm: FaultDataModule, net: torch.nn.Module) -> tuple[dict, dict[str, np.ndarray]]:
+    """Test-split metrics of the DNN, the baselines and (generated data) the Bayes limit."""
+    mcfg = cfg.model.fault
+    test = dm.splits["test"]
+    probs = {"dnn": 1.0 / (1.0 + np.exp(-logits_of(net, dm.scaled("test"))))}
+    probs |= baseline_probabilities(mcfg.baselines, dm.scaled("train"), dm.splits["train"].y, dm.scaled("test"))
+    if dm.has_truth:
+        probs["bayes"] = test.true_prob
+    scores = {name: classification_metrics(test.y, p, float(mcfg.threshold), int(mcfg.calibration_bins))
+              for name, p in probs.items()}
+    return scores, probs
+
+
+def summarise(scores: dict, has_truth: bool) -> dict:
+    dnn = scores["dnn"]["auc"]
+    out = {"dnn_minus_logistic_auc": dnn - scores["logistic_regression"]["auc"]}
+    if has_truth:
+        out["bayes_minus_dnn_auc"] = scores["bayes"]["auc"] - dnn
+    else:
+        out["bayes_note"] = "real data: the true probability is unknown, no Bayes limit"
+    return out
+
+
+def write_figures(reports: Path, history: list[dict], test_y: np.ndarray, scores: dict,
+                  probs: dict[str, np.ndarray], bins: int) -> list[Path]:
+    frame = plots.history_frame(history)
+    frame.to_csv(reports / "history.csv", index=False)
+    plots.roc_frame(test_y, probs["dnn"]).to_csv(reports / "roc.csv", index=False)
+    table = reliability(test_y, probs["dnn"], bins)
+    plots.reliability_frame(table).to_csv(reports / "reliability.csv", index=False)
+    return [plots.learning_curves(frame, reports / "learning_curves.png"),
+            plots.roc_figure(test_y, probs, {k: v["auc"] for k, v in scores.items()}, reports / "roc.png"),
+            plots.reliability_figure(table, scores["dnn"]["ece"], reports / "reliability.png")]
+
+
+def _log_onnx_model(onnx_path: Path, x: np.ndarray, logits: np.ndarray) -> None:
+    import mlflow
+    import onnx
+    import onnxruntime
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(x.astype(np.float32), logits.astype(np.float32).reshape(-1, 1))
+    # stated requirements: MLflow's inference runs a subprocess that costs seconds per run
+    requirements = [f"onnx=={onnx.__version__}", f"onnxruntime=={onnxruntime.__version__}"]
+    mlflow.onnx.log_model(onnx.load(str(onnx_path)), name="fault_dnn", signature=signature,
+                          pip_requirements=requirements)
+
+
+def train(cfg: DictConfig) -> dict:
+    """The whole stage; returns the metrics written to reports/fault/metrics.json."""
+    mcfg = cfg.model.fault
+    reports = ensure_dir(Path(cfg.paths.reports) / "fault")
+    models = ensure_dir(cfg.paths.models)
+    dm = FaultDataModule(Path(cfg.paths.data) / "fault", mcfg.split, mcfg.batch_size)
+    dm.setup()
+    params = {"model": mcfg, "data": cfg.data.fault, "trainer": cfg.trainer, "seed": cfg.seed}
+    with stage_run("train_fault", cfg, params=params) as run:
+        module, training = fit(cfg, dm, run)
+        net = module.net
+        scores, probs = evaluate(cfg, dm, net)
+        low, high = box_bounds(mcfg.stability_box, dm.scaling)
+        stability = stable_neurons(net, low, high)
+        meta = metadata(dm.scaling, dm.splits["train"].raw,
+                        {"hidden": list(mcfg.network.hidden), "milp_aware": bool(mcfg.milp_aware.enabled)})
+        onnx_path = export_model(net, models / ONNX_FILE, models / PT_FILE, meta, int(mcfg.export.opset))
+        x_test = dm.scaled("test")
+        worst = check_equivalence(onnx_path, net, x_test, float(mcfg.export.tolerance))
+        metrics = {
+            "test": scores, **summarise(scores, dm.has_truth), "training": training,
+            "rows": {name: len(dm.splits[name]) for name in SPLITS},
+            "split_times": {name: [dm.splits[name].first, dm.splits[name].last] for name in SPLITS},
+            "stability": {k: v for k, v in stability.items() if k != "layers"},
+            "stability_layers": stability["layers"],
+            "milp_aware": bool(mcfg.milp_aware.enabled),
+            "onnx": {"max_abs_difference": worst, "rows_checked": len(x_test)},
+        }
+        figures = write_figures(reports, module.history, dm.splits["test"].y, scores, probs, int(mcfg.calibration_bins))
+        log_metrics({k: v for k, v in metrics.items() if k != "test"})
+        log_metrics({"test": scores["dnn"]})
+        log_metrics({name: s for name, s in scores.items() if name != "dnn"}, prefix="test/")
+        import mlflow
+
+        for path in [*figures, reports / "history.csv"]:
+            mlflow.log_artifact(str(path), artifact_path="figures" if path.suffix == ".png" else "tables")
+        mlflow.log_artifact(str(models / PT_FILE), artifact_path="weights")
+        _log_onnx_model(onnx_path, x_test[:5], logits_of(net, x_test[:5]))
+        metrics["mlflow_run_id"] = run.info.run_id
+    write_json(reports / "metrics.json", metrics)
+    return metrics
