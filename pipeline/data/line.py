@@ -161,12 +161,15 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     aligned = align({n: r.result() for n, r in resamplers.items()}, periods, line)
     channels = [c for c in aligned.columns if c != TIMESTAMP]
     check_channels(line, channels)
+    if line.get("running") and line.running.channel not in channels:
+        raise KeyError(f"data.line.running.channel: '{line.running.channel}' not in the data")
     aligned.to_parquet(out_dir / "aligned.parquet", index=False)
     events = sim.events_frame() if sim is not None else pd.DataFrame(columns=["kind", "start", "end", "scored"])
     events.to_csv(out_dir / "events.csv", index=False)
     layout = {"source": str(line.source), "align_period_s": float(line.align_period_s),
               "targets": list(line.targets), "channels": channels,
               "actuators": OmegaConf.to_container(line.actuators) if line.get("actuators") else {},
+              "running": OmegaConf.to_container(line.running) if line.get("running") else None,
               "sheets": {n: v.columns for n, v in validators.items()}, "has_events": sim is not None}
     write_json(out_dir / "layout.json", layout)
     quarantine.write(ensure_dir(reports_dir) / "line_quarantine.csv")

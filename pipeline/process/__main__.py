@@ -1,0 +1,23 @@
+"""DVC stage train_process: `python -m pipeline.process [--params params.yaml]`."""
+from __future__ import annotations
+
+import argparse
+
+from pipeline.core.config import load_params
+from pipeline.process.train import train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
+    args = parser.parse_args()
+    m = train(load_params(args.params))
+    t, w = m["test"], m["warnings"]["lstm"]
+    print(f"train_process: horizon {t['horizon_s']:.0f} s, LSTM vs best baseline MAE improvement "
+          f"mean {t['improvement_mean']:.1%} min {t['improvement_min']:.1%}; warnings recall {w['recall']:.2f}, "
+          f"median lead {w['median_lead_s']} s, false alarms/h {w['false_alarms_per_hour']:.3f}; "
+          f"onnx max diff {m['onnx']['max_abs_difference']:.2e}")
+
+
+if __name__ == "__main__":
+    main()

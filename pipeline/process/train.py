@@ -1,0 +1,195 @@
+"""Stage train_process: fit the LSTM forecaster, compare it with the baselines on the
+held-out period, derive the golden profile and limits, score the early warnings against the
+ground truth, export to ONNX (checked with onnxruntime), write figures and metrics."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.core import onnx_io
+from pipeline.core.io import ensure_dir, write_json
+from pipeline.core.lightning import build_trainer, seed_everything
+from pipeline.core.tracking import log_metrics, stage_run
+from pipeline.process import baselines, figures
+from pipeline.process.control import (EarlyWarning, Golden, outside_limits, golden_profile, in_control_mask,
+                                      score_warnings)
+from pipeline.process.data import LineData, LineDataModule, load_line, window_ends
+from pipeline.process.model import Forecaster, RawUnitsForecaster, build_network
+from pipeline.process.scores import compare, naive_scale, score_table
+
+ONNX_INPUT, ONNX_OUTPUT = "window", "forecast"
+
+
+def check_config(mc: DictConfig) -> None:
+    horizons = [int(h) for h in mc.horizons]
+    if int(mc.horizon) not in horizons:
+        raise ValueError(f"model.process.horizon {mc.horizon} must be one of model.process.horizons {horizons}")
+    for key in ("baselines.moving_average", "baselines.ar_lags"):
+        if not 1 <= int(OmegaConf.select(mc, key)) <= int(mc.lookback):
+            raise ValueError(f"model.process.{key} must lie in 1..lookback ({mc.lookback})")
+
+
+@torch.no_grad()
+def predict(network: torch.nn.Module, dm: LineDataModule, ends: np.ndarray, batch: int = 2048) -> np.ndarray:
+    """Raw-unit forecasts [windows, horizons, targets] for windows ending at `ends`."""
+    network.eval()
+    x = torch.from_numpy(dm.x)
+    L = dm.lookback
+    offsets = torch.arange(-L + 1, 1)
+    out = []
+    for i in range(0, len(ends), batch):
+        idx = torch.as_tensor(ends[i : i + batch])[:, None] + offsets
+        out.append(network(x[idx]).numpy())
+    pred = np.concatenate(out) if out else np.empty((0, len(dm.horizons), len(dm.data.targets)), np.float32)
+    return pred * dm.y_norm.std + dm.y_norm.mean
+
+
+def run_warnings(data: LineData, golden: Golden, forecast: np.ndarray, ends: np.ndarray, mc: DictConfig) -> pd.DataFrame:
+    """Stream the test period through the warning rule; forecast: [len(ends), targets]."""
+    w = mc.warnings
+    rule = EarlyWarning(golden, data.targets, data.layout.get("actuators", {}), int(w.debounce),
+                        int(round(float(w.refractory_s) / data.period_s)), float(w.actuator_z))
+    rows = []
+    for k, t in enumerate(ends):
+        rows.extend(rule.update(data.time[t], forecast[k], data.values[t]))
+    return pd.DataFrame(rows, columns=["time", "target", "direction", "forecast", "measured", "rec_actuator",
+                                       "rec_action", "rec_by", "rec_cause_z", "recommendation"])
+
+
+def fit(cfg: DictConfig, dm: LineDataModule, run, ckpt_dir: Path) -> tuple[torch.nn.Module, dict]:
+    mc = cfg.model.process
+    network = build_network(mc, n_inputs=dm.x.shape[1], target_index=dm.data.target_index)
+    module = Forecaster(network, mc)
+    trainer = build_trainer(cfg, mc, run, ckpt_dir)
+    t0 = time.perf_counter()
+    trainer.fit(module, datamodule=dm)
+    seconds = time.perf_counter() - t0
+    best = trainer.checkpoint_callback.best_model_path
+    if best:
+        module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    windows = len(dm.ends["train"]) * trainer.current_epoch
+    info = {"epochs": int(trainer.current_epoch), "seconds": seconds,
+            "windows_per_s": windows / seconds if seconds > 0 else float("nan"),
+            "best_val_loss": float(trainer.checkpoint_callback.best_model_score or float("nan"))}
+    return module.network, info
+
+
+def export(network: torch.nn.Module, dm: LineDataModule, golden: Golden, mc: DictConfig, models_dir: Path,
+           test_ends: np.ndarray) -> tuple[Path, Path, float]:
+    data = dm.data
+    exported = RawUnitsForecaster(network, dm.x_norm.mean, dm.x_norm.std, dm.y_norm.mean, dm.y_norm.std).eval()
+    window = np.nan_to_num(data.values, nan=0.0)
+    example = torch.from_numpy(window[test_ends[:1, None] + np.arange(-dm.lookback + 1, 1)])
+    w = mc.warnings
+    meta = {"channels": data.channels, "targets": data.targets, "horizons": list(dm.horizons),
+            "horizon": int(mc.horizon), "lookback": dm.lookback, "period_s": data.period_s,
+            "golden": golden.as_dict(), "actuators": data.layout.get("actuators", {}),
+            "warnings": {"debounce": int(w.debounce), "refractory_steps": int(round(float(w.refractory_s) / data.period_s)),
+                         "actuator_z": float(w.actuator_z)}}
+    onnx_path = onnx_io.export(exported, example, models_dir / "process_lstm.onnx", [ONNX_INPUT], [ONNX_OUTPUT], meta)
+    pt_path = models_dir / "process_lstm.pt"
+    torch.save(exported.state_dict(), pt_path)
+    sample = test_ends[:: max(1, len(test_ends) // 512)]
+    inputs = {ONNX_INPUT: window[sample[:, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)}
+    diff = onnx_io.max_abs_difference(onnx_path, exported, inputs)
+    return onnx_path, pt_path, diff
+
+
+def train(cfg: DictConfig) -> dict:
+    mc = cfg.model.process
+    check_config(mc)
+    torch.set_num_threads(int(mc.num_threads))
+    seed_everything(int(cfg.seed))
+    data = load_line(Path(cfg.paths.data) / "line")
+    dm = LineDataModule(data, mc)
+    reports = ensure_dir(Path(cfg.paths.reports) / "process")
+    models = ensure_dir(cfg.paths.models)
+    horizons = dm.horizons
+    horizons_s = [h * data.period_s for h in horizons]
+    k_cfg = horizons.index(int(mc.horizon))
+    with stage_run("train_process", cfg, params={"model": mc, "trainer": cfg.trainer, "seed": cfg.seed,
+                                                 "data_source": data.layout["source"]}) as run:
+        network, fit_info = fit(cfg, dm, run, Path(cfg.trainer.default_root_dir) / "process")
+
+        # accuracy on the held-out period, all models on the same windows
+        y = data.values[:, data.target_index].astype(np.float64)
+        test = dm.ends["test"]
+        truth = np.stack([y[test + h] for h in horizons], axis=1)
+        ar = baselines.LinearAR(int(mc.baselines.ar_lags)).fit(y, dm.ends["train"], horizons)
+        preds = {"lstm": predict(network, dm, test),
+                 "persistence": baselines.persistence(y, test, horizons),
+                 "moving_average": baselines.moving_average(y, test, horizons, int(mc.baselines.moving_average)),
+                 "linear_ar": ar.predict(y, test, horizons)}
+        table = score_table(preds, truth, naive_scale(y, dm.ends["train"], horizons), data.targets, horizons_s)
+        table.to_csv(reports / "scores.csv", index=False)
+        comparison = compare(table, horizons_s[k_cfg])
+
+        # golden profile from in-control running steps of the training period
+        mask = np.zeros(len(data.values), dtype=bool)
+        mask[: dm.val_start] = True
+        mask &= in_control_mask(data.time, data.events, float(mc.golden.event_margin_s))
+        running = data.layout.get("running")
+        if running:
+            mask &= data.values[:, data.channels.index(running["channel"])] >= float(running["min"])
+        golden = golden_profile(data.values, data.channels, mask, float(mc.golden.k_sigma))
+
+        # early warnings over the test period (every step with a complete history)
+        steps = window_ends(data.values, dm.lookback, [0], data.target_index, dm.test_start, len(data.values))
+        forecasts = {"lstm": predict(network, dm, steps),
+                     "linear_ar": ar.predict(y, steps, horizons)}
+        outside = outside_limits(data.time, data.values, golden, data.targets)
+        period = (data.time[dm.test_start], data.time[-1])
+        warn_metrics, warn_tables = {}, {}
+        for name, f in forecasts.items():
+            w = run_warnings(data, golden, f[:, k_cfg, :], steps, mc)
+            warn_metrics[name], warn_tables[name] = score_warnings(
+                w, data.events, outside, period, float(mc.warnings.match_before_s), float(mc.warnings.match_after_s))
+            warn_tables[name] = (w, warn_tables[name])
+        warnings, event_table = warn_tables["lstm"]
+        warnings.to_csv(reports / "warnings.csv", index=False)
+        event_table.to_csv(reports / "events_scored.csv", index=False)
+
+        onnx_path, pt_path, onnx_diff = export(network, dm, golden, mc, models, test)
+
+        test_events = data.events[(data.events.start >= period[0]) & (data.events.end <= period[1])] if len(data.events) else data.events
+        fig1 = figures.forecast_vs_actual(
+            reports / "forecast_vs_actual.png", data.time, data.values[:, data.target_index],
+            {"lstm": forecasts["lstm"][:, k_cfg], "linear_ar": forecasts["linear_ar"][:, k_cfg]},
+            data.time[steps], data.targets, golden, test_events, warnings, float(mc.figures.window_s),
+            int(mc.figures.events), horizons_s[k_cfg])
+        fig2 = figures.mae_by_horizon(reports / "mase_by_horizon.png", table)
+
+        improvements = [v["improvement"] for v in comparison.values()]
+        lstm_w = warn_metrics["lstm"]
+        metrics = {
+            "data": {"source": data.layout["source"], "steps": len(data.values), "period_s": data.period_s,
+                     "train_windows": len(dm.ends["train"]), "val_windows": len(dm.ends["val"]),
+                     "test_windows": len(test), "test_hours": (period[1] - period[0]).total_seconds() / 3600},
+            "train": fit_info,
+            "test": {"horizon_s": horizons_s[k_cfg], "by_target": comparison,
+                     "improvement_mean": float(np.mean(improvements)), "improvement_min": float(np.min(improvements)),
+                     "mase": {m: float(table[(table.model == m) & (table.horizon_s == horizons_s[k_cfg])].mase.mean())
+                              for m in preds}},
+            "warnings": warn_metrics,
+            "golden": {t: {"center": float(golden.center[data.channels.index(t)]),
+                           "lower": float(golden.lower[data.channels.index(t)]),
+                           "upper": float(golden.upper[data.channels.index(t)])} for t in data.targets},
+            "onnx": {"max_abs_difference": onnx_diff},
+            "targets_met": {"mae_10pct_better": bool(np.min(improvements) >= 0.10),
+                            "recall_95": bool(lstm_w["recall"] >= 0.95) if lstm_w["events"] else None,
+                            "lead_positive": bool(lstm_w["median_lead_s"] > 0) if lstm_w["events"] else None,
+                            "false_alarms_le_1_per_8h": bool(lstm_w["false_alarms_per_hour"] <= 1 / 8)},
+        }
+        log_metrics(metrics, prefix="")
+        import mlflow
+
+        for path in (fig1, fig2, reports / "scores.csv", reports / "warnings.csv", reports / "events_scored.csv", onnx_path):
+            if path is not None and Path(path).exists():
+                mlflow.log_artifact(str(path))
+    write_json(reports / "metrics.json", metrics)
+    return metrics
