@@ -31,6 +31,4 @@ SECTIONS: tuple[Section, ...] = (
             "sweep"),
     Section("benchmarks", "bench", "Benchmarks",
             "Speed and memory figures measured by the scripts under benchmarks/."),
-    Section("browser review test", "review", "Browser review",
-            "Screenshots the end-to-end browser test took of the MLflow UI and of this page."),
 )

@@ -45,7 +45,7 @@ def test_page_embeds_figures_tables_and_says_what_is_missing(tiny_cfg):
     assert "0.8125" in html and "maintenance" in html
     assert "broken.json: unreadable metrics" in html
     assert "reports/process/ does not exist" in html
-    assert metrics["stages_missing"] == 5 and metrics["unreadable_files"] == 1
+    assert metrics["stages_missing"] == 4 and metrics["unreadable_files"] == 1
     assert not re.search(r'(src|href)="(https?:|file:|/)', html), "page must not load anything from outside"
     assert "tablet/train_fault" in html  # MLflow section lists the stage experiments
     assert "seed: 42" in html  # the configuration is on the page
@@ -54,7 +54,7 @@ def test_page_embeds_figures_tables_and_says_what_is_missing(tiny_cfg):
 def test_page_with_no_outputs_at_all(tiny_cfg):
     path, metrics = build_page(tiny_cfg)
     assert metrics["stages_present"] == 0 and metrics["figures"] == 0
-    assert path.read_text().count("has not run") == 8
+    assert path.read_text().count("has not run") == 7
 
 
 def test_caption_read_from_png_metadata(tmp_path):
