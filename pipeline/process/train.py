@@ -89,6 +89,7 @@ def export(network: torch.nn.Module, dm: LineDataModule, golden: Golden, mc: Dic
     meta = {"channels": data.channels, "targets": data.targets, "horizons": list(dm.horizons),
             "horizon": int(mc.horizon), "lookback": dm.lookback, "period_s": data.period_s,
             "golden": golden.as_dict(), "actuators": data.layout.get("actuators", {}),
+            "replay_from": str(data.time[dm.test_start]),
             "warnings": {"debounce": int(w.debounce), "refractory_steps": int(round(float(w.refractory_s) / data.period_s)),
                          "actuator_z": float(w.actuator_z)}}
     onnx_path = onnx_io.export(exported, example, models_dir / "process_lstm.onnx", [ONNX_INPUT], [ONNX_OUTPUT], meta)

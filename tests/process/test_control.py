@@ -1,0 +1,64 @@
+"""Golden profile, the early-warning rule, recommendations and their scoring."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.process.control import EarlyWarning, Golden, golden_profile, in_control_mask, outside_limits, score_warnings
+
+
+def _golden() -> Golden:
+    # channels: target, feeder A, feeder B
+    return Golden(["flow", "A", "B"], np.array([25.0, 12.0, 9.0]), np.array([0.25, 0.3, 0.2]), 4.0)
+
+
+def test_golden_profile_ignores_disturbed_and_stopped_steps():
+    t = pd.date_range("2024-01-01", periods=1000, freq="5s")
+    rng = np.random.default_rng(0)
+    values = (10 + rng.normal(0, 0.1, (1000, 1))).astype(float)
+    values[500:560] = 0.0  # a stop inside a known event
+    events = pd.DataFrame({"start": [t[500]], "end": [t[559]]})
+    mask = in_control_mask(t, events, 60)
+    assert not mask[488:572].any() and mask[:488].all()
+    g = golden_profile(values, ["x"], mask, 4.0)
+    assert g.center[0] == pytest.approx(10, abs=0.02) and g.sigma[0] == pytest.approx(0.1, rel=0.15)
+
+
+def test_warning_before_the_measurement_with_debounce_and_refractory():
+    rule = EarlyWarning(_golden(), ["flow"], {"flow": ["A", "B"]}, debounce=2, refractory_steps=5, actuator_z=2.0)
+    now = np.array([25.0, 12.0, 9.0])
+    assert rule.update(0, np.array([26.5]), now) == []       # first step beyond: debounce
+    out = rule.update(1, np.array([26.5]), now)
+    assert len(out) == 1 and out[0]["direction"] == "high"
+    assert rule.update(2, np.array([26.5]), now) == []       # refractory
+    rule = EarlyWarning(_golden(), ["flow"], {"flow": ["A", "B"]}, 1, 5, 2.0)
+    assert rule.update(0, np.array([26.5]), np.array([26.5, 12.0, 9.0])) == []  # measurement already out: not early
+
+
+def test_recommendation_names_the_deviating_feeder_and_the_direction():
+    rule = EarlyWarning(_golden(), ["flow"], {"flow": ["A", "B"]}, 1, 5, 2.0)
+    out = rule.update(0, np.array([23.0]), np.array([24.9, 12.1, 7.5]))  # feeder B 7.5 sigma low
+    rec = out[0]
+    assert rec["rec_actuator"] == "B" and rec["rec_action"] == "increase" and rec["rec_by"] == pytest.approx(1.5)
+    assert "increase B by 1.5" in rec["recommendation"]
+    rule = EarlyWarning(_golden(), ["flow"], {"flow": ["A", "B"]}, 1, 5, 2.0)
+    out = rule.update(0, np.array([27.0]), np.array([25.0, 12.0, 9.0]))  # no feeder off: act on the target
+    assert out[0]["rec_actuator"] == "flow" and out[0]["rec_action"] == "decrease"
+
+
+def test_scoring_recall_lead_and_false_alarms():
+    t = pd.date_range("2024-01-01 00:00", periods=1440, freq="5s")  # 2 hours
+    values = np.full((1440, 3), [25.0, 12.0, 9.0])
+    values[400:430, 0] = 20.0  # measurement out at step 400
+    events = pd.DataFrame({"kind": ["blocked_feeder", "feeder_drift"], "unit": ["PD3", "PD2"],
+                           "start": [t[390], t[1000]], "end": [t[430], t[1030]]})
+    warnings = pd.DataFrame({"time": [t[392], t[600]], "target": ["flow", "flow"]})
+    outside = outside_limits(t, values, _golden(), ["flow"])
+    m, table = score_warnings(warnings, events, outside, (t[0], t[-1]), 60, 60)
+    assert m["events"] == 2 and m["detected"] == 1 and m["recall"] == 0.5
+    assert m["median_lead_s"] == pytest.approx(40.0)          # steps 392 -> 400
+    assert m["false_alarms"] == 1
+    covered = (40 * 5 + 120 + 30 * 5 + 120) / 3600  # each event plus 60 s either side
+    assert m["in_control_hours"] == pytest.approx((t[-1] - t[0]).total_seconds() / 3600 - covered)
+    assert table.detected.tolist() == [True, False]
