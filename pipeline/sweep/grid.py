@@ -33,5 +33,5 @@ def multirun_command(cfg: DictConfig, params_file: Path, sweep_dir: Path, conf_d
         f"hydra.searchpath=[file://{conf_dir.resolve()}]",
         f"hydra/launcher={cfg.sweep.launcher}",
         f"hydra.sweep.dir={sweep_dir.resolve()}",
-        f"+hydra.callbacks.mlflow_sweep._target_={CALLBACK}",
+        f"++hydra.callbacks.mlflow_sweep._target_={CALLBACK}",  # ++: also if the app adds it itself
     ]

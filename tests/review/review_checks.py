@@ -74,3 +74,39 @@ def check_report_page(page: Path, shots: Path) -> list[dict]:
     assert not broken, f"figures that did not load: {broken}"
     assert sorted(i["alt"] for i in images) == sorted(p.name for p in pngs), "page and reports/ disagree on figures"
     return images
+
+
+def _artifact_files(client: MlflowClient, run_id: str, path: str | None = None, depth: int = 3) -> list[str]:
+    out = []
+    for item in client.list_artifacts(run_id, path):
+        if item.is_dir and depth > 0:
+            out += _artifact_files(client, run_id, item.path, depth - 1)
+        elif not item.is_dir:
+            out.append(item.path)
+    return out
+
+
+def store_findings(store_uri: str, stages: list[str]) -> list[str]:
+    """What a reviewer would miss in the store: a stage without a finished run or metrics, a
+    training stage without a figure or an ONNX model (run artifact or MLflow logged model)."""
+    client = MlflowClient(store_uri)
+    findings = []
+    for stage in stages:
+        exp = client.get_experiment_by_name(f"tablet/{stage}")
+        if exp is None:
+            findings.append(f"tablet/{stage}: no experiment")
+            continue
+        run = newest_parent(client, exp.experiment_id)
+        if run.info.status != "FINISHED":
+            findings.append(f"tablet/{stage}: newest run {run.info.run_name} is {run.info.status}")
+        if not run.data.metrics:
+            findings.append(f"tablet/{stage}: newest run {run.info.run_name} has no metrics")
+        if stage.startswith("train_"):
+            files = _artifact_files(client, run.info.run_id)
+            if not any(f.endswith(".png") for f in files):
+                findings.append(f"tablet/{stage}: no figure among the run's artifacts {files}")
+            models = client.search_logged_models([exp.experiment_id],
+                                                 filter_string=f"source_run_id = '{run.info.run_id}'")
+            if not any(f.endswith(".onnx") for f in files) and not models:
+                findings.append(f"tablet/{stage}: no ONNX model logged (artifact or logged model)")
+    return findings

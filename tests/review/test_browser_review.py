@@ -15,7 +15,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))  # the helpers beside this file (pytest runs with importlib mode)
 
 from browser import chromium_path  # noqa: E402
-from review_checks import check_mlflow_ui, check_report_page  # noqa: E402
+from review_checks import check_mlflow_ui, check_report_page, store_findings  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,16 +31,16 @@ def screenshot_dir(name: str) -> Path:
     return path
 
 
-def stage_experiments(repo: Path) -> list[str]:
-    """Every DVC stage logs to its own experiment, tablet/<stage>."""
-    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
-    return [f"tablet/{name}" for name in stages]
+def stages(repo: Path) -> list[str]:
+    return list(yaml.safe_load((repo / "dvc.yaml").read_text())["stages"])
 
 
 def test_review_of_the_tiny_pipeline(tiny_repro, tmp_path):
     shots = screenshot_dir("tiny_repro")
     store = f"sqlite:///{tiny_repro / 'mlflow.db'}"
-    seen = check_mlflow_ui(store, stage_experiments(tiny_repro), shots, tmp_path / "mlflow.log")
+    assert not store_findings(store, stages(tiny_repro))  # every stage's experiment, runs, figures, ONNX
+    experiments = [f"tablet/{stage}" for stage in stages(tiny_repro)]  # one experiment per DVC stage
+    seen = check_mlflow_ui(store, experiments, shots, tmp_path / "mlflow.log")
     images = check_report_page(tiny_repro / "reports" / "index.html", shots)
     assert images, "the tiny run's report page has no figures"
     assert all(p.stat().st_size > 10_000 for p in seen.values())  # a blank page is a few kB
