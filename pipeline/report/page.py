@@ -54,6 +54,19 @@ def _frame_table(frame: pd.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{rows}</table>"
 
 
+KEY_METRICS = 20  # metrics shown open per file; the rest (and lists) behind "all metrics"
+
+
+def _metrics_block(folder: str, name: str, flat: dict) -> str:
+    scalars = {k: v for k, v in flat.items() if not isinstance(v, (list, dict))}
+    key = dict(sorted(scalars.items(), key=lambda kv: kv[0].count("."))[:KEY_METRICS])
+    html = (f"<h3>{escape(name)}</h3><p>Key metrics the stage wrote to reports/{escape(folder)}/{escape(name)} "
+            f"({len(key)} of {len(flat)} shown).</p>{_kv_table(key, ('metric', 'value'))}")
+    if len(key) < len(flat):
+        html += f"<details><summary>all {len(flat)} metrics</summary>{_kv_table(flat, ('metric', 'value'))}</details>"
+    return html
+
+
 def _section(section: Section, out: StageOutputs) -> str:
     parts = [f'<section id="{escape(section.folder)}"><h2>{escape(section.title)}</h2>',
              f"<p>{escape(section.sentence)}</p>"]
@@ -63,18 +76,18 @@ def _section(section: Section, out: StageOutputs) -> str:
         return "".join(parts)
     if not (out.metrics or out.figures or out.tables):
         parts.append(f'<p class="missing">reports/{escape(section.folder)}/ holds no metrics, figures or tables.</p>')
-    for name, flat in out.metrics.items():
-        parts.append(f"<h3>{escape(name)}</h3><p>Metrics the stage wrote to reports/{escape(section.folder)}/"
-                     f"{escape(name)}.</p>{_kv_table(flat, ('metric', 'value'))}")
     for fig in out.figures:
         parts.append(f'<figure><img src="{fig.data_uri}" alt="{escape(fig.path.name)}">'
                      f"<figcaption>{escape(fig.caption)} <span class=note>({escape(fig.path.name)})</span>"
                      "</figcaption></figure>")
+    for name, flat in out.metrics.items():
+        parts.append(_metrics_block(section.folder, name, flat))
     for table in out.tables:
         shown = len(table.frame)
-        more = f" (first {shown} of {table.total_rows} rows)" if shown < table.total_rows else ""
-        parts.append(f"<h3>{escape(table.path.name)}</h3><p>The table reports/{escape(section.folder)}/"
-                     f"{escape(table.path.name)}{more}.</p>{_frame_table(table.frame)}")
+        more = f", first {shown} shown" if shown < table.total_rows else ""
+        parts.append(f"<details><summary>Table reports/{escape(section.folder)}/{escape(table.path.name)} "
+                     f"({table.total_rows} rows, {len(table.frame.columns)} columns{more})</summary>"
+                     f"{_frame_table(table.frame)}</details>")
     for problem in out.problems:
         parts.append(f'<p class="missing">{escape(problem)}</p>')
     parts.append("</section>")
