@@ -5,8 +5,9 @@ Behaviour it imitates (knobs in conf/data/inventory/generated.yaml):
 - Experiments (`Experiment_N`, numbered in order of start) start at random in the labs, at a
   Poisson rate that grows over time (the trend: a busier department), run for a few weeks
   and each use a handful of catalogue chemicals at a typical daily dose.
-- A weekly rhythm: an active experiment works on a weekday with high probability and rarely
-  at the weekend; each working day is one withdrawal row per chemical, with log-normal spread.
+- A weekly rhythm: each experiment follows a weekly schedule (a few fixed working weekdays,
+  drawn with weights that make weekends rare) and turns up on a scheduled day with high
+  probability; each working day is one withdrawal row per chemical, with log-normal spread.
 - Units of one physical kind per chemical but mixed scales: volumes in ml or L, masses in g
   or mg (the large/small unit is picked at random), as people write them in a paper log.
 - Stock per chemical and lab: an `initial purchase` row buys whole packs when stock would
@@ -49,11 +50,16 @@ def _experiments(days: int, gcfg: DictConfig, chemicals: list[str], locations: l
     out = []
     lo, hi = (int(v) for v in gcfg.duration_days)
     cmin, cmax = (int(v) for v in gcfg.chemicals_per_experiment)
+    wmin, wmax = (int(v) for v in gcfg.working_days_per_week)
+    weights = np.asarray(gcfg.weekday_weight, dtype=float)
+    weights = weights / weights.sum()
     for day in range(1, days + 1):
         rate = float(gcfg.starts_per_week) / 7.0 * (1.0 + float(gcfg.trend_per_year) * (day - 1) / 365.0)
         for _ in range(rng.poisson(rate)):
             k = int(rng.integers(cmin, min(cmax, len(chemicals)) + 1))
+            n_days = int(rng.integers(wmin, wmax + 1))
             out.append({"name": f"Experiment_{len(out) + 1}", "start": day,
+                        "weekdays": set(rng.choice(7, size=n_days, replace=False, p=weights).tolist()),
                         "end": day + int(rng.integers(lo, hi + 1)) - 1,
                         "location": str(rng.choice(locations)),
                         "chemicals": list(rng.choice(chemicals, size=k, replace=False))})
@@ -69,16 +75,20 @@ def generate_log(icfg: DictConfig, seed: int, days: int | None = None) -> pd.Dat
     rng = np.random.default_rng(seed)
     keys, locations = list(catalogue.keys()), [str(x) for x in icfg.locations]
     experiments = _experiments(days, gcfg, keys, locations, rng)
-    weekday_p = np.asarray(gcfg.weekday_activity, dtype=float)
+    attendance = float(gcfg.attendance)
     day_one = pd.Timestamp(icfg.day_one)
     stock: dict[tuple[str, str], float] = {}
     recent: dict[tuple[str, str], float] = {}  # exponentially weighted daily use, base units
     rows: list[tuple] = []
+    active: dict[int, list[dict]] = {}
+    for exp in experiments:
+        for d in range(exp["start"], min(exp["end"], days) + 1):
+            active.setdefault(d, []).append(exp)
     for day in tqdm(range(1, days + 1), desc="inventory log", unit="day", leave=False):
         weekday = (day_one + pd.Timedelta(days=day - 1)).weekday()
         use: dict[tuple[str, str], list[tuple[float, str]]] = {}
-        for exp in experiments:
-            if exp["start"] <= day <= exp["end"] and rng.random() < weekday_p[weekday]:
+        for exp in active.get(day, []):
+            if weekday in exp["weekdays"] and rng.random() < attendance:
                 for chem in exp["chemicals"]:
                     mean = float(catalogue[chem].use_per_experiment_day)
                     amount = mean * rng.lognormal(-0.5 * float(gcfg.dose_sd) ** 2, float(gcfg.dose_sd))

@@ -9,21 +9,22 @@ import pandas as pd
 
 from pipeline.core.config import load_params
 from pipeline.inventory import reorder
-from pipeline.inventory.train import load_series
+from pipeline.inventory.features import build_series
+from pipeline.inventory.train import load_daily
 
 
-def forecast(cfg, days: int | None) -> pd.DataFrame:
-    """Print and write (reports/inventory/reorder.csv) the forecast and reorder table."""
+def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The reorder table and daily forecast from the newest data with the trained models;
+    also written to reports/inventory/reorder.csv and forecast_next_days.csv."""
     r = cfg.model.inventory.reorder
     models_dir = Path(cfg.paths.models)
     selection = reorder.load_selection(models_dir)
-    data = load_series(cfg)
-    if [list(k) for k in data.keys] != selection["keys"]:
+    c = selection["config"]
+    daily = load_daily(cfg)
+    keys = [list(k) for k in daily[["chemical", "location"]].drop_duplicates().sort_values(["chemical", "location"]).itertuples(index=False)]
+    if keys != selection["keys"]:
         raise ValueError("data/inventory/daily.parquet holds other series than the trained models: rerun training")
-    import numpy as np
-    data.scale = np.asarray(selection["scale"])  # the scales the models were trained with
-    from pipeline.inventory.features import build_series  # noqa: F401  (same features as training)
-    data.x[..., :3] = data.x[..., :3]  # features were built with the same fractions -> same scales
+    data = build_series(daily, float(c["val_fraction"]), float(c["test_fraction"]), scale=selection["scale"])
     future = reorder.predict_future(data, selection, models_dir)
     table, daily = reorder.reorder_table(data, future, selection, int(days or r.default_days),
                                          int(r.lead_time_days), float(r.service_level))

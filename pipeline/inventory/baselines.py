@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-USE, ROLL7, ROLL28, EXPERIMENTS = 0, 1, 2, 3
-DOW_SIN, DOW_COS = 5, 6
+from pipeline.inventory.features import FEATURES
+
+USE, ROLL7, ROLL28, SEASON4 = (FEATURES.index(k) for k in ("use", "roll7", "roll28", "season4"))
+EXPERIMENTS, DOW_SIN, DOW_COS = (FEATURES.index(k) for k in ("experiments", "dow_sin", "dow_cos"))
 
 
 def seasonal_naive(x: np.ndarray, horizon: int, season: int) -> np.ndarray:
@@ -16,6 +18,15 @@ def seasonal_naive(x: np.ndarray, horizon: int, season: int) -> np.ndarray:
     h = np.arange(1, horizon + 1)
     idx = seq_len - 1 + h - np.ceil(h / season).astype(int) * season
     return x[:, idx, USE]
+
+
+def weekday_profile(x: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    """Seasonal moving average: each target day gets the mean of its weekday over the last four
+    weeks (the `season4` feature of the same phase in the window's last season)."""
+    seq_len = x.shape[1]
+    h = np.arange(1, horizon + 1)
+    idx = seq_len - 1 + h - np.ceil(h / season).astype(int) * season
+    return x[:, idx, SEASON4]
 
 
 def moving_average(x: np.ndarray, horizon: int, days: int) -> np.ndarray:
@@ -30,11 +41,12 @@ def weekday_of_last_day(x: np.ndarray) -> np.ndarray:
 
 
 def linear_features(x: np.ndarray, lags: int) -> np.ndarray:
-    """[lags of use, 7- and 28-day means, experiments in the last week, weekday one-hot, 1]."""
+    """[lags of use, 7- and 28-day means, last week's four-week weekday profile, experiments in
+    the last week, weekday one-hot, 1]."""
     if x.shape[1] < lags:
         raise ValueError(f"model.inventory.seq_len ({x.shape[1]}) must be >= baselines.linear_lags ({lags})")
     onehot = np.eye(7, dtype=np.float32)[weekday_of_last_day(x)]
-    return np.concatenate([x[:, -lags:, USE], x[:, -1:, ROLL7], x[:, -1:, ROLL28],
+    return np.concatenate([x[:, -lags:, USE], x[:, -1:, ROLL7], x[:, -1:, ROLL28], x[:, -7:, SEASON4],
                            x[:, -7:, EXPERIMENTS].mean(axis=1, keepdims=True), onehot,
                            np.ones((len(x), 1), np.float32)], axis=1).astype(np.float32)
 

@@ -1,7 +1,8 @@
 """Features and windows for the usage forecasters, from data/inventory/daily.parquet.
 
 Per series (chemical x lab) and day: usage scaled by the series' mean training usage,
-7- and 28-day rolling means (causal), experiments active, a purchase flag, weekday and
+7- and 28-day rolling means (causal), the mean of the same weekday over the last four weeks
+(the weekly profile a schedule leaves), experiments active, a purchase flag, weekday and
 week-of-year on the circle. A sample is an origin day t: the `seq_len` days up to t as
 input, the `horizon` days after t as target. Splits are chronological by target day.
 """
@@ -12,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-FEATURES = ["use", "roll7", "roll28", "experiments", "purchased", "dow_sin", "dow_cos", "woy_sin", "woy_cos"]
+FEATURES = ["use", "roll7", "roll28", "season4", "experiments", "purchased", "dow_sin", "dow_cos", "woy_sin", "woy_cos"]
+# Features in usage units (divided by the series scale; the LSTM also divides them by the window's level).
+USAGE_FEATURES = ["use", "roll7", "roll28", "season4"]
 SPLITS = ("train", "val", "test")
 
 
@@ -57,7 +60,20 @@ def _rolling_mean(a: np.ndarray, days: int) -> np.ndarray:
     return out / counts
 
 
-def build_series(daily: pd.DataFrame, val_fraction: float, test_fraction: float) -> SeriesSet:
+def _seasonal_mean(a: np.ndarray, season: int, cycles: int) -> np.ndarray:
+    """Causal mean of a[t], a[t-season], ..., a[t-(cycles-1)*season] (fewer at the start)."""
+    total, count = np.zeros_like(a), np.zeros(a.shape[-1])
+    for k in range(cycles):
+        shift = k * season
+        total[..., shift:] += a[..., : a.shape[-1] - shift]
+        count[shift:] += 1
+    return total / count
+
+
+def build_series(daily: pd.DataFrame, val_fraction: float, test_fraction: float,
+                 scale: np.ndarray | None = None) -> SeriesSet:
+    """Series, features and splits; `scale` (per series) as the models were trained with, or
+    computed here from the training part."""
     required = {"chemical", "location", "date", "used", "purchased", "experiments", "stock", "base_unit"}
     missing = required - set(daily.columns)
     if missing:
@@ -74,11 +90,15 @@ def build_series(daily: pd.DataFrame, val_fraction: float, test_fraction: float)
     used, stock = grid("used"), grid("stock")
     assert used.shape == shape
     bounds = split_bounds(len(dates), val_fraction, test_fraction)
-    scale = used[:, : bounds["val"]].mean(axis=1)
-    scale = np.where(scale > 0, scale, np.maximum(used.mean(axis=1), 1e-6))
+    if scale is None:
+        scale = used[:, : bounds["val"]].mean(axis=1)
+        scale = np.where(scale > 0, scale, np.maximum(used.mean(axis=1), 1e-6))
+    scale = np.asarray(scale, dtype=float)
+    if scale.shape != (len(keys),):
+        raise ValueError(f"{len(scale)} series scales for {len(keys)} series: the models were trained on other data")
     use = used / scale[:, None]
     cal = np.broadcast_to(_calendar(dates), (*shape, 4))
-    x = np.concatenate([np.stack([use, _rolling_mean(use, 7), _rolling_mean(use, 28),
+    x = np.concatenate([np.stack([use, _rolling_mean(use, 7), _rolling_mean(use, 28), _seasonal_mean(use, 7, 4),
                                   grid("experiments") / 2.0, (grid("purchased") > 0).astype(float)], axis=-1),
                         cal], axis=-1).astype(np.float32)
     chemicals = sorted({c for c, _ in keys})

@@ -27,6 +27,7 @@ def predict_future(data: SeriesSet, selection: dict, models_dir: Path) -> np.nda
     out = {
         "seasonal_naive": baselines.seasonal_naive(w.x, horizon, int(b["season_days"])),
         "moving_average": baselines.moving_average(w.x, horizon, int(b["moving_average_days"])),
+        "weekday_profile": baselines.weekday_profile(w.x, horizon, int(b["season_days"])),
     }
     feats = baselines.linear_features(w.x, int(b["linear_lags"]))
     out["linear"] = session(models_dir / LINEAR_FILE).run(None, {"features": feats, "chemical": chem})[0]
