@@ -54,7 +54,8 @@ def main() -> None:
     metrics = run(cfg)
     print(f"train_inventory: selected mean WAPE {metrics['selected_mean_wape']:.3f} vs seasonal naive "
           f"{metrics['naive_mean_wape']:.3f} ({100 * metrics['improvement_vs_naive']:+.1f}%), "
-          f"{metrics['chemicals_beating_naive']}/{metrics['chemicals']} chemicals beat naive")
+          f"{metrics['chemicals_beating_naive']}/{metrics['chemicals']} chemicals beat naive, "
+          f"{metrics['chemicals_with_skill']}/{metrics['chemicals']} with skill over a zero forecast")
     for line in metrics["statements"]:
         print("  " + line)
 

@@ -8,6 +8,10 @@ import pandas as pd
 from pipeline.inventory.metrics import errors
 
 NAIVE = "seasonal_naive"
+# WAPE of forecasting zero every day, whatever the data: a model at or above it has no skill
+# (on intermittent series a near-zero forecast "beats" naive without predicting anything).
+ZERO_FORECAST_WAPE = 1.0
+SKILL_MARGIN = 1e-3
 
 
 def metric_table(actual: dict[str, np.ndarray], predictions: dict[str, dict[str, np.ndarray]],
@@ -45,12 +49,18 @@ def summary(table: pd.DataFrame, chosen: dict[str, str], metric: str = "wape") -
         others = test.loc[chem].drop(NAIVE, errors="ignore").dropna()
         best = others.idxmin() if len(others) else None
         beats = bool(len(others) and others.min() < naive)
+        skill = bool(np.isfinite(sel) and sel < ZERO_FORECAST_WAPE - SKILL_MARGIN) if metric == "wape" else True
         rows.append({"chemical": chem, "selected": model, f"selected_{metric}": sel, f"naive_{metric}": naive,
                      "improvement_vs_naive": 1 - sel / naive if naive and np.isfinite(naive) else np.nan,
-                     "best_non_naive": best, "any_model_beats_naive": beats})
+                     "best_non_naive": best, "any_model_beats_naive": beats, "selected_has_skill": skill})
         if not beats:
             lines.append(f"{chem}: no model beats seasonal naive on the test part ({metric} {naive:.3f}); "
                          "usage is not predictable beyond its weekly pattern with these data.")
+        elif not skill:
+            lines.append(f"{chem}: no model has skill on the test part: the selected {model} ({metric} {sel:.3f}) "
+                         f"is no better than forecasting zero every day ({metric} {ZERO_FORECAST_WAPE:.3f}); it beats "
+                         f"seasonal naive ({naive:.3f}) only because naive repeats sporadic use on the wrong days. "
+                         "Usage is not predictable with these data.")
         else:
             lines.append(f"{chem}: selected {model} ({metric} {sel:.3f}) vs seasonal naive {naive:.3f} "
                          f"({100 * (1 - sel / naive):+.1f}%); best on test: {best} ({others.min():.3f}).")

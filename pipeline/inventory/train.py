@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -54,6 +55,7 @@ def train_lstm(cfg: DictConfig, data: SeriesSet, split: dict[str, Windows], run,
                           season=int(m.baselines.season_days))
     module = UsageForecaster(network, instantiate(m.optimizer), str(m.loss))
     dm = UsageDataModule(split["train"], split["val"], data.chem_index, data.loc_index, int(m.batch_size))
+    shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)  # a stale best.ckpt would shadow this run's
     trainer = build_trainer(cfg, m, run, work_dir / "checkpoints")
     trainer.fit(module, datamodule=dm)
     best = trainer.checkpoint_callback.best_model_path
@@ -164,6 +166,7 @@ def _metrics(table: pd.DataFrame, per_chem: pd.DataFrame, statements: list[str],
             "selected_mean_wape": float(sel), "naive_mean_wape": float(naive),
             "improvement_vs_naive": float(1 - sel / naive) if naive else None,
             "chemicals_beating_naive": int(per_chem["any_model_beats_naive"].sum()),
+            "chemicals_with_skill": int(per_chem["selected_has_skill"].sum()),
             "chemicals": int(len(per_chem)),
             "selected": dict(zip(per_chem["chemical"], per_chem["selected"])),
             "statements": statements, "onnx_max_rel_diff": onnx_diff, "epochs": epochs,

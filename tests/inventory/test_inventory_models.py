@@ -108,6 +108,13 @@ def test_selection_uses_validation_and_says_when_nothing_beats_naive():
     assert table2["improvement_vs_naive"].iloc[0] == pytest.approx(0.2) and "+20.0%" in lines2[0]
 
 
+def test_a_zero_forecast_that_beats_naive_is_called_what_it_is():
+    t = _table({NAIVE: 2.0, "lstm": 1.0}, {NAIVE: 2.0, "lstm": 1.0})
+    table, lines = summary(t, select(t, "wape"))
+    assert table["any_model_beats_naive"].iloc[0] and not table["selected_has_skill"].iloc[0]
+    assert "no model has skill" in lines[0]
+
+
 def test_metric_table_is_per_chemical():
     actual = {"test": np.array([[1.0, 1.0], [2.0, 2.0]])}
     preds = {"test": {NAIVE: np.array([[1.0, 1.0], [1.0, 1.0]])}}

@@ -65,4 +65,6 @@ def test_shared_sample_reports_every_model_against_naive(tmp_path):
     per_chem = pd.read_csv(tmp_path / "reports" / "inventory" / "selection.csv")
     assert per_chem["naive_wape"].notna().all()
     # each chemical gets one sentence: either the selected model's gain or "no model beats"
-    assert all(("no model beats" in s) or ("vs seasonal naive" in s) for s in metrics["statements"])
+    assert all(("no model beats" in s) or ("no model has skill" in s) or ("vs seasonal naive" in s)
+               for s in metrics["statements"])
+    assert metrics["chemicals_with_skill"] == int(per_chem["selected_has_skill"].sum())
