@@ -1,0 +1,76 @@
+"""Benchmark: per-step inference latency of the exported process forecaster (onnxruntime,
+batch 1, one thread), against torch eager on the same weights, and the full replay step
+(window update + onnxruntime + warning rule) of `python -m pipeline.process.monitor`.
+
+    python benchmarks/process_latency.py [--steps 3000]
+
+Uses models/process_lstm.onnx and .pt and data/line (run the two stages first).
+Writes reports/bench/process_latency.json. Target (issue 6): <= 5 ms per step.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.core import onnx_io
+from pipeline.core.config import load_params, repo_root
+from pipeline.core.io import write_json
+from pipeline.process.model import RawUnitsForecaster, build_network
+from pipeline.process.monitor import replay
+
+
+def percentiles(ms: list[float]) -> dict:
+    a = np.asarray(ms)
+    return {"mean": float(a.mean()), "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
+            "p99": float(np.percentile(a, 99)), "max": float(a.max())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=3000)
+    args = parser.parse_args()
+    cfg = load_params()
+    torch.set_num_threads(1)
+    onnx_path = Path(cfg.paths.models) / "process_lstm.onnx"
+    meta = onnx_io.read_metadata(onnx_path, ["channels", "lookback", "targets"])
+    rng = np.random.default_rng(0)
+    windows = rng.normal(size=(args.steps, 1, int(meta["lookback"]), len(meta["channels"]))).astype(np.float32)
+    sess = onnx_io.session(onnx_path)
+    name = sess.get_inputs()[0].name
+    ort_ms = []
+    for w in windows:
+        t0 = time.perf_counter()
+        sess.run(None, {name: w})
+        ort_ms.append((time.perf_counter() - t0) * 1000)
+    mc = cfg.model.process
+    index = [meta["channels"].index(t) for t in meta["targets"]]
+    n = len(meta["channels"])
+    zeros = np.zeros(n, np.float32)
+    model = RawUnitsForecaster(build_network(mc, n, index), zeros, zeros + 1, zeros[: len(index)], zeros[: len(index)] + 1)
+    model.load_state_dict(torch.load(Path(cfg.paths.models) / "process_lstm.pt", weights_only=True))
+    model.eval()
+    torch_ms = []
+    with torch.no_grad():
+        for w in windows:
+            x = torch.from_numpy(w)
+            t0 = time.perf_counter()
+            model(x)
+            torch_ms.append((time.perf_counter() - t0) * 1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        m = replay(onnx_path, Path(cfg.paths.data) / "line" / "aligned.parquet", Path(tmp), steps=args.steps)
+    result = {"steps": args.steps, "onnxruntime_ms": percentiles(ort_ms), "torch_eager_ms": percentiles(torch_ms),
+              "replay_step_ms": m["latency_ms"], "replay_steps": m["steps"], "target_ms": 5.0,
+              "met": {k: m["latency_ms"][k] <= 5.0 for k in ("mean", "p50", "p95", "p99")}, "cpu_count": os.cpu_count(), "loadavg_after": os.getloadavg()}
+    path = write_json(repo_root() / "reports" / "bench" / "process_latency.json", result)
+    print(f"onnxruntime p50 {result['onnxruntime_ms']['p50']:.3f} ms p99 {result['onnxruntime_ms']['p99']:.3f} ms; "
+          f"replay step p50 {m['latency_ms']['p50']:.3f} ms p99 {m['latency_ms']['p99']:.3f} ms -> {path}")
+
+
+if __name__ == "__main__":
+    main()
