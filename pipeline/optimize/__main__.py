@@ -1,0 +1,82 @@
+"""DVC stage `optimize`: the 24-hour schedule MILP with the fault DNN embedded.
+
+A Hydra app whose primary config is params.yaml (the composition of conf/), so
+    python -m pipeline.optimize                                   # what `dvc repro` runs
+    python -m pipeline.optimize costs.maintenance_scale=1.25      # one variant
+    python -m pipeline.optimize -m costs.maintenance_scale=0.5,1.0,1.5   # a sweep
+all work. A single run writes reports/optimize/ and logs one MLflow run (experiment
+tablet/optimize); each multirun job writes the same files into its Hydra output dir and
+leaves MLflow to the sweep's callback (one writer for the SQLite store).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from pipeline.core.config import repo_root
+from pipeline.core.tracking import log_metrics, stage_run
+from pipeline.optimize.run import optimize, prepare
+from pipeline.optimize.outputs import write_outputs
+
+log = logging.getLogger("pipeline.optimize")
+
+# Hydra's own files stay out of the repository root: no .hydra/ folder and no log file for
+# single runs, and multirun jobs under reports/optimize/multirun unless the caller says otherwise.
+_DEFAULTS = {"hydra.run.dir": ".", "hydra.output_subdir": "null", "hydra/job_logging": "stdout",
+             "hydra.sweep.dir": "reports/optimize/multirun/${now:%Y-%m-%d_%H-%M-%S}"}
+
+
+def _with_defaults(argv: list[str]) -> list[str]:
+    given = {a.split("=", 1)[0].lstrip("+~") for a in argv if "=" in a}
+    return argv + [f"{k}={v}" for k, v in _DEFAULTS.items() if k not in given]
+
+
+def _tracked_metrics(metrics: dict) -> dict:
+    flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    solve = metrics["solve"]
+    flat.update({f"solve.{k}": solve[k] for k in ("seconds", "nodes", "gap") if solve[k] is not None})
+    flat["solve.optimal"] = float(solve["optimal"])
+    flat["solve.time_limit_hit"] = float(solve["time_limit_hit"])
+    flat.update({f"verification.{k}": v for k, v in metrics["verification"].items() if not isinstance(v, bool)})
+    flat["model.total_binaries"] = metrics["model"]["total_binaries"]
+    return flat
+
+
+@hydra.main(version_base="1.3", config_path="../..", config_name="params")
+def main(cfg: DictConfig) -> None:
+    hc = HydraConfig.get()
+    schedule = prepare(cfg)
+    table, metrics = optimize(schedule, cfg)
+    if hc.mode == RunMode.MULTIRUN:
+        write_outputs(table, metrics, Path(hc.runtime.output_dir))
+        return
+    out_dir = Path(cfg.paths.reports) / "optimize"
+    files = write_outputs(table, metrics, out_dir)
+    with stage_run("optimize", cfg, params={"optimize": cfg.optimize, "costs": cfg.costs, "solver": cfg.solver}):
+        import mlflow
+
+        log_metrics(_tracked_metrics(metrics), prefix="optimize/")
+        for path in files.values():
+            mlflow.log_artifact(str(path))
+        mlflow.log_artifact(str(schedule.network.path), artifact_path="model")
+    s = metrics["solve"]
+    log.info("objective %.2f USD, %s, gap %.2e, %.1f s, %d nodes; verified (max |dp| %.1e, objective rel. %.1e)",
+             metrics["objective"], s["status"], s["gap"], s["seconds"], s["nodes"],
+             metrics["verification"]["max_p_error"], metrics["verification"]["objective_rel_error"])
+
+
+if __name__ == "__main__":
+    sys.argv = [sys.argv[0], *_with_defaults(sys.argv[1:])]
+    try:
+        import os
+
+        os.chdir(repo_root())  # params.yaml and the relative paths in it are the repository's
+    except FileNotFoundError:
+        pass
+    main()

@@ -1,0 +1,141 @@
+"""One schedule instance from the configuration and a price file, checked before any solve.
+
+Everything here comes from conf/ (optimize, costs) and data/prices/prices.csv; the checks
+name the cause of an impossible instance (demand above capacity, maintenance that cannot
+be done) so that no solver is ever called on it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from pipeline.core.validation import DataValidationError
+
+PRICE = "price_usd_per_mwh"
+
+
+class InfeasibleInstanceError(ValueError):
+    """The instance has no feasible schedule; the message names the cause."""
+
+
+@dataclass
+class Instance:
+    timestamps: pd.DatetimeIndex
+    price: np.ndarray              # USD/MWh per hour
+    outside_temperature: np.ndarray  # C per hour
+    presses: int
+    fixed: dict[str, float]        # pressure_kN, speed_rpm, vibration_mm_s
+    temperature_box: tuple[float, float]
+    humidity_box: tuple[float, float]
+    humidity_initial: float
+    max_per_hour: int              # X_max
+    maintenance_hours: float       # m
+    days: list[np.ndarray]         # hour indices of each day block (24 h, the last may be shorter)
+    demand: list[int]              # per day block, all presses together
+    required_maintenance: int      # per press and day block
+    max_maintenance: int           # per press and day block
+    machine_kwh_per_unit: float    # alpha P + beta S + gamma V
+    usd_per_kwh_per_usd_per_mwh: float
+
+    @property
+    def hours(self) -> int:
+        return len(self.price)
+
+    @property
+    def capacity_in_maintenance_hour(self) -> int:
+        return math.floor(self.max_per_hour * (1.0 - self.maintenance_hours) + 1e-9)
+
+    def day_of(self, hour: int) -> int:
+        return hour // 24
+
+
+def read_prices(path: str | Path, hours: int) -> pd.DataFrame:
+    """The first `hours` rows of the data layer's prices.csv, validated (names file, row, column)."""
+    from pipeline.data.prices import read_price_file
+
+    path = Path(path)
+    table = read_price_file(path, "timestamp", PRICE)
+    if len(table) < hours:
+        raise DataValidationError(path, f"{len(table)} hourly prices, the horizon needs {hours} "
+                                        "(optimize.horizon_hours); regenerate data/prices", column="timestamp")
+    table = table.iloc[:hours].reset_index(drop=True)
+    steps = table["timestamp"].diff().dropna()
+    if (steps != pd.Timedelta(hours=1)).any():
+        i = int(np.argmax((steps != pd.Timedelta(hours=1)).to_numpy())) + 1
+        raise DataValidationError(path, f"prices must be hourly without gaps; step {steps.iloc[i - 1]} "
+                                        f"before {table['timestamp'].iloc[i]}", row=i + 2, column="timestamp")
+    return table
+
+
+def _pair(section: DictConfig, name: str) -> tuple[float, float]:
+    lo, hi = float(section.min), float(section.max)
+    if not lo < hi:
+        raise ValueError(f"optimize.{name}: min {lo} must be below max {hi}")
+    return lo, hi
+
+
+def build_instance(cfg: DictConfig, prices: pd.DataFrame) -> Instance:
+    """The instance of `cfg.optimize` and `cfg.costs` over `prices` (timestamp, price)."""
+    opt, costs = cfg.optimize, cfg.costs
+    hours = int(opt.horizon_hours)
+    if hours < 1:
+        raise ValueError(f"optimize.horizon_hours must be >= 1, got {hours}")
+    if len(prices) < hours:
+        raise ValueError(f"{len(prices)} prices for a {hours}-hour horizon")
+    prices = prices.iloc[:hours]
+    profile = np.asarray(list(opt.outside_temperature_C), float)
+    if profile.shape != (24,):
+        raise ValueError(f"optimize.outside_temperature_C needs 24 hourly values, got {len(profile)}")
+    stamps = pd.DatetimeIndex(prices["timestamp"])
+    presses = int(opt.presses)
+    prod, maint = opt.production, opt.maintenance
+    x_max, m = int(prod.max_per_hour), float(prod.maintenance_hours)
+    if x_max < 1 or not 0.0 <= m <= 1.0 or presses < 1:
+        raise ValueError(f"optimize: need presses >= 1, production.max_per_hour >= 1 and 0 <= maintenance_hours <= 1; "
+                         f"got {presses}, {x_max}, {m}")
+    days = [np.arange(s, min(s + 24, hours)) for s in range(0, hours, 24)]
+    demand = [math.ceil(float(prod.demand_per_day) * len(d) / 24.0 - 1e-9) for d in days]
+    fixed = {k: float(v) for k, v in opt.fixed_inputs.items()}
+    machine = (float(costs.machine_energy.alpha_kwh_per_kN) * fixed["pressure_kN"]
+               + float(costs.machine_energy.beta_kwh_per_rpm) * fixed["speed_rpm"]
+               + float(costs.machine_energy.gamma_kwh_per_mm_s) * fixed["vibration_mm_s"])
+    inst = Instance(
+        timestamps=stamps, price=prices[PRICE].to_numpy(float),
+        outside_temperature=profile[stamps.hour], presses=presses, fixed=fixed,
+        temperature_box=_pair(opt.temperature_C, "temperature_C"),
+        humidity_box=_pair(opt.humidity_pct, "humidity_pct"),
+        humidity_initial=float(opt.humidity_pct.initial), max_per_hour=x_max, maintenance_hours=m,
+        days=days, demand=demand, required_maintenance=int(maint.required_per_day),
+        max_maintenance=int(maint.max_per_day), machine_kwh_per_unit=machine,
+        usd_per_kwh_per_usd_per_mwh=float(costs.usd_per_kwh_per_usd_per_mwh))
+    check_feasible(inst)
+    return inst
+
+
+def check_feasible(inst: Instance) -> None:
+    """Raise InfeasibleInstanceError naming the cause, before any solver is called."""
+    lo, hi = inst.humidity_box
+    if not lo <= inst.humidity_initial <= hi:
+        raise InfeasibleInstanceError(f"optimize.humidity_pct.initial {inst.humidity_initial} lies outside "
+                                      f"[{lo}, {hi}]")
+    if inst.required_maintenance > inst.max_maintenance:
+        raise InfeasibleInstanceError(
+            f"required maintenance impossible: {inst.required_maintenance} per day required "
+            f"(optimize.maintenance.required_per_day) but at most {inst.max_maintenance} allowed (max_per_day)")
+    for d, hours in enumerate(inst.days):
+        if inst.required_maintenance > len(hours):
+            raise InfeasibleInstanceError(
+                f"required maintenance impossible: day {d} has {len(hours)} hour(s) and at most one maintenance "
+                f"per hour, but {inst.required_maintenance} are required (optimize.maintenance.required_per_day)")
+        lost = inst.max_per_hour - inst.capacity_in_maintenance_hour
+        capacity = inst.presses * (len(hours) * inst.max_per_hour - inst.required_maintenance * lost)
+        if inst.demand[d] > capacity:
+            raise InfeasibleInstanceError(
+                f"demand above capacity: day {d} needs {inst.demand[d]} units but {inst.presses} press(es) can make "
+                f"at most {capacity} in its {len(hours)} hour(s) with the {inst.required_maintenance} required "
+                f"maintenance(s) (optimize.production.demand_per_day / max_per_hour)")

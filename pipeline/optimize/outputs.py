@@ -1,0 +1,95 @@
+"""What the optimize stage writes: schedule.csv, metrics.json, schedule.png (like the study's Fig. 4)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.core.io import write_json
+from pipeline.optimize.formulation import Costs, ScheduleModel
+from pipeline.optimize.verify import Verification
+
+
+def schedule_table(schedule: ScheduleModel, values: dict, costs: Costs, ver: Verification) -> pd.DataFrame:
+    """One row per press and hour. Room energy (temperature, humidity) is shared by the presses
+    and split evenly between their rows, so every money column sums to the objective's part."""
+    inst = schedule.instance
+    kappa = inst.usd_per_kwh_per_usd_per_mwh
+    prev_h = np.concatenate([[inst.humidity_initial], values["H"][:-1]])
+    e_t = costs.temperature_kwh * np.abs(inst.outside_temperature - values["T"])
+    e_h = costs.humidity_kwh * np.abs(values["H"] - prev_h)
+    frames = []
+    for k in range(inst.presses):
+        x, b = values["x"][k].astype(float), values["b"][k]
+        producing = x > 0
+        p_milp = np.where(producing, values["p"][k], ver.p_onnx[k])
+        e_m = x * inst.machine_kwh_per_unit
+        share = 1.0 / inst.presses
+        frames.append(pd.DataFrame({
+            "press": k, "hour": np.arange(inst.hours), "timestamp": inst.timestamps,
+            "price_usd_per_mwh": inst.price, "outside_temperature_C": inst.outside_temperature,
+            "temperature_C": values["T"], "humidity_pct": values["H"], "units": values["x"][k],
+            "maintenance": b, "maintenance_count_N": [values["N"][k, inst.day_of(t)] for t in range(inst.hours)],
+            "p_fail": ver.p_onnx[k], "p_fail_milp": p_milp, "logit": ver.logit_onnx[k],
+            "revenue_usd": costs.revenue * x * (1 - p_milp), "penalty_usd": costs.penalty * x * p_milp,
+            "energy_temperature_kwh": e_t * share, "energy_humidity_kwh": e_h * share, "energy_machine_kwh": e_m,
+            "cost_temperature_usd": inst.price * kappa * e_t * share,
+            "cost_humidity_usd": inst.price * kappa * e_h * share,
+            "cost_machine_usd": inst.price * kappa * e_m, "maintenance_cost_usd": costs.maintenance * b,
+        }))
+    table = pd.concat(frames, ignore_index=True)
+    table["profit_usd"] = (table.revenue_usd - table.penalty_usd - table.cost_temperature_usd
+                           - table.cost_humidity_usd - table.cost_machine_usd - table.maintenance_cost_usd)
+    return table
+
+
+def plot_schedule(table: pd.DataFrame, path: str | Path) -> Path:
+    """Production and maintenance against the price curve (top), room setpoints (bottom)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hourly = table.groupby("hour").agg(units=("units", "sum"), maintenance=("maintenance", "sum"),
+                                       price=("price_usd_per_mwh", "first"), temp=("temperature_C", "first"),
+                                       hum=("humidity_pct", "first"), temp_out=("outside_temperature_C", "first"))
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True, height_ratios=[3, 2])
+    ax.bar(hourly.index, hourly.units, color="tab:blue", alpha=0.75, label="units produced")
+    maint = hourly[hourly.maintenance > 0]
+    ax.bar(maint.index, maint.maintenance * hourly.units.max() * 0.15, bottom=0, color="tab:red",
+           alpha=0.9, width=0.5, label="maintenance")
+    ax.set_ylabel("units per hour")
+    axp = ax.twinx()
+    axp.plot(hourly.index, hourly.price, color="black", marker=".", label="price")
+    axp.set_ylabel("price (USD/MWh)")
+    lines = ax.get_legend_handles_labels()
+    linesp = axp.get_legend_handles_labels()
+    ax.legend(lines[0] + linesp[0], lines[1] + linesp[1], loc="upper left", fontsize=8)
+    ax.set_title("Production and maintenance against the hourly price")
+    ax2.plot(hourly.index, hourly.temp, color="tab:orange", label="room temperature T_t (C)")
+    ax2.plot(hourly.index, hourly.temp_out, color="tab:orange", linestyle=":", label="outside temperature (C)")
+    ax2.set_ylabel("C")
+    axh = ax2.twinx()
+    axh.plot(hourly.index, hourly.hum, color="tab:green", label="humidity H_t (%RH)")
+    axh.set_ylabel("%RH")
+    l2, lh = ax2.get_legend_handles_labels(), axh.get_legend_handles_labels()
+    ax2.legend(l2[0] + lh[0], l2[1] + lh[1], loc="upper left", fontsize=8)
+    ax2.set_xlabel("hour")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(table: pd.DataFrame, metrics: dict, out_dir: str | Path) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"schedule": out_dir / "schedule.csv", "metrics": out_dir / "metrics.json",
+             "figure": out_dir / "schedule.png"}
+    table.to_csv(files["schedule"], index=False)
+    write_json(files["metrics"], metrics)
+    plot_schedule(table, files["figure"])
+    return files

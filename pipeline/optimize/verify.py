@@ -1,0 +1,111 @@
+"""Every schedule is checked outside the solver, in plain numpy and onnxruntime.
+
+- onnxruntime evaluates the ONNX file itself at each hour's (P, T_t, S, V, H_t, N): the
+  MILP's p_t must lie within the sigmoid PWL's error bound (plus a small slack for float32
+  and LP tolerances) of sigmoid(logit). Where x_t = 0 the MILP leaves p_t free (it has no
+  effect on the objective); those hours are counted, and the schedule reports onnxruntime's p.
+- numpy recomputes the whole objective from the schedule (|.| from T and H themselves, no
+  solver variables): it must match the MILP's objective within a relative 1e-6 (conf).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from omegaconf import DictConfig
+
+from pipeline.core.onnx_io import session
+from pipeline.optimize.formulation import Costs, ScheduleModel
+from pipeline.optimize.network import FEATURES
+from pipeline.optimize.sigmoid import sigmoid
+from pipeline.optimize.solve import SolveResult
+
+
+class VerificationError(AssertionError):
+    """The solver's schedule disagrees with the independent recomputation."""
+
+
+@dataclass
+class Verification:
+    p_onnx: np.ndarray           # [presses, hours]
+    logit_onnx: np.ndarray
+    max_p_error: float           # over producing hours
+    p_tolerance: float
+    objective_numpy: float
+    objective_rel_error: float
+    objective_true: float        # the objective with onnxruntime's p (no PWL)
+    parts: dict                  # objective decomposition (numpy, with the MILP's p)
+    hours_p_free: int
+
+    def metrics(self) -> dict:
+        return {"max_p_error": self.max_p_error, "p_tolerance": self.p_tolerance,
+                "objective_numpy": self.objective_numpy, "objective_rel_error": self.objective_rel_error,
+                "objective_true_sigmoid": self.objective_true, "hours_p_free": self.hours_p_free,
+                "passed": True}
+
+
+def onnx_probabilities(schedule: ScheduleModel, values: dict) -> tuple[np.ndarray, np.ndarray]:
+    """onnxruntime's logit and sigmoid at every (press, hour) of the schedule."""
+    inst, net = schedule.instance, schedule.network
+    K, H = inst.presses, inst.hours
+    raw = np.zeros((K * H, len(FEATURES)))
+    for k in range(K):
+        rows = slice(k * H, (k + 1) * H)
+        raw[rows, FEATURES.index("pressure_kN")] = inst.fixed["pressure_kN"]
+        raw[rows, FEATURES.index("speed_rpm")] = inst.fixed["speed_rpm"]
+        raw[rows, FEATURES.index("vibration_mm_s")] = inst.fixed["vibration_mm_s"]
+        raw[rows, FEATURES.index("temperature_C")] = values["T"]
+        raw[rows, FEATURES.index("humidity_pct")] = values["H"]
+        raw[rows, FEATURES.index("maintenance_cycles")] = [values["N"][k, inst.day_of(t)] for t in range(H)]
+    scaled = ((raw - net.offset) / net.factor).astype(np.float32)
+    sess = session(net.path)
+    logit = sess.run(None, {sess.get_inputs()[0].name: scaled})[0].reshape(K, H).astype(float)
+    return logit, sigmoid(logit)
+
+
+def objective_parts(schedule: ScheduleModel, values: dict, costs: Costs, p: np.ndarray) -> dict:
+    """The objective's decomposition in USD, recomputed with numpy from the schedule."""
+    inst = schedule.instance
+    x, b = values["x"].astype(float), values["b"].astype(float)
+    kappa = inst.usd_per_kwh_per_usd_per_mwh
+    prev_h = np.concatenate([[inst.humidity_initial], values["H"][:-1]])
+    e_t = costs.temperature_kwh * np.abs(inst.outside_temperature - values["T"])
+    e_h = costs.humidity_kwh * np.abs(values["H"] - prev_h)
+    e_m = x * inst.machine_kwh_per_unit
+    parts = {
+        "revenue": float(np.sum(costs.revenue * x * (1 - p))),
+        "penalty": float(np.sum(costs.penalty * x * p)),
+        "maintenance_cost": float(np.sum(costs.maintenance * b)),
+        "energy_cost_temperature": float(np.sum(inst.price * kappa * e_t)),
+        "energy_cost_humidity": float(np.sum(inst.price * kappa * e_h)),
+        "energy_cost_machine": float(np.sum(inst.price * kappa * e_m)),
+    }
+    parts["energy_cost"] = parts["energy_cost_temperature"] + parts["energy_cost_humidity"] + parts["energy_cost_machine"]
+    parts["profit"] = parts["revenue"] - parts["penalty"] - parts["maintenance_cost"] - parts["energy_cost"]
+    return parts
+
+
+def verify(schedule: ScheduleModel, result: SolveResult, costs: Costs, opts: DictConfig) -> Verification:
+    """Check the solver's schedule; raise VerificationError naming what disagrees."""
+    values = result.values
+    logit, p_onnx = onnx_probabilities(schedule, values)
+    sub = schedule.submodels[result.best]
+    sig_bound = max(enc.sigmoid.error_bound for enc in sub.encodings.values())
+    tol = sig_bound + float(opts.verification.probability_slack)
+    producing = values["x"] > 0
+    diff = np.abs(values["p"] - p_onnx)
+    max_err = float(diff[producing].max()) if producing.any() else 0.0
+    if max_err > tol:
+        k, t = np.unravel_index(np.argmax(np.where(producing, diff, -1)), diff.shape)
+        raise VerificationError(f"press {k}, hour {t}: MILP p={values['p'][k, t]:.6f} but onnxruntime gives "
+                                f"{p_onnx[k, t]:.6f} (|diff| {max_err:.2e} > tolerance {tol:.2e}) at "
+                                f"T={values['T'][t]:.4f}, H={values['H'][t]:.4f}, N={values['N'][k].tolist()}")
+    p_milp = np.where(producing, values["p"], p_onnx)
+    parts = objective_parts(schedule, values, costs, p_milp)
+    rel = abs(parts["profit"] - result.objective) / max(abs(result.objective), 1.0)
+    if rel > float(opts.verification.objective_rel_tol):
+        raise VerificationError(f"objective: MILP {result.objective:.6f} vs numpy {parts['profit']:.6f} "
+                                f"(relative difference {rel:.2e} > {opts.verification.objective_rel_tol})")
+    true_parts = objective_parts(schedule, values, costs, p_onnx)
+    return Verification(p_onnx, logit, max_err, tol, parts["profit"], rel, true_parts["profit"], parts,
+                        int((~producing).sum()))
