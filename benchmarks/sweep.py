@@ -41,33 +41,24 @@ def points(cfg: DictConfig) -> list[tuple[str, float]]:
 def point_cfg(cfg: DictConfig, cost: str, scale: float) -> DictConfig:
     out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     out.costs[scale_key(cost)] = scale
+    for key in ("data", "models"):  # relative paths of params.yaml are relative to the repository
+        out.paths[key] = str(ROOT / out.paths[key])
     return out
 
 
-def _paths(cfg: DictConfig) -> tuple[Path, Path]:
-    models, data = ROOT / cfg.paths.models, ROOT / cfg.paths.data
-    return models / cfg.optimize.network_file, data / cfg.optimize.prices_file
-
-
 def build(cfg: DictConfig):
-    from pipeline.optimize.formulation import Costs, build_schedule_model
-    from pipeline.optimize.instance import build_instance, read_prices
-    from pipeline.optimize.network import load_fault_network
+    from pipeline.optimize.run import prepare
 
-    network_file, prices_file = _paths(cfg)
-    net = load_fault_network(network_file)
-    inst = build_instance(cfg, read_prices(prices_file, int(cfg.optimize.horizon_hours)))
-    return build_schedule_model(inst, net, Costs.from_cfg(cfg.costs), cfg.optimize.formulation)
+    return prepare(cfg)
 
 
 def solve_point(schedule, cfg: DictConfig) -> dict:
-    from pipeline.optimize.formulation import Costs, set_costs
-    from pipeline.optimize.solve import solve
+    from pipeline.optimize.run import optimize
 
-    set_costs(schedule, Costs.from_cfg(cfg.costs))
     t0 = time.perf_counter()
-    result = solve(schedule, cfg.solver)
-    return {"objective": result.objective, "status": result.status, "solve_s": time.perf_counter() - t0}
+    _, metrics = optimize(schedule, cfg)
+    return {"objective": metrics["objective"], "status": metrics["solve"]["status"],
+            "solve_s": time.perf_counter() - t0}
 
 
 def no_reuse(cfg: DictConfig, cost: str, scale: float) -> dict:
@@ -122,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
     params = compose(args.overrides, output=tmp / "params.yaml")
-    cfg = load_params(params)
+    cfg = point_cfg(load_params(params), str(load_params(params).sweep.costs[0]), 1.0)
     grid = points(cfg)
     n_jobs = launcher_jobs()
     load_before = os.getloadavg()
