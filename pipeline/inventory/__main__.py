@@ -15,7 +15,8 @@ from pipeline.inventory.train import load_daily
 
 def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The reorder table and daily forecast from the newest data with the trained models;
-    also written to reports/inventory/reorder.csv and forecast_next_days.csv."""
+    also written to reports/inventory/reorder_latest.csv and forecast_latest.csv (not the
+    stage's reorder.csv, which DVC tracks as an output of train_inventory)."""
     r = cfg.model.inventory.reorder
     models_dir = Path(cfg.paths.models)
     selection = reorder.load_selection(models_dir)
@@ -30,8 +31,8 @@ def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
                                          int(r.lead_time_days), float(r.service_level))
     out = Path(cfg.paths.reports) / "inventory"
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "reorder.csv", index=False)
-    daily.to_csv(out / "forecast_next_days.csv", index=False)
+    table.to_csv(out / "reorder_latest.csv", index=False)
+    daily.to_csv(out / "forecast_latest.csv", index=False)
     return table, daily
 
 

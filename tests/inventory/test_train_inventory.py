@@ -48,8 +48,11 @@ def test_stage_writes_metrics_models_figures_and_reorder_table(trained):
 
 def test_forecast_command_uses_the_trained_models(trained):
     cfg, metrics = trained
+    from pathlib import Path
     table, daily = forecast(cfg, 5)
     assert daily.groupby(["chemical", "location"]).size().eq(5).all()
+    written = pd.read_csv(Path(cfg.paths.reports) / "inventory" / "reorder_latest.csv")
+    assert list(written["chemical"]) == list(table["chemical"])
     assert (daily["forecast"] >= 0).all()
     assert set(table["model"]) <= MODELS
     with pytest.raises(ValueError, match="horizon"):
