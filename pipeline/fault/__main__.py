@@ -15,7 +15,8 @@ def main() -> None:
     dnn, rest = metrics["test"]["dnn"], {k: v["auc"] for k, v in metrics["test"].items() if k != "dnn"}
     print(f"train_fault: test AUC {dnn['auc']:.4f} (others: {', '.join(f'{k} {v:.4f}' for k, v in rest.items())}), "
           f"{metrics['training']['epochs']} epochs in {metrics['training']['seconds']:.1f} s, "
-          f"stable neurons {metrics['stability']['stable']}/{metrics['stability']['neurons']}, "
+          f"stable neurons (interval/LP bounds) {metrics['stability']['interval']['stable']}/"
+          f"{metrics['stability']['lp']['stable']} of {metrics['stability']['lp']['neurons']}, "
           f"onnx max diff {metrics['onnx']['max_abs_difference']:.2e}")
 
 

@@ -110,7 +110,7 @@ def train(cfg: DictConfig) -> dict:
         net = module.net
         scores, probs = evaluate(cfg, dm, net)
         low, high = box_bounds(mcfg.stability_box, dm.scaling)
-        stability = stable_neurons(net, low, high)
+        stability = {method: stable_neurons(net, low, high, method) for method in ("interval", "lp")}
         meta = metadata(dm.scaling, dm.splits["train"].raw,
                         {"hidden": list(mcfg.network.hidden), "milp_aware": bool(mcfg.milp_aware.enabled)})
         onnx_path = export_model(net, models / ONNX_FILE, models / PT_FILE, meta, int(mcfg.export.opset))
@@ -120,8 +120,9 @@ def train(cfg: DictConfig) -> dict:
             "test": scores, **summarise(scores, dm.has_truth), "training": training,
             "rows": {name: len(dm.splits[name]) for name in SPLITS},
             "split_times": {name: [dm.splits[name].first, dm.splits[name].last] for name in SPLITS},
-            "stability": {k: v for k, v in stability.items() if k != "layers"},
-            "stability_layers": stability["layers"],
+            "stability": {method: {k: v for k, v in counts.items() if k != "layers"}
+                          for method, counts in stability.items()},
+            "stability_layers": {method: counts["layers"] for method, counts in stability.items()},
             "milp_aware": bool(mcfg.milp_aware.enabled),
             "onnx": {"max_abs_difference": worst, "rows_checked": len(x_test)},
         }

@@ -15,7 +15,8 @@ from pipeline.data.fault_schema import FEATURES
 from pipeline.fault.datamodule import FaultDataModule, chronological_split
 from pipeline.fault.metrics import classification_metrics, expected_calibration_error, reliability
 from pipeline.fault.scaling import MinMaxScaling
-from pipeline.fault.stability import box_bounds, preactivation_bounds, prune, stability_penalty, stable_neurons
+from pipeline.fault.stability import (box_bounds, lp_preactivation_bounds, preactivation_bounds, prune,
+                                      stability_penalty, stable_neurons)
 
 
 
@@ -109,6 +110,25 @@ def test_interval_bounds_are_sound_and_stable_counts_hold_on_samples(tiny_cfg):
     with torch.no_grad():
         z = linears[0](torch.from_numpy(points))
     assert torch.allclose(z.max(0).values, bounds[0][1], atol=0.1)
+
+
+def test_lp_bounds_are_sound_and_at_least_as_tight_as_intervals(tiny_cfg):
+    net = _net(tiny_cfg, seed=5)
+    low = np.array([[0.5, 0.1, 0.5, 0.4, 0.1, 0.0]], dtype=np.float32)
+    high = np.array([[0.5, 0.9, 0.5, 0.4, 0.8, 1.0]], dtype=np.float32)
+    lp = lp_preactivation_bounds(net, low, high)
+    with torch.no_grad():
+        ibp = preactivation_bounds(net, torch.from_numpy(low), torch.from_numpy(high))
+    points = torch.from_numpy(low + (high - low) * np.random.default_rng(2).uniform(size=(5000, 6)).astype(np.float32))
+    h = points
+    with torch.no_grad():
+        for layer, (lo, hi), (ilo, ihi) in zip(net.linear_layers()[:-1], lp, ibp):
+            z = layer(h).double().numpy()
+            assert (z >= lo - 1e-5).all() and (z <= hi + 1e-5).all()
+            assert (lo >= ilo.numpy() - 1e-5).all() and (hi <= ihi.numpy() + 1e-5).all()
+            h = torch.relu(layer(h))
+    assert (lp[1][1] - lp[1][0]).sum() < (ibp[1][1] - ibp[1][0]).sum().item()  # strictly tighter somewhere
+    assert stable_neurons(net, low, high, "lp")["stable"] >= stable_neurons(net, low, high)["stable"]
 
 
 def test_stability_penalty_is_differentiable_and_pruning_zeroes_small_weights(tiny_cfg):

@@ -136,5 +136,7 @@ def test_bring_your_own_data_trains_through_the_kaggle_mapping(tmp_path):
 def test_milp_aware_option_trains_prunes_and_counts(tmp_path):
     _, metrics = _run_stage(tmp_path, ["model.fault.milp_aware.enabled=true", "model.fault.milp_aware.prune_below=0.05"])
     assert metrics["milp_aware"] is True and metrics["training"]["pruned_weights"] > 0
-    assert metrics["stability"]["stable"] + metrics["stability"]["unstable"] == metrics["stability"]["neurons"]
+    for counts in metrics["stability"].values():
+        assert counts["stable"] + counts["unstable"] == counts["neurons"]
+    assert metrics["stability"]["lp"]["stable"] >= metrics["stability"]["interval"]["stable"]
     assert metrics["onnx"]["max_abs_difference"] <= 1e-5
