@@ -37,6 +37,8 @@ def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in (d or {}).items():
         name = f"{prefix}{key}"
+        if isinstance(value, DictConfig):  # a config subtree inside a plain dict
+            value = OmegaConf.to_container(value, resolve=True)
         if isinstance(value, dict):
             out.update(flatten(value, f"{name}."))
         else:
