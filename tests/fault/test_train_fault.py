@@ -140,3 +140,38 @@ def test_milp_aware_option_trains_prunes_and_counts(tmp_path):
         assert counts["stable"] + counts["unstable"] == counts["neurons"]
     assert metrics["stability"]["lp"]["stable"] >= metrics["stability"]["interval"]["stable"]
     assert metrics["onnx"]["max_abs_difference"] <= 1e-5
+
+
+def test_omlt_reads_the_model_with_its_metadata_scaling(trained):
+    """The optimiser's path: OMLT + the metadata's scaling + the box in scaled space. The MILP's
+    minimum logit over the box matches onnxruntime at its argmin and beats every grid point."""
+    import pyomo.environ as pyo
+    from omlt import OffsetScaling, OmltBlock
+    from omlt.io.onnx import load_onnx_neural_network
+    from omlt.neuralnet import ReluBigMFormulation
+
+    cfg, _ = trained
+    path = Path(cfg.paths.models) / ONNX_FILE
+    meta = onnx_io.read_metadata(path, REQUIRED_METADATA)
+    offset, factor = np.array(meta["scaling"]["offset"]), np.array(meta["scaling"]["factor"])
+    box = cfg.model.fault.stability_box
+    raw = [tuple(v) if hasattr(v, "__len__") else (v, v) for v in (box[name] for name in FEATURES)]
+    scaled = {i: ((lo - offset[i]) / factor[i], (hi - offset[i]) / factor[i]) for i, (lo, hi) in enumerate(raw)}
+    scaling = OffsetScaling(offset_inputs=list(offset), factor_inputs=list(factor), offset_outputs=[0.0],
+                            factor_outputs=[1.0])
+    net = load_onnx_neural_network(onnx.load(str(path)), scaling, scaled)
+    model = pyo.ConcreteModel()
+    model.nn = OmltBlock()
+    model.nn.build_formulation(ReluBigMFormulation(net))
+    model.obj = pyo.Objective(expr=model.nn.outputs[0])
+    for i, (lo, hi) in enumerate(raw):
+        if lo == hi:
+            model.nn.inputs[i].fix(lo)
+    pyo.SolverFactory("appsi_highs").solve(model)
+    best = np.array([[pyo.value(model.nn.inputs[i]) for i in range(len(FEATURES))]])
+    sess = onnx_io.session(path)
+    at_best = sess.run(None, {"x": ((best - offset) / factor).astype(np.float32)})[0][0, 0]
+    assert pyo.value(model.obj) == pytest.approx(at_best, abs=1e-4)
+    grid = np.stack(np.meshgrid(*[np.linspace(lo, hi, 7) for lo, hi in raw], indexing="ij"), -1).reshape(-1, 6)
+    grid_logits = sess.run(None, {"x": ((grid - offset) / factor).astype(np.float32)})[0]
+    assert pyo.value(model.obj) <= grid_logits.min() + 1e-4
