@@ -51,14 +51,21 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.started = time.time()
 
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.job_started = time.time()  # same process and instance as this job's on_job_end
+
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        """In the job's process: record status and overrides beside the job's outputs."""
+        """In the job's process: record status, overrides and cost scales beside the job's outputs."""
         out = Path(config.hydra.runtime.output_dir)
         failed = job_return.status != JobStatus.COMPLETED
+        costs = OmegaConf.select(config, "costs", default={}) or {}
         write_json(out / MARKER, {
             "job_num": int(config.hydra.job.num),
             "status": job_return.status.name,
             "overrides": list(job_return.overrides or []),
+            "scales": {k[: -len("_scale")]: float(v) for k, v in costs.items() if str(k).endswith("_scale")},
+            "started": getattr(self, "job_started", None),
+            "finished": time.time(),
             "error": repr(job_return._return_value)[:5000] if failed else "",
         })
 

@@ -32,7 +32,7 @@ def plot_curves(frame: pd.DataFrame, cost: str, path: Path) -> Path:
         ax.set_title(label.replace("_", " "))
         ax.set_xlabel(f"{cost} cost scale")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("USD per day")
+    axes[0][0].set_ylabel("USD over the horizon")
     fig.suptitle(f"Sensitivity to the {cost} cost")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,5 +33,6 @@ def multirun_command(cfg: DictConfig, params_file: Path, sweep_dir: Path, conf_d
         f"hydra.searchpath=[file://{conf_dir.resolve()}]",
         f"hydra/launcher={cfg.sweep.launcher}",
         f"hydra.sweep.dir={sweep_dir.resolve()}",
+        "hydra.output_subdir=.hydra",  # keep Hydra's record of each job's config and overrides
         f"++hydra.callbacks.mlflow_sweep._target_={CALLBACK}",  # ++: also if the app adds it itself
     ]

@@ -18,6 +18,7 @@ from pipeline.sweep.callback import MARKER
 from pipeline.sweep.points import Point
 
 ARTIFACT_SUFFIXES = (".csv", ".json", ".png", ".log")
+METRIC_PREFIX = "optimize/"  # the names a single `python -m pipeline.optimize` run logs
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:
@@ -37,16 +38,16 @@ def point_run_name(point: Point) -> str:
 
 
 def log_child(client: MlflowClient, exp_id: str, parent_id: str, point: Point) -> str:
-    marker_ms = int((point.job_dir / MARKER).stat().st_mtime * 1000)  # the job's end
-    hydra_config = point.job_dir / ".hydra" / "config.yaml"  # written as the job starts
-    start_ms = int(hydra_config.stat().st_mtime * 1000) if hydra_config.exists() else marker_ms
+    marker_ms = int((point.finished or (point.job_dir / MARKER).stat().st_mtime) * 1000)  # the job's end
+    start_ms = int(point.started * 1000) if point.started else marker_ms
     run = client.create_run(exp_id, run_name=point_run_name(point), start_time=start_ms, tags={
         "mlflow.parentRunId": parent_id, "stage": "sweep", "sweep.cost": point.cost,
         "sweep.job": str(point.job_num), "sweep.job_dir": str(point.job_dir)})
     rid = run.info.run_id
     params = {"override": " ".join(point.overrides), **point.params,
               **{f"costs.{c}_scale": s for c, s in point.scales.items()}}
-    _log_batch(client, rid, params, point.metrics, marker_ms)
+    metrics = {f"{METRIC_PREFIX}{k}": v for k, v in point.metrics.items()}
+    _log_batch(client, rid, params, metrics, marker_ms)
     for path in sorted(point.job_dir.iterdir()):
         if path.is_file() and path.suffix in ARTIFACT_SUFFIXES:
             client.log_artifact(rid, str(path))

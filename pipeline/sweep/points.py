@@ -30,6 +30,8 @@ class Point:
     scales: dict[str, float]         # every costs.*_scale of the job's resolved config
     metrics: dict[str, float] = field(default_factory=dict)
     error: str = ""
+    started: float | None = None     # time.time() of the job's start and end, from its marker
+    finished: float | None = None
 
     @property
     def cost(self) -> str:
@@ -62,11 +64,14 @@ def numeric_leaves(data: dict) -> dict[str, float]:
 def read_point(marker: Path) -> Point:
     job_dir = marker.parent
     info = json.loads(marker.read_text())
-    config_file = job_dir / ".hydra" / "config.yaml"
-    costs = OmegaConf.select(OmegaConf.load(config_file), "costs", default={}) if config_file.exists() else {}
-    scales = {k[: -len("_scale")]: float(v) for k, v in dict(costs).items() if k.endswith("_scale")}
+    scales = info.get("scales")
+    if scales is None:  # a marker without them: Hydra's record of the job's config, if kept
+        config_file = job_dir / ".hydra" / "config.yaml"
+        costs = OmegaConf.select(OmegaConf.load(config_file), "costs", default={}) if config_file.exists() else {}
+        scales = {k[: -len("_scale")]: float(v) for k, v in dict(costs).items() if k.endswith("_scale")}
     point = Point(job_dir, int(info["job_num"]), info["status"], list(info["overrides"]),
-                  override_params(list(info["overrides"])), scales, error=info.get("error", ""))
+                  override_params(list(info["overrides"])), scales, error=info.get("error", ""),
+                  started=info.get("started"), finished=info.get("finished"))
     metrics_file = job_dir / "metrics.json"
     if point.status == "COMPLETED":
         if metrics_file.exists():
