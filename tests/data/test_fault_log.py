@@ -134,6 +134,13 @@ def test_kaggle_layout_round_trips_through_the_column_mapping(tmp_path, clean_lo
     assert metrics["quarantined_rows"] == 0 and (reports / QUARANTINE_FILE).exists()
 
 
+def test_parquet_file_loads_through_the_same_mapping(tmp_path, clean_log):
+    path = tmp_path / "tablet_press.parquet"
+    clean_log.rename(columns=KAGGLE).to_parquet(path, index=False)
+    _, out, _ = _prepare(_kaggle_cfg(tmp_path, path))
+    pd.testing.assert_frame_equal(pd.read_parquet(out / LOG_FILE), clean_log, check_dtype=False, atol=1e-9)
+
+
 def test_missing_mapped_column_names_the_file_and_column(tmp_path, clean_log):
     path = _write_kaggle_csv(tmp_path, clean_log.drop(columns="humidity_pct"))
     with pytest.raises(DataValidationError, match=r"tablet_press\.csv.*Humidity \(for humidity_pct\)"):
