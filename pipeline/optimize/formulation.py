@@ -30,7 +30,7 @@ from pyomo.core.expr.numeric_expr import LinearExpression
 
 from pipeline.optimize.bounds import NeuronBounds, interval_bounds, tighten
 from pipeline.optimize.instance import Instance
-from pipeline.optimize.network import FaultNetwork, FoldedNetwork
+from pipeline.optimize.network import FEATURES, FaultNetwork, FoldedNetwork
 from pipeline.optimize.regions import linear_regions
 from pipeline.optimize.sigmoid import SigmoidPWL
 from pipeline.optimize.sigmoid import build as build_sigmoid
@@ -65,6 +65,7 @@ class NetworkEncoding:
     interval: NeuronBounds
     sigmoid: SigmoidPWL
     regions: list | None = None  # linear regions over (T, H) when the encoding is "regions"
+    omlt: bool = False           # the naive baseline: OMLT's block over all six inputs
 
 
 @dataclass
@@ -92,7 +93,49 @@ class ScheduleModel:
     solvers: dict = field(default_factory=dict)  # persistent solver per sub-model (re-solves)
 
 
+def _omlt_encoding(net: FaultNetwork, inst: Instance) -> NetworkEncoding:
+    """The naive baseline: OMLT's own big-M over all six inputs, interval bounds only."""
+    full = FoldedNetwork(list(FEATURES), [net.weights[0] / net.factor[:, None], *net.weights[1:]],
+                         [net.biases[0] - (net.offset / net.factor) @ net.weights[0], *net.biases[1:]])
+    lo, hi = _omlt_box(net, inst)
+    interval = interval_bounds(full, lo, hi)
+    return NetworkEncoding(full, interval, interval, build_sigmoid(*interval.logit, 1e-4), None, omlt=True)
+
+
+def _omlt_box(net: FaultNetwork, inst: Instance) -> tuple[np.ndarray, np.ndarray]:
+    box = {"temperature_C": inst.temperature_box, "humidity_pct": inst.humidity_box,
+           N_INPUT: (inst.required_maintenance, inst.max_maintenance),
+           **{k: (v, v) for k, v in inst.fixed.items()}}
+    return np.array([box[n][0] for n in FEATURES], float), np.array([box[n][1] for n in FEATURES], float)
+
+
+def _omlt_block(blk, net: FaultNetwork, inst: Instance, free: dict) -> tuple[np.ndarray, list, float]:
+    import onnx
+    from omlt import OffsetScaling, OmltBlock
+    from omlt.io import load_onnx_neural_network
+    from omlt.neuralnet import ReluBigMFormulation
+
+    lo, hi = _omlt_box(net, inst)
+    scaler = OffsetScaling(offset_inputs=list(net.offset), factor_inputs=list(net.factor),
+                           offset_outputs=[0.0], factor_outputs=[1.0])
+    # OMLT wants the bounds in the scaled space (shared/DESIGN.md), keyed by input position
+    bounds = {i: ((lo[i] - net.offset[i]) / net.factor[i], (hi[i] - net.offset[i]) / net.factor[i])
+              for i in range(len(FEATURES))}
+    netdef = load_onnx_neural_network(onnx.load(str(net.path)), scaler, bounds)
+    blk.nn = OmltBlock()
+    blk.nn.build_formulation(ReluBigMFormulation(netdef))
+    blk.link = pe.ConstraintList()
+    keys = list(blk.nn.inputs.keys())
+    for i, name in enumerate(FEATURES):
+        value = free.get(name, inst.fixed.get(name))
+        blk.link.add(blk.nn.inputs[keys[i]] == value)
+    out = blk.nn.outputs[list(blk.nn.outputs.keys())[0]]
+    return np.array([1.0]), [out], 0.0
+
+
 def _encoding(net: FaultNetwork, inst: Instance, n_value: int | None, opts: DictConfig) -> NetworkEncoding:
+    if str(opts.network_encoding) == "omlt_bigm":
+        return _omlt_encoding(net, inst)
     fixed = dict(inst.fixed)
     if n_value is not None:
         fixed[N_INPUT] = n_value
@@ -117,7 +160,8 @@ def _encoding(net: FaultNetwork, inst: Instance, n_value: int | None, opts: Dict
         bounds.lower[-1] = np.array([max(bounds.lower[-1][0], values.min())])
         bounds.upper[-1] = np.array([min(bounds.upper[-1][0], values.max())])
     elif str(opts.network_encoding) not in ("regions", "bigm"):
-        raise ValueError(f"optimize.formulation.network_encoding must be regions or bigm, got {opts.network_encoding!r}")
+        raise ValueError(f"optimize.formulation.network_encoding must be bigm, regions or omlt_bigm, "
+                         f"got {opts.network_encoding!r}")
     sig = build_sigmoid(*bounds.logit, float(opts.sigmoid_tolerance))
     return NetworkEncoding(folded, bounds, interval, sig, regions)
 
@@ -323,7 +367,9 @@ def _build_sub(inst: Instance, net: FaultNetwork, n_fixed: dict, encodings: dict
                           [*(m.w[k, t, i] for i in bits), *(m.u[k, t, i] for i in bits), m.p[k, t]], X * p_max) >= 0)
             free = {"temperature_C": m.T[t], "humidity_pct": m.H[t], N_INPUT: m.N[k, inst.day_of(t)]}
             blk = m.net[k, t]
-            if enc.regions is not None:
+            if enc.omlt:
+                z = _omlt_block(blk, net, inst, free)
+            elif enc.regions is not None:
                 z = _region_block(blk, enc.regions, m.T[t], m.H[t])
             else:
                 z = _relu_layers(blk, enc, [free[name] for name in enc.folded.inputs], opts)
@@ -346,7 +392,8 @@ def _max_count(inst: Instance, day: int) -> int:
 
 def _assignments(inst: Instance, opts: DictConfig) -> list[dict]:
     keys = [(k, d) for k in range(inst.presses) for d in range(len(inst.days))]
-    if bool(opts.enumerate_maintenance_count) and len(keys) == 1:
+    enumerate_n = bool(opts.enumerate_maintenance_count) and str(opts.network_encoding) != "omlt_bigm"
+    if enumerate_n and len(keys) == 1:
         return [{keys[0]: n} for n in range(inst.required_maintenance, _max_count(inst, 0) + 1)]
     return [{key: None for key in keys}]
 

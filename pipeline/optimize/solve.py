@@ -72,8 +72,10 @@ def make_solver(solver_cfg: DictConfig, time_limit: float):
     solver.config.threads = int(solver_cfg.threads)
     solver.config.load_solutions = False
     solver.config.raise_exception_on_nonoptimal_result = False
-    options = OmegaConf.to_container(solver_cfg.options) if solver_cfg.get("options") else {}
-    solver.config.solver_options.update(options or {})
+    options = dict(OmegaConf.to_container(solver_cfg.options) if solver_cfg.get("options") else {})
+    if name.startswith("gurobi"):
+        options.setdefault("OutputFlag", 0)  # gurobipy logs to the console by default
+    solver.config.solver_options.update(options)
     return solver
 
 
