@@ -215,14 +215,17 @@ def solve(schedule: ScheduleModel, solver_cfg: DictConfig, order: list[int] | No
             _FORKED.clear()
     else:
         best = -math.inf
-        for i in order:
+        for done, i in enumerate(order):
             remaining = limit - (time.perf_counter() - start)
+            # an even share of what is left, so that a time limit still bounds every sub-model
+            # (time a quick sub-model does not use rolls over to the ones after it)
+            share = remaining / (len(order) - done)
             if remaining <= 0:
                 results.append({"i": i, "label": schedule.submodels[i].label, "status": "not_started",
                                 "objective": None, "bound": math.inf, "seconds": 0.0, "nodes": 0,
                                 "values": None, "polished": False})
                 continue
-            out = _solve_sub(schedule, i, solver_cfg, remaining, best if prune and best > -math.inf else None)
+            out = _solve_sub(schedule, i, solver_cfg, share, best if prune and best > -math.inf else None)
             results.append(out)
             if out["objective"] is not None:
                 best = max(best, out["objective"])
