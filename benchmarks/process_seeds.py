@@ -37,7 +37,8 @@ def one(seed: int, hours: float, scratch: Path) -> dict:
     return {"seed": seed, "prepare_s": t1 - t0, "train_s": t2 - t1, "epochs": m["train"]["epochs"],
             "improvement_by_target": {k: v["improvement"] for k, v in m["test"]["by_target"].items()},
             "improvement_min": m["test"]["improvement_min"], "improvement_mean": m["test"]["improvement_mean"],
-            "events": w["events"], "recall": w["recall"], "median_lead_s": w["median_lead_s"],
+            "events": w["events"], "recall": w["recall"], "events_without_crossing": w["events_without_crossing"],
+            "recall_of_crossing_events": w["recall_of_crossing_events"], "median_lead_s": w["median_lead_s"],
             "false_alarms": w["false_alarms"], "in_control_hours": w["in_control_hours"],
             "false_alarms_per_hour": w["false_alarms_per_hour"], "targets_met": m["targets_met"]}
 

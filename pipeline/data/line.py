@@ -117,7 +117,7 @@ def check_channels(line: DictConfig, channels: list[str]) -> None:
             if name not in channels:
                 raise KeyError(f"data.line.{key}: channel '{name}' not in the data (channels: {channels})")
     for target, names in (line.get("actuators") or {}).items():
-        for name in [target, *names]:
+        for name in [target, *list(names)]:
             if name not in channels:
                 raise KeyError(f"data.line.actuators['{target}']: channel '{name}' not in the data")
 

@@ -56,17 +56,25 @@ def golden_profile(values: np.ndarray, channels: list[str], mask: np.ndarray, k:
     return Golden(list(channels), center, sigma, float(k))
 
 
+def _effects(spec) -> dict[str, float]:
+    """Actuators as {channel: sign}; a plain list means the sign is unknown (0)."""
+    if isinstance(spec, dict):
+        return {str(k): float(v) for k, v in spec.items()}
+    return {str(k): 0.0 for k in spec}
+
+
 class EarlyWarning:
     """Raise a warning when a target's forecast is beyond a limit for `debounce` consecutive
     steps while its measurement is still inside (so the warning comes before the excursion);
     recommend acting on the actuator that deviates most from its golden value."""
 
-    def __init__(self, golden: Golden, targets: list[str], actuators: dict[str, list[str]],
+    def __init__(self, golden: Golden, targets: list[str], actuators: dict[str, dict[str, float] | list[str]],
                  debounce: int, refractory_steps: int, actuator_z: float):
         self.golden, self.targets = golden, list(targets)
         idx = {c: i for i, c in enumerate(golden.channels)}
         self.t_idx = np.array([idx[t] for t in targets])
-        self.actuators = {t: [idx[a] for a in actuators.get(t, [])] for t in targets}
+        # {target: [(channel index, sign of its effect; 0 = unknown, either)]}
+        self.actuators = {t: [(idx[a], float(e)) for a, e in _effects(actuators.get(t, {})).items()] for t in targets}
         self.debounce, self.refractory, self.z = int(debounce), int(refractory_steps), float(actuator_z)
         self.count = np.zeros(len(targets), dtype=int)
         self.quiet = np.zeros(len(targets), dtype=int)
@@ -92,9 +100,11 @@ class EarlyWarning:
         rec = {"actuator": target, "action": "decrease" if direction == "high" else "increase",
                "by": float(g.center[self.t_idx[j]] - forecast), "cause_z": 0.0}
         best = None
-        for a in self.actuators[target]:
+        push = 1.0 if direction == "high" else -1.0
+        for a, effect in self.actuators[target]:
             z = (current[a] - g.center[a]) / g.sigma[a]
-            if np.isfinite(z) and abs(z) >= self.z and (best is None or abs(z) > abs(best[1])):
+            explains = effect == 0 or np.sign(z) * effect == push  # the deviation pushes the target this way
+            if np.isfinite(z) and explains and abs(z) >= self.z and (best is None or abs(z) > abs(best[1])):
                 best = (a, z)
         if best is not None:
             a, z = best
@@ -156,6 +166,9 @@ def score_warnings(warnings: pd.DataFrame, events: pd.DataFrame, outside: pd.Dat
         "recall": float(table.detected.mean()) if len(table) else float("nan"),
         "median_lead_s": float(leads.median()) if len(leads) else float("nan"),
         "events_without_crossing": int(table.first_crossing.isna().sum()) if len(table) else 0,
+        # events that took a target outside its limits: the ones an early warning can anticipate
+        "recall_of_crossing_events": float(table[table.first_crossing.notna() | table.detected].detected.mean())
+        if len(table) else float("nan"),
         "warnings": int(len(times)), "false_alarms": false, "in_control_hours": in_control_h,
         "false_alarms_per_hour": false / in_control_h,
         "recall_by_kind": table.groupby("kind").detected.mean().to_dict() if len(table) else {},

@@ -91,7 +91,7 @@ def _csv_cfg(tiny_cfg, path: Path, period: int = 10, stuck: int = 60):
         "read": {"sep": ";", "chunk_rows": 7},  # small chunks: problems straddle chunk edges
         "validation": {"gap_factor": 3, "stuck_seconds": stuck},
         "layout": [{"name": "Press", "timestamp": "ts", "period_s": period, "columns": {"force": "force", "speed": "speed"}}],
-        "targets": ["force"], "actuators": {"force": ["speed"]}}}})
+        "targets": ["force"], "actuators": {"force": {"speed": 1}}, "running": {"channel": "speed", "min": 1.0}}}})
 
 
 def _bad_csv(path: Path) -> Path:

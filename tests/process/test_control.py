@@ -36,6 +36,15 @@ def test_warning_before_the_measurement_with_debounce_and_refractory():
     assert rule.update(0, np.array([26.5]), np.array([26.5, 12.0, 9.0])) == []  # measurement already out: not early
 
 
+def test_recommendation_ignores_a_deviation_that_cannot_explain_the_forecast():
+    rule = EarlyWarning(_golden(), ["flow"], {"flow": {"A": 1, "B": 1}}, 1, 5, 2.0)
+    out = rule.update(0, np.array([27.0]), np.array([25.0, 12.0, 7.5]))  # flow forecast high, feeder B low
+    assert out[0]["rec_actuator"] == "flow"  # B low cannot raise the flow: not named as the cause
+    rule = EarlyWarning(_golden(), ["flow"], {"flow": {"A": -1, "B": 1}}, 1, 5, 2.0)
+    out = rule.update(0, np.array([23.0]), np.array([25.0, 13.5, 9.0]))  # A high lowers the flow
+    assert out[0]["rec_actuator"] == "A" and out[0]["rec_action"] == "decrease"
+
+
 def test_recommendation_names_the_deviating_feeder_and_the_direction():
     rule = EarlyWarning(_golden(), ["flow"], {"flow": ["A", "B"]}, 1, 5, 2.0)
     out = rule.update(0, np.array([23.0]), np.array([24.9, 12.1, 7.5]))  # feeder B 7.5 sigma low
@@ -57,6 +66,7 @@ def test_scoring_recall_lead_and_false_alarms():
     outside = outside_limits(t, values, _golden(), ["flow"])
     m, table = score_warnings(warnings, events, outside, (t[0], t[-1]), 60, 60)
     assert m["events"] == 2 and m["detected"] == 1 and m["recall"] == 0.5
+    assert m["events_without_crossing"] == 1 and m["recall_of_crossing_events"] == 1.0  # the drift never left the limits
     assert m["median_lead_s"] == pytest.approx(40.0)          # steps 392 -> 400
     assert m["false_alarms"] == 1
     covered = (40 * 5 + 120 + 30 * 5 + 120) / 3600  # each event plus 60 s either side
