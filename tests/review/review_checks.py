@@ -22,6 +22,13 @@ EXPAND_CHILDREN = """(() => {
   return 'clicked';
 })()"""
 
+SHOW_METRICS = """(() => {
+  const heading = Array.from(document.querySelectorAll('h1,h2,h3,h4,span,div'))
+    .find(e => e.children.length === 0 && /^Metrics \\(\\d+\\)$/.test(e.textContent.trim()));
+  if (heading) heading.scrollIntoView();
+  return Boolean(heading);
+})()"""
+
 IMAGES = """Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))"""
 
 
@@ -58,6 +65,7 @@ def check_mlflow_ui(store_uri: str, expected_experiments: list[str], shots: Path
         param_names = sorted(child.data.params)[:8]
         browser.wait_for_text(child.info.run_name, parent.info.run_name[:12], *metric_names, *param_names,
                               timeout=PAGE_WAIT_S)
+        browser.evaluate(SHOW_METRICS)  # the metrics table, not only the run's header, in the picture
         seen["run_metrics"] = browser.screenshot(shots / "mlflow_run_metrics.png")
     return seen
 
