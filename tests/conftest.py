@@ -53,6 +53,9 @@ def shared_file(*parts: str) -> Path:
     return path
 
 
+GENERATED = {"data", "models", "reports", "mlruns", "mlartifacts", "multirun", "outputs"}
+
+
 def copy_worktree(dest: Path) -> Path:
     """The repository's tracked and untracked-but-not-ignored files, as a fresh git repo."""
     import shutil
@@ -61,6 +64,8 @@ def copy_worktree(dest: Path) -> Path:
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
                            capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, files):
+        if name.split("/")[0] in GENERATED:  # outputs of an earlier run: the copy makes its own
+            continue
         src = ROOT / name
         if src.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ def write_json(path: str | Path, data: dict) -> Path:
     with os.fdopen(fd, "w") as fh:
         json.dump(_clean(data), fh, indent=2, sort_keys=True)
         fh.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; metrics are for everyone who reads the repo
     os.replace(tmp, path)
     return path
 

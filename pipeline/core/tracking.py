@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -53,14 +55,41 @@ def _configure(cfg: DictConfig | None):
     return mlflow
 
 
+def artifact_location(uri: str) -> str | None:
+    """Artifacts beside a SQLite store (<folder of mlflow.db>/mlartifacts), not in ./mlruns of
+    whatever directory a stage happened to run from; a server keeps its own default."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
+
+
+def use_experiment(stage: str, cfg: DictConfig | None = None) -> str:
+    """Set (creating it if needed) the stage's experiment; returns its id."""
+    import mlflow
+
+    name = experiment_name(stage, cfg)
+    found = mlflow.get_experiment_by_name(name)
+    if found is None:
+        try:
+            mlflow.create_experiment(name, artifact_location=artifact_location(mlflow.get_tracking_uri()))
+        except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel job
+            pass
+    return mlflow.set_experiment(name).experiment_id
+
+
+def readable_run_name(stage: str) -> str:
+    """`train_fault 2026-11-22 06:10:03`: runs of one experiment told apart at a glance."""
+    return f"{stage} {datetime.now():%Y-%m-%d %H:%M:%S}"
+
+
 @contextlib.contextmanager
 def stage_run(stage: str, cfg: DictConfig | None = None, params: dict | DictConfig | None = None,
               run_name: str | None = None, tags: dict | None = None) -> Iterator[Any]:
     """An MLflow run in the stage's experiment, with its config subtree logged as params."""
     mlflow = _configure(cfg)
-    mlflow.set_experiment(experiment_name(stage, cfg))
+    use_experiment(stage, cfg)
     all_tags = {"stage": stage, **(tags or {})}
-    with mlflow.start_run(run_name=run_name or stage, tags=all_tags) as run:
+    with mlflow.start_run(run_name=run_name or readable_run_name(stage), tags=all_tags) as run:
         if params is not None:
             flat = {k: str(v)[:6000] for k, v in flatten(params).items()}
             items = list(flat.items())

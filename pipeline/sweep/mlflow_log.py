@@ -13,7 +13,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from pipeline.core.tracking import experiment_name, tracking_uri
+from pipeline.core.tracking import artifact_location, experiment_name, tracking_uri
 from pipeline.sweep.callback import MARKER
 from pipeline.sweep.points import Point
 
@@ -23,7 +23,9 @@ METRIC_PREFIX = "optimize/"  # the names a single `python -m pipeline.optimize` 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:
     exp = client.get_experiment_by_name(name)
-    return exp.experiment_id if exp else client.create_experiment(name)
+    if exp:
+        return exp.experiment_id
+    return client.create_experiment(name, artifact_location=artifact_location(client.tracking_uri))
 
 
 def _log_batch(client: MlflowClient, run_id: str, params: dict, metrics: dict, when_ms: int) -> None:
