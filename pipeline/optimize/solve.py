@@ -210,7 +210,9 @@ def solve(schedule: ScheduleModel, solver_cfg: DictConfig, order: list[int] | No
         _FORKED.update(schedule=schedule, solver_cfg=solver_cfg)
         try:  # fork: the children inherit the built models; each solves whole sub-models
             with mp.get_context("fork").Pool(min(workers, len(order))) as pool:
-                results = pool.map(_forked_sub, [(i, limit) for i in order], chunksize=1)
+                # each worker runs ceil(n / workers) sub-models one after another: split the budget
+                rounds = math.ceil(len(order) / min(workers, len(order)))
+                results = pool.map(_forked_sub, [(i, limit / rounds) for i in order], chunksize=1)
         finally:
             _FORKED.clear()
     else:
