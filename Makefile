@@ -3,6 +3,8 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
+# dvc runs each stage's `python -m pipeline...` from PATH: it must be the virtual environment's.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup repro test test-fast params clean-venv
 

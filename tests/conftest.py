@@ -79,8 +79,12 @@ def copy_worktree(dest: Path) -> Path:
 def repro_env() -> dict:
     """The environment a user has: no test store override, so the default absolute
     sqlite:///<repo>/mlflow.db is used."""
+    import sys
+
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env["MPLBACKEND"] = "Agg"
+    # dvc runs each stage's `python` from PATH: make it this environment's, as `make repro` does
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 

@@ -67,6 +67,12 @@ def make_solver(solver_cfg: DictConfig, time_limit: float):
         raise SolverUnavailableError(f"solver {name!r} is not a Pyomo solver here ({exc}); use solver=highs") from exc
     if not solver.available():
         raise SolverUnavailableError(f"solver {name!r} is not available on this machine; use solver=highs")
+    if name in ("highs", "appsi_highs"):
+        # HiGHS keeps one scheduler per process, sized by the first run's `threads`; a later run
+        # asking for more threads then fails with status 'unknown'. Reset it so ours applies.
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
     solver.config.time_limit = max(float(time_limit), 1.0)
     solver.config.rel_gap = float(solver_cfg.mip_rel_gap)
     solver.config.threads = int(solver_cfg.threads)
