@@ -27,9 +27,9 @@ from pipeline.optimize.outputs import write_outputs
 log = logging.getLogger("pipeline.optimize")
 
 # Hydra's own files stay out of the repository root: no .hydra/ folder and no log file for
-# single runs, and multirun jobs under reports/optimize/multirun unless the caller says otherwise.
+# single runs, and multirun jobs under multirun/optimize (git-ignored) unless the caller says otherwise.
 _DEFAULTS = {"hydra.run.dir": ".", "hydra.output_subdir": "null", "hydra/job_logging": "stdout",
-             "hydra.sweep.dir": "reports/optimize/multirun/${now:%Y-%m-%d_%H-%M-%S}"}
+             "hydra.sweep.dir": "multirun/optimize/${now:%Y-%m-%d_%H-%M-%S}"}
 
 
 def _with_defaults(argv: list[str]) -> list[str]:
