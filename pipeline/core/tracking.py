@@ -63,18 +63,27 @@ def artifact_location(uri: str) -> str | None:
     return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
 
 
+def ensure_experiment(client, name: str) -> str:
+    """Id of experiment `name`, created with its artifacts beside the store if missing (also
+    when a parallel job creates it between our look-up and our create)."""
+    import mlflow
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location(client.tracking_uri))
+    except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel job
+        return client.get_experiment_by_name(name).experiment_id
+
+
 def use_experiment(stage: str, cfg: DictConfig | None = None) -> str:
     """Set (creating it if needed) the stage's experiment; returns its id."""
     import mlflow
+    from mlflow.tracking import MlflowClient
 
-    name = experiment_name(stage, cfg)
-    found = mlflow.get_experiment_by_name(name)
-    if found is None:
-        try:
-            mlflow.create_experiment(name, artifact_location=artifact_location(mlflow.get_tracking_uri()))
-        except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel job
-            pass
-    return mlflow.set_experiment(name).experiment_id
+    experiment_id = ensure_experiment(MlflowClient(), experiment_name(stage, cfg))
+    return mlflow.set_experiment(experiment_id=experiment_id).experiment_id
 
 
 def readable_run_name(stage: str) -> str:

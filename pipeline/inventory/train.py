@@ -2,7 +2,6 @@
 per chemical, per-chemical selection, ONNX export, forecast figures and the reorder table."""
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -122,7 +121,7 @@ def run(cfg: DictConfig) -> dict:
         per_chem, statements = summary(table, chosen)
         onnx_diff = export_models(network, linear_w, data, m, models_dir, split["test"])
         selection = _selection_record(data, chosen, preds["test"], actual["test"], split["test"], m)
-        (models_dir / reorder.SELECTION_FILE).write_text(json.dumps(selection, indent=2))
+        write_json(models_dir / reorder.SELECTION_FILE, selection)
         metrics = _metrics(table, per_chem, statements, onnx_diff, epochs, split)
         _write_reports(cfg, data, table, per_chem, statements, preds["test"], actual["test"], split["test"],
                        chosen, selection, models_dir, reports_dir)

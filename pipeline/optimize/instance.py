@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from pipeline.core.validation import DataValidationError
+from pipeline.core.validation import DataValidationError, file_row
 
 PRICE = "price_usd_per_mwh"
 
@@ -68,7 +68,7 @@ def read_prices(path: str | Path, hours: int) -> pd.DataFrame:
     if (steps != pd.Timedelta(hours=1)).any():
         i = int(np.argmax((steps != pd.Timedelta(hours=1)).to_numpy())) + 1
         raise DataValidationError(path, f"prices must be hourly without gaps; step {steps.iloc[i - 1]} "
-                                        f"before {table['timestamp'].iloc[i]}", row=i + 2, column="timestamp")
+                                        f"before {table['timestamp'].iloc[i]}", row=file_row(i), column="timestamp")
     return table
 
 

@@ -13,19 +13,12 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from pipeline.core.tracking import artifact_location, experiment_name, tracking_uri
+from pipeline.core.tracking import ensure_experiment, experiment_name, tracking_uri
 from pipeline.sweep.callback import MARKER
 from pipeline.sweep.points import Point
 
 ARTIFACT_SUFFIXES = (".csv", ".json", ".png", ".log")
 METRIC_PREFIX = "optimize/"  # the names a single `python -m pipeline.optimize` run logs
-
-
-def _experiment_id(client: MlflowClient, name: str) -> str:
-    exp = client.get_experiment_by_name(name)
-    if exp:
-        return exp.experiment_id
-    return client.create_experiment(name, artifact_location=artifact_location(client.tracking_uri))
 
 
 def _log_batch(client: MlflowClient, run_id: str, params: dict, metrics: dict, when_ms: int) -> None:
@@ -63,7 +56,7 @@ def log_sweep(points: list[Point], cfg: DictConfig, summary_dir: Path | None, st
               parent_params: dict) -> str:
     """Parent + children for `points`; the summary folder (table, figures) as parent artifacts."""
     client = MlflowClient(tracking_uri=tracking_uri(cfg))
-    exp_id = _experiment_id(client, experiment_name("sweep", cfg))
+    exp_id = ensure_experiment(client, experiment_name("sweep", cfg))
     name = f"sweep {len(points)} points {time.strftime('%Y-%m-%d %H:%M', time.localtime(started))}"
     parent = client.create_run(exp_id, run_name=name, start_time=int(started * 1000),
                                tags={"stage": "sweep", "sweep.points": str(len(points))})
