@@ -47,9 +47,10 @@ class SheetValidator:
         self.report = SheetReport()
         self.last: pd.Timestamp | None = None
         self._prev_gap_end = None
-        self.run_value = {c: None for c in self.columns}
-        self.run_start: dict = {c: None for c in self.columns}
-        self.run_counted = {c: False for c in self.columns}
+        # Per column: the value of the run in progress, when it began (ms), whether it was counted.
+        self.run_value: np.ndarray | None = None
+        self.run_start = np.zeros(len(self.columns), dtype=np.int64)
+        self.run_counted = np.zeros(len(self.columns), dtype=bool)
 
     def check(self, chunk: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in [self.timestamp, *self.columns] if c not in chunk.columns]
@@ -57,41 +58,60 @@ class SheetValidator:
             raise DataValidationError(self.file, f"sheet '{self.sheet}' lacks column(s) {missing}; found {list(chunk.columns)}",
                                       column=missing[0])
         self.report.rows_in += len(chunk)
-        df = chunk[[self.timestamp, *self.columns]].copy()
+        df = chunk[[self.timestamp, *self.columns]]
         ts = pd.to_datetime(df[self.timestamp], errors="coerce")
-        df[self.timestamp] = ts
-        df = self._split(df, ts.isna(), f"{self.timestamp} not a timestamp", self.timestamp)
-        for col in self.columns:
-            values = pd.to_numeric(df[col], errors="coerce")
-            df[col] = values
-            df = self._split(df, ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)), f"{col} not a finite number", col)
-        df = self._order(df)
+        df = df.assign(**{self.timestamp: ts})
+        df = self._split(df, ts.isna().to_numpy(), f"{self.timestamp} not a timestamp", self.timestamp)
+        df, values = self._numbers(df)
+        keep = self._order(df)
+        if not keep.all():
+            df, values = df[keep], values[keep]
         self._gaps(df[self.timestamp])
-        self._stuck(df)
+        self._stuck(df[self.timestamp], values)
         self.report.rows_out += len(df)
         return df
 
-    def _split(self, df: pd.DataFrame, bad, reason: str, column: str) -> pd.DataFrame:
-        bad = pd.Series(np.asarray(bad, dtype=bool), index=df.index)
-        if bad.any():
-            rows = df[bad].copy()
-            rows.insert(0, "sheet", self.sheet)
-            self.quarantine.add(rows, reason, column)
+    def _numbers(self, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Every channel as a number; a row with any non-finite value is quarantined under
+        its first such column (in column order), with the values as read."""
+        raw = df
+        if not all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes.iloc[1:]):
+            df = df.assign(**{c: pd.to_numeric(df[c], errors="coerce") for c in self.columns})
+        values = df[self.columns].to_numpy(dtype=float, na_value=np.nan)
+        bad = ~np.isfinite(values)
+        rows = bad.any(axis=1)
+        if not rows.any():
+            return df, values
+        first = bad.argmax(axis=1)
+        for k in np.unique(first[rows]):
+            col = self.columns[k]
+            self._split(raw, rows & (first == k), f"{col} not a finite number", col)
+        return df[~rows], values[~rows]
+
+    def _split(self, df: pd.DataFrame, bad: np.ndarray, reason: str, column: str) -> pd.DataFrame:
+        if not bad.any():
+            return df
+        rows = df[bad].copy()
+        rows.insert(0, "sheet", self.sheet)
+        self.quarantine.add(rows, reason, column)
         return df[~bad]
 
-    def _order(self, df: pd.DataFrame) -> pd.DataFrame:
+    def _order(self, df: pd.DataFrame) -> np.ndarray:
+        """Rows to keep; duplicate and out-of-order timestamps are quarantined."""
         ts = df[self.timestamp]
         previous = ts.cummax().shift(1)
         if self.last is not None and len(previous):
             previous.iloc[0] = self.last
             previous = previous.fillna(self.last).clip(lower=self.last)
         dup = (ts == previous).to_numpy()
-        back = (ts < previous).to_numpy()
-        df = self._split(df, dup, f"duplicate {self.timestamp}", self.timestamp)
-        df = self._split(df, back[~dup], f"{self.timestamp} out of order", self.timestamp)
-        if len(df):
-            self.last = df[self.timestamp].iloc[-1] if self.last is None else max(self.last, df[self.timestamp].iloc[-1])
-        return df
+        back = (ts < previous).to_numpy() & ~dup
+        self._split(df, dup, f"duplicate {self.timestamp}", self.timestamp)
+        self._split(df, back, f"{self.timestamp} out of order", self.timestamp)
+        keep = ~(dup | back)
+        if keep.any():
+            last = ts[keep].iloc[-1]
+            self.last = last if self.last is None else max(self.last, last)
+        return keep
 
     def _gaps(self, ts: pd.Series) -> None:
         if ts.empty:
@@ -107,34 +127,37 @@ class SheetValidator:
             self.report.gap_list.append({"after": str(pd.Timestamp(full[i])), "seconds": float(dt[i])})
         self._prev_gap_end = values[-1]
 
-    def _stuck(self, df: pd.DataFrame) -> None:
-        """Runs of one repeated value lasting >= stuck_seconds, counted once per run."""
-        if df.empty:
+    def _stuck(self, ts: pd.Series, values: np.ndarray) -> None:
+        """Runs of one repeated value lasting >= stuck_seconds, counted once per run; every
+        column at once ([rows, columns]), with the run in progress carried across chunks."""
+        if not len(values):
             return
-        ts = df[self.timestamp].to_numpy()
-        for col in self.columns:
-            v = df[col].to_numpy(dtype=float)
-            change = np.empty(len(v), dtype=bool)
-            change[0] = self.run_value[col] is None or v[0] != self.run_value[col]
-            change[1:] = v[1:] != v[:-1]
-            continuing = not change[0]
-            starts = np.flatnonzero(change)
-            if continuing:
-                starts = np.concatenate([[0], starts])
-            ends = np.append(starts[1:], len(v)) - 1
-            t0 = ts[starts].copy()
-            if continuing:
-                t0[0] = self.run_start[col]
-            seconds = (ts[ends] - t0).astype("timedelta64[ms]").astype(float) / 1000.0 + self.period_s
-            long = seconds >= self.stuck_s
-            new = int(long.sum())
-            if continuing and self.run_counted[col] and long[0]:
-                new -= 1
-            if new:
-                self.report.stuck_runs[col] = self.report.stuck_runs.get(col, 0) + new
-            self.run_counted[col] = bool(long[-1]) or (continuing and len(starts) == 1 and self.run_counted[col])
-            self.run_start[col] = t0[-1]
-            self.run_value[col] = v[-1]
+        t = ts.to_numpy().astype("datetime64[ms]").astype(np.int64)
+        change = np.empty(values.shape, dtype=bool)
+        change[0] = True if self.run_value is None else values[0] != self.run_value
+        np.not_equal(values[1:], values[:-1], out=change[1:])
+        # A column that changes at every row (a noisy sensor) has only one-sample runs.
+        runs = ~change.all(axis=0) if self.period_s < self.stuck_s else np.ones(values.shape[1], dtype=bool)
+        self.run_start[~runs], self.run_counted[~runs] = t[-1], False
+        if runs.any():
+            self._runs(t, change[:, runs] if not runs.all() else change, np.flatnonzero(runs))
+        self.run_value = values[-1].copy()
+
+    def _runs(self, t: np.ndarray, change: np.ndarray, cols: np.ndarray) -> None:
+        """Count the long runs of columns `cols` (change: [rows, len(cols)]), update their state."""
+        n = len(t)
+        begin = np.maximum.accumulate(np.where(change, np.arange(n)[:, None], -1), axis=0)  # -1: began earlier
+        began_at = np.where(begin >= 0, t[np.maximum(begin, 0)], self.run_start[cols][None, :])
+        ends = np.ones(change.shape, dtype=bool)
+        ends[:-1] = change[1:]
+        long = ends & ((t[:, None] - began_at) / 1000.0 + self.period_s >= self.stuck_s)
+        counted = self.run_counted[cols]
+        new = long.sum(axis=0) - (counted & (long & (begin < 0)).any(axis=0))  # a carried run counts once
+        for k in np.flatnonzero(new):
+            col = self.columns[cols[k]]
+            self.report.stuck_runs[col] = self.report.stuck_runs.get(col, 0) + int(new[k])
+        self.run_counted[cols] = long[-1] | ((begin[-1] < 0) & counted)
+        self.run_start[cols] = began_at[-1]
 
 
 class Resampler:
