@@ -28,6 +28,7 @@ from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.validation import DataValidationError, Quarantine
 from pipeline.data.line_generator import TIMESTAMP, LineSimulator
 from pipeline.data.line_loaders import SheetSpec, iter_csv, iter_workbook, sheet_specs
+from pipeline.data.line_stations import StationSummary
 from pipeline.data.line_validation import Resampler, SheetValidator
 
 SOURCES = ("generated", "workbook", "csv")
@@ -134,6 +135,7 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     quarantine = Quarantine(source)
     validators: dict[str, SheetValidator] = {}
     resamplers: dict[str, Resampler] = {}
+    summaries: dict[str, StationSummary] = {}
     periods: dict[str, float] = {}
     parts: dict[str, int] = {}
     val = line.validation
@@ -143,6 +145,7 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
             validators[spec.name] = SheetValidator(spec.name, source, spec.timestamp, channels, spec.period_s,
                                                    float(val.gap_factor), float(val.stuck_seconds), quarantine)
             resamplers[spec.name] = Resampler(TIMESTAMP, float(line.align_period_s))
+            summaries[spec.name] = StationSummary(line, spec.name, channels, source)
             periods[spec.name] = spec.period_s
         clean = validators[spec.name].check(chunk)
         if clean.empty:
@@ -150,9 +153,10 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
         k = parts.get(spec.name, 0)
         folder = ensure_dir(out_dir / "raw" / slug(spec.name))
         table = pa.Table.from_pandas(clean.rename(columns={spec.timestamp: TIMESTAMP}), preserve_index=False)
-        pq.write_table(table, folder / f"part-{k:05d}.parquet")
+        plain = summaries[spec.name].station_columns  # noisy floats: dictionary pages cost time and bytes
+        pq.write_table(table, folder / f"part-{k:05d}.parquet", use_dictionary=[c for c in table.column_names if c not in plain])
         parts[spec.name] = k + 1
-        resamplers[spec.name].add(clean.rename(columns={spec.timestamp: TIMESTAMP}))
+        resamplers[spec.name].add(summaries[spec.name](clean.rename(columns={spec.timestamp: TIMESTAMP})))
     if not validators:
         raise DataValidationError(source, "no rows read")
     for name, v in validators.items():
@@ -171,9 +175,15 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
               "actuators": OmegaConf.to_container(line.actuators) if line.get("actuators") else {},
               "running": OmegaConf.to_container(line.running) if line.get("running") else None,
               "sheets": {n: v.columns for n, v in validators.items()}, "has_events": sim is not None}
+    stations = {n: s.describe(n) for n, s in summaries.items() if s.describe(n)}
+    if stations:  # only then: the line without stations keeps its files byte for byte
+        layout["station_channels"] = stations
     write_json(out_dir / "layout.json", layout)
     quarantine.write(ensure_dir(reports_dir) / "line_quarantine.csv")
-    return metrics(validators, quarantine, aligned, events, time.perf_counter() - t_start, source)
+    result = metrics(validators, quarantine, aligned, events, time.perf_counter() - t_start, source)
+    if stations:
+        result["station_channels"] = stations
+    return result
 
 
 def metrics(validators: dict[str, SheetValidator], quarantine: Quarantine, aligned: pd.DataFrame,

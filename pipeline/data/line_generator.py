@@ -26,6 +26,8 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy.signal import lfilter
 
+from pipeline.data.line_stations import StationGenerator, station_groups
+
 TIMESTAMP = "TimeStamp"
 EVENT_COLUMNS = ["event_id", "kind", "unit", "start", "end", "start_s", "end_s", "magnitude", "scored"]
 
@@ -138,6 +140,9 @@ class LineSimulator:
         self.lube2 = DelayLag(t2, d2, lube)
         self.to_press = [DelayLag(0.0, dp, v) for v in (blend1 + lube, api, lube)]
         self.total_set, self.api_frac_set, self.lube_frac_set = blend1 + lube, api / (blend1 + lube), lube / (blend1 + lube)
+        # Station values draw from their own stream, so the line without stations is unchanged.
+        station_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+        self.stations = StationGenerator(cfg, station_rng) if station_groups(cfg) else None
 
     # --- feeders -------------------------------------------------------------------------
     def _event_factors(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -250,20 +255,35 @@ class LineSimulator:
             "Speed Blender 2": speeds[1] * noise(float(dyn.speed_noise)),
         })
         fn, sn = float(dyn.force_noise), float(dyn.speed_noise)
-        sheets[cfg.sheets.press] = pd.DataFrame({
+        signals = {  # noise-free press-level signals, which station channels follow
+            "main_compression_force": force,
+            "pre_compression_force": force * float(dyn.pre_force_ratio),
+            "pre_compression_height_bottom": np.full(n, float(dyn.pre_height_mm)),
+            "ejection_force_tablet": ejection,
+            "Turret speed": float(dyn.turret_rpm) * running,
+            "Filling Shoe M20M13 speed": float(dyn.fill_shoe_rpm) * running,
+        }
+        press = pd.DataFrame({
             TIMESTAMP: stamps,
             "main_compression_force": force * noise(fn),
-            "pre_compression_force": force * float(dyn.pre_force_ratio) * noise(fn),
+            "pre_compression_force": signals["pre_compression_force"] * noise(fn),
             "pre_compression_height_bottom": float(dyn.pre_height_mm) + rng.normal(0, float(dyn.height_noise_mm), n),
             "ejection_force_tablet": ejection * noise(float(dyn.ejection_noise)),
-            "Turret speed": float(dyn.turret_rpm) * running * noise(sn),
-            "Filling Shoe M20M13 speed": float(dyn.fill_shoe_rpm) * running * noise(sn),
+            "Turret speed": signals["Turret speed"] * noise(sn),
+            "Filling Shoe M20M13 speed": signals["Filling Shoe M20M13 speed"] * noise(sn),
         })
+        sheets[cfg.sheets.press] = self._with_stations(press, signals)
         hum, temp, en = list(dyn.humidity_pct), list(dyn.temperature_C), float(dyn.env_noise)
         sheets[cfg.sheets.humidity] = pd.DataFrame({TIMESTAMP: stamps, "Relative Humidity": hum[0] + hum[1] * daily + rng.normal(0, en, n)})
         sheets[cfg.sheets.temperature] = pd.DataFrame({TIMESTAMP: stamps, "Room Temperature": temp[0] + temp[1] * daily + rng.normal(0, en, n)})
         sheets.update(self._quality(t, stamps, rel_flow, force, api_p / np.maximum(at_press, 1e-9), running))
         return sheets
+
+    def _with_stations(self, press: pd.DataFrame, signals: dict[str, np.ndarray]) -> pd.DataFrame:
+        if self.stations is None:
+            return press
+        signals = {**signals, "fill_depth": np.full(len(press), float(self.cfg.dynamics.fill_depth_mm))}
+        return pd.concat([press, self.stations(signals)], axis=1)
 
     def _quality(self, t, stamps, rel_flow, force, api_frac, running) -> dict[str, pd.DataFrame]:
         q, dyn, rng = self.cfg.quality, self.cfg.dynamics, self.rng
