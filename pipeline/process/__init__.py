@@ -12,14 +12,16 @@ Definitions used in reports/process/metrics.json:
 - Golden profile: per channel, median and 1.4826*MAD of training steps that are running
   and farther than golden.event_margin_s from a known disturbance; limits are
   median +- k_sigma * that scale.
-- Early warning (pipeline.process.control.EarlyWarning): the forecast at the configured
-  horizon is beyond a limit for `debounce` steps while the measurement is still inside.
-  The recommendation names the actuator (upstream channel) that deviates most from its
+- Early warning (pipeline.process.control.EarlyWarning): the forecast at warnings.horizon
+  is beyond a limit for `debounce` steps. Targets crossing within warnings.incident_s of the
+  line's last warning join that incident, so one disturbance gives one alarm (naming the
+  target forecast farthest out, listing the others in `also`). The recommendation names the actuator (upstream channel) that deviates most from its
   golden value (if more than actuator_z sigmas) and the change back to golden; otherwise
   it names the target itself and the direction.
 - Scoring: a disturbance is caught by a warning between match_before_s ahead of its start
   and match_after_s after its end. Lead time: when the warned target's measurement first
   left its limits minus when the first warning came (negative: the measurement was out
   first). Other warnings are false alarms, per hour of test time outside every
-  disturbance's window.
+  disturbance's window (routine feeder refills are in-control time: a warning they cause
+  is a false alarm).
 """

@@ -7,12 +7,15 @@ cannot disagree.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from omegaconf import DictConfig
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
+WARNING_COLUMNS = ["time", "target", "direction", "forecast", "measured", "rec_actuator", "rec_action", "rec_by",
+                   "rec_cause_z", "also", "recommendation"]
 
 
 @dataclass
@@ -63,37 +66,66 @@ def _effects(spec) -> dict[str, float]:
     return {str(k): 0.0 for k in spec}
 
 
+@dataclass(frozen=True)
+class WarningSettings:
+    """The warning rule's knobs in steps (conf: model.process.warnings; kept in the ONNX
+    metadata so that the replay runs the very rule the stage scored)."""
+    horizon: int           # forecast horizon (steps) the rule watches
+    debounce: int          # consecutive forecasts beyond a limit before a target warns
+    refractory_steps: int  # quiet steps per target after it warned
+    incident_steps: int    # a target warning this soon after the line's last warning joins that incident
+    actuator_z: float      # deviation (sigmas) from which an actuator is named as the cause
+
+    @classmethod
+    def from_config(cls, w: DictConfig, period_s: float) -> "WarningSettings":
+        steps = lambda seconds: int(round(float(seconds) / period_s))  # noqa: E731
+        return cls(int(w.horizon), int(w.debounce), steps(w.refractory_s), steps(w.incident_s), float(w.actuator_z))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
 class EarlyWarning:
     """Raise a warning when a target's forecast is beyond a limit for `debounce` consecutive
-    steps while its measurement is still inside (so the warning comes before the excursion);
-    recommend acting on the actuator that deviates most from its golden value."""
+    steps, and recommend acting on the actuator that deviates most from its golden value.
+
+    One warning per incident: targets that cross within `incident_steps` of the line's last
+    warning join that incident (one disturbance moves several CPPs; the operator gets one
+    alarm, naming the target forecast farthest out and listing the others). Whether the
+    warning came before the measurement crossed is what the scored lead time says."""
 
     def __init__(self, golden: Golden, targets: list[str], actuators: dict[str, dict[str, float] | list[str]],
-                 debounce: int, refractory_steps: int, actuator_z: float):
-        self.golden, self.targets = golden, list(targets)
+                 settings: WarningSettings):
+        self.golden, self.targets, self.settings = golden, list(targets), settings
         idx = {c: i for i, c in enumerate(golden.channels)}
         self.t_idx = np.array([idx[t] for t in targets])
         # {target: [(channel index, sign of its effect; 0 = unknown, either)]}
         self.actuators = {t: [(idx[a], float(e)) for a, e in _effects(actuators.get(t, {})).items()] for t in targets}
-        self.debounce, self.refractory, self.z = int(debounce), int(refractory_steps), float(actuator_z)
         self.count = np.zeros(len(targets), dtype=int)
         self.quiet = np.zeros(len(targets), dtype=int)
+        self.since_warning = np.iinfo(np.int64).max // 2
 
     def update(self, time, forecast: np.ndarray, current: np.ndarray) -> list[dict]:
-        """forecast: [targets] at the configured horizon; current: [channels] now."""
-        g, out = self.golden, []
+        """forecast: [targets] at the rule's horizon; current: [channels] now."""
+        g, s = self.golden, self.settings
         lo, hi = g.lower[self.t_idx], g.upper[self.t_idx]
-        measured = current[self.t_idx]
-        beyond = (forecast < lo) | (forecast > hi)
-        inside = (measured >= lo) & (measured <= hi)
-        self.count = np.where(beyond & inside, self.count + 1, 0)
+        self.count = np.where((forecast < lo) | (forecast > hi), self.count + 1, 0)
         self.quiet = np.maximum(self.quiet - 1, 0)
-        for j in np.flatnonzero((self.count >= self.debounce) & (self.quiet == 0)):
-            self.quiet[j] = self.refractory
-            out.append(self._warning(time, j, float(forecast[j]), float(measured[j]), current))
-        return out
+        self.since_warning += 1
+        firing = np.flatnonzero((self.count >= s.debounce) & (self.quiet == 0))
+        if not len(firing):
+            return []
+        self.quiet[firing] = s.refractory_steps
+        joins = self.since_warning <= s.incident_steps
+        self.since_warning = 0
+        if joins:
+            return []
+        z = np.abs(forecast[firing] - g.center[self.t_idx[firing]]) / g.sigma[self.t_idx[firing]]
+        j = int(firing[np.argmax(z)])
+        also = [self.targets[i] for i in firing if i != j]
+        return [self._warning(time, j, float(forecast[j]), float(current[self.t_idx[j]]), current, also)]
 
-    def _warning(self, time, j: int, forecast: float, measured: float, current: np.ndarray) -> dict:
+    def _warning(self, time, j: int, forecast: float, measured: float, current: np.ndarray, also: list[str]) -> dict:
         g = self.golden
         target = self.targets[j]
         direction = "low" if forecast < g.lower[self.t_idx[j]] else "high"
@@ -104,7 +136,7 @@ class EarlyWarning:
         for a, effect in self.actuators[target]:
             z = (current[a] - g.center[a]) / g.sigma[a]
             explains = effect == 0 or np.sign(z) * effect == push  # the deviation pushes the target this way
-            if np.isfinite(z) and explains and abs(z) >= self.z and (best is None or abs(z) > abs(best[1])):
+            if np.isfinite(z) and explains and abs(z) >= self.settings.actuator_z and (best is None or abs(z) > abs(best[1])):
                 best = (a, z)
         if best is not None:
             a, z = best
@@ -115,8 +147,11 @@ class EarlyWarning:
             rec["by"] = abs(rec["by"])
         text = (f"{target} forecast {direction} ({forecast:.4g} vs limits {g.lower[self.t_idx[j]]:.4g}.."
                 f"{g.upper[self.t_idx[j]]:.4g}): {rec['action']} {rec['actuator']} by {rec['by']:.3g}")
+        if also:
+            text += f" (also forecast out: {', '.join(also)})"
         return {"time": pd.Timestamp(time), "target": target, "direction": direction, "forecast": forecast,
-                "measured": measured, **{f"rec_{k}": v for k, v in rec.items()}, "recommendation": text}
+                "measured": measured, **{f"rec_{k}": v for k, v in rec.items()}, "also": ";".join(also),
+                "recommendation": text}
 
 
 def outside_limits(time: pd.DatetimeIndex, values: np.ndarray, golden: Golden, targets: list[str]) -> pd.DataFrame:

@@ -25,11 +25,10 @@ from pipeline.core import onnx_io
 from pipeline.core.config import load_params
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.validation import DataValidationError
-from pipeline.process.control import EarlyWarning, Golden
+from pipeline.process.control import WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings
 
 REQUIRED = ("channels", "targets", "horizons", "horizon", "lookback", "period_s", "golden", "warnings")
-FIELDS = ["time", "target", "direction", "forecast", "measured", "rec_actuator", "rec_action", "rec_by",
-          "rec_cause_z", "recommendation", "latency_ms"]
+FIELDS = [*WARNING_COLUMNS, "latency_ms"]
 
 
 class Window:
@@ -66,7 +65,8 @@ def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = Non
     sess = onnx_io.session(onnx_path)
     name = sess.get_inputs()[0].name
     channels, targets = meta["channels"], meta["targets"]
-    k = list(meta["horizons"]).index(int(meta["horizon"]))
+    settings = WarningSettings(**meta["warnings"])
+    k = list(meta["horizons"]).index(settings.horizon)
     frame = load_series(series, channels)
     start = start or meta.get("replay_from")
     if start is not None:
@@ -76,9 +76,7 @@ def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = Non
         frame = frame.iloc[: int(steps) + int(meta["lookback"]) - 1]
     values = frame[channels].to_numpy(np.float32)
     times = frame["TimeStamp"].to_numpy()
-    w = meta["warnings"]
-    rule = EarlyWarning(Golden.from_dict(meta["golden"]), targets, meta.get("actuators", {}), int(w["debounce"]),
-                        int(w["refractory_steps"]), float(w["actuator_z"]))
+    rule = EarlyWarning(Golden.from_dict(meta["golden"]), targets, meta.get("actuators", {}), settings)
     window = Window(int(meta["lookback"]), len(channels))
     latencies, skipped, n_warn = [], 0, 0
     out_dir = ensure_dir(out_dir)

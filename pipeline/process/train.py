@@ -16,8 +16,8 @@ from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.lightning import build_trainer, seed_everything
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.process import baselines, figures
-from pipeline.process.control import (EarlyWarning, Golden, outside_limits, golden_profile, in_control_mask,
-                                      score_warnings)
+from pipeline.process.control import (WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings, golden_profile,
+                                      in_control_mask, outside_limits, score_warnings)
 from pipeline.process.data import LineData, LineDataModule, load_line, window_ends
 from pipeline.process.model import Forecaster, RawUnitsForecaster, build_network
 from pipeline.process.scores import compare, naive_scale, score_table
@@ -27,8 +27,9 @@ ONNX_INPUT, ONNX_OUTPUT = "window", "forecast"
 
 def check_config(mc: DictConfig) -> None:
     horizons = [int(h) for h in mc.horizons]
-    if int(mc.horizon) not in horizons:
-        raise ValueError(f"model.process.horizon {mc.horizon} must be one of model.process.horizons {horizons}")
+    for key in ("horizon", "warnings.horizon"):
+        if int(OmegaConf.select(mc, key)) not in horizons:
+            raise ValueError(f"model.process.{key} {OmegaConf.select(mc, key)} must be one of model.process.horizons {horizons}")
     for key in ("baselines.moving_average", "baselines.ar_lags"):
         if not 1 <= int(OmegaConf.select(mc, key)) <= int(mc.lookback):
             raise ValueError(f"model.process.{key} must lie in 1..lookback ({mc.lookback})")
@@ -49,16 +50,14 @@ def predict(network: torch.nn.Module, dm: LineDataModule, ends: np.ndarray, batc
     return pred * dm.y_norm.std + dm.y_norm.mean
 
 
-def run_warnings(data: LineData, golden: Golden, forecast: np.ndarray, ends: np.ndarray, mc: DictConfig) -> pd.DataFrame:
-    """Stream the test period through the warning rule; forecast: [len(ends), targets]."""
-    w = mc.warnings
-    rule = EarlyWarning(golden, data.targets, data.layout.get("actuators", {}), int(w.debounce),
-                        int(round(float(w.refractory_s) / data.period_s)), float(w.actuator_z))
+def run_warnings(data: LineData, golden: Golden, forecast: np.ndarray, ends: np.ndarray,
+                 settings: WarningSettings) -> pd.DataFrame:
+    """Stream the test period through the warning rule; forecast: [len(ends), targets] at the rule's horizon."""
+    rule = EarlyWarning(golden, data.targets, data.layout.get("actuators", {}), settings)
     rows = []
     for k, t in enumerate(ends):
         rows.extend(rule.update(data.time[t], forecast[k], data.values[t]))
-    return pd.DataFrame(rows, columns=["time", "target", "direction", "forecast", "measured", "rec_actuator",
-                                       "rec_action", "rec_by", "rec_cause_z", "recommendation"])
+    return pd.DataFrame(rows, columns=WARNING_COLUMNS)
 
 
 def fit(cfg: DictConfig, dm: LineDataModule, run, ckpt_dir: Path) -> tuple[torch.nn.Module, dict]:
@@ -80,18 +79,16 @@ def fit(cfg: DictConfig, dm: LineDataModule, run, ckpt_dir: Path) -> tuple[torch
 
 
 def export(network: torch.nn.Module, dm: LineDataModule, golden: Golden, mc: DictConfig, models_dir: Path,
-           test_ends: np.ndarray) -> tuple[Path, Path, float]:
+           test_ends: np.ndarray, settings: WarningSettings) -> tuple[Path, Path, float]:
     data = dm.data
     exported = RawUnitsForecaster(network, dm.x_norm.mean, dm.x_norm.std, dm.y_norm.mean, dm.y_norm.std).eval()
     window = np.nan_to_num(data.values, nan=0.0)
     example = torch.from_numpy(window[test_ends[:1, None] + np.arange(-dm.lookback + 1, 1)])
-    w = mc.warnings
     meta = {"channels": data.channels, "targets": data.targets, "horizons": list(dm.horizons),
             "horizon": int(mc.horizon), "lookback": dm.lookback, "period_s": data.period_s,
             "golden": golden.as_dict(), "actuators": data.layout.get("actuators", {}),
             "replay_from": str(data.time[dm.test_start]),
-            "warnings": {"debounce": int(w.debounce), "refractory_steps": int(round(float(w.refractory_s) / data.period_s)),
-                         "actuator_z": float(w.actuator_z)}}
+            "warnings": settings.as_dict()}
     onnx_path = onnx_io.export(exported, example, models_dir / "process_lstm.onnx", [ONNX_INPUT], [ONNX_OUTPUT], meta)
     pt_path = models_dir / "process_lstm.pt"
     torch.save(exported.state_dict(), pt_path)
@@ -113,6 +110,8 @@ def train(cfg: DictConfig) -> dict:
     horizons = dm.horizons
     horizons_s = [h * data.period_s for h in horizons]
     k_cfg = horizons.index(int(mc.horizon))
+    settings = WarningSettings.from_config(mc.warnings, data.period_s)
+    k_warn = horizons.index(settings.horizon)
     with stage_run("train_process", cfg, params={"model": mc, "trainer": cfg.trainer, "seed": cfg.seed,
                                                  "data_source": data.layout["source"]}) as run:
         network, fit_info = fit(cfg, dm, run, Path(cfg.trainer.default_root_dir) / "process")
@@ -147,7 +146,7 @@ def train(cfg: DictConfig) -> dict:
         period = (data.time[dm.test_start], data.time[-1])
         warn_metrics, warn_tables = {}, {}
         for name, f in forecasts.items():
-            w = run_warnings(data, golden, f[:, k_cfg, :], steps, mc)
+            w = run_warnings(data, golden, f[:, k_warn, :], steps, settings)
             warn_metrics[name], warn_tables[name] = score_warnings(
                 w, data.events, outside, period, float(mc.warnings.match_before_s), float(mc.warnings.match_after_s))
             warn_tables[name] = (w, warn_tables[name])
@@ -155,14 +154,14 @@ def train(cfg: DictConfig) -> dict:
         warnings.to_csv(reports / "warnings.csv", index=False)
         event_table.to_csv(reports / "events_scored.csv", index=False)
 
-        onnx_path, pt_path, onnx_diff = export(network, dm, golden, mc, models, test)
+        onnx_path, pt_path, onnx_diff = export(network, dm, golden, mc, models, test, settings)
 
         test_events = data.events[(data.events.start >= period[0]) & (data.events.end <= period[1])] if len(data.events) else data.events
         fig1 = figures.forecast_vs_actual(
             reports / "forecast_vs_actual.png", data.time, data.values[:, data.target_index],
-            {"lstm": forecasts["lstm"][:, k_cfg], "linear_ar": forecasts["linear_ar"][:, k_cfg]},
+            {"lstm": forecasts["lstm"][:, k_warn], "linear_ar": forecasts["linear_ar"][:, k_warn]},
             data.time[steps], data.targets, golden, test_events, warnings, float(mc.figures.window_s),
-            int(mc.figures.events), horizons_s[k_cfg])
+            int(mc.figures.events), horizons_s[k_warn])
         fig2 = figures.mae_by_horizon(reports / "mase_by_horizon.png", table)
 
         improvements = [v["improvement"] for v in comparison.values()]

@@ -5,12 +5,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.process.control import EarlyWarning, Golden, golden_profile, in_control_mask, outside_limits, score_warnings
+from pipeline.process.control import (EarlyWarning, Golden, WarningSettings, golden_profile, in_control_mask,
+                                      outside_limits, score_warnings)
 
 
 def _golden() -> Golden:
     # channels: target, feeder A, feeder B
     return Golden(["flow", "A", "B"], np.array([25.0, 12.0, 9.0]), np.array([0.25, 0.3, 0.2]), 4.0)
+
+
+def _rule(actuators=None, debounce=1, refractory=5, incident=0, targets=("flow",)) -> EarlyWarning:
+    settings = WarningSettings(horizon=1, debounce=debounce, refractory_steps=refractory, incident_steps=incident,
+                               actuator_z=2.0)
+    return EarlyWarning(_golden(), list(targets), actuators if actuators is not None else {"flow": ["A", "B"]}, settings)
 
 
 def test_golden_profile_ignores_disturbed_and_stopped_steps():
@@ -25,33 +32,51 @@ def test_golden_profile_ignores_disturbed_and_stopped_steps():
     assert g.center[0] == pytest.approx(10, abs=0.02) and g.sigma[0] == pytest.approx(0.1, rel=0.15)
 
 
-def test_warning_before_the_measurement_with_debounce_and_refractory():
-    rule = EarlyWarning(_golden(), ["flow"], {"flow": ["A", "B"]}, debounce=2, refractory_steps=5, actuator_z=2.0)
+def test_warning_with_debounce_and_refractory():
+    rule = _rule(debounce=2)
     now = np.array([25.0, 12.0, 9.0])
     assert rule.update(0, np.array([26.5]), now) == []       # first step beyond: debounce
     out = rule.update(1, np.array([26.5]), now)
     assert len(out) == 1 and out[0]["direction"] == "high"
     assert rule.update(2, np.array([26.5]), now) == []       # refractory
-    rule = EarlyWarning(_golden(), ["flow"], {"flow": ["A", "B"]}, 1, 5, 2.0)
-    assert rule.update(0, np.array([26.5]), np.array([26.5, 12.0, 9.0])) == []  # measurement already out: not early
+    assert rule.update(3, np.array([25.0]), now) == []       # back inside resets the debounce
+    for t in (4, 5):
+        assert rule.update(t, np.array([26.5]), now) == []   # beyond again, but the 5 refractory steps run
+    assert len(rule.update(6, np.array([26.5]), now)) == 1
+
+
+def test_one_warning_per_incident_names_the_target_farthest_out():
+    rule = _rule(actuators={}, incident=3, targets=("flow", "A"))
+    now = np.array([25.0, 12.0, 9.0])
+    out = rule.update(0, np.array([26.2, 14.0]), now)        # flow 4.8 sigma, A 6.7 sigma out
+    assert len(out) == 1 and out[0]["target"] == "A" and out[0]["also"] == "flow"
+    assert "also forecast out: flow" in out[0]["recommendation"]
+    rule = _rule(actuators={}, incident=3, targets=("flow", "A"))
+    assert len(rule.update(0, np.array([26.5, 12.0]), now)) == 1
+    assert rule.update(2, np.array([25.0, 14.0]), now) == []  # A crosses 2 steps later: the same incident
+    assert rule.update(5, np.array([25.0, 12.0]), now) == []
+    for t in range(6, 9):
+        rule.update(t, np.array([25.0, 12.0]), now)           # 3 quiet steps after the incident's last crossing
+    out = rule.update(9, np.array([23.5, 12.0]), now)         # flow again, refractory over: a new incident
+    assert len(out) == 1 and out[0]["target"] == "flow" and out[0]["direction"] == "low"
 
 
 def test_recommendation_ignores_a_deviation_that_cannot_explain_the_forecast():
-    rule = EarlyWarning(_golden(), ["flow"], {"flow": {"A": 1, "B": 1}}, 1, 5, 2.0)
+    rule = _rule({"flow": {"A": 1, "B": 1}})
     out = rule.update(0, np.array([27.0]), np.array([25.0, 12.0, 7.5]))  # flow forecast high, feeder B low
     assert out[0]["rec_actuator"] == "flow"  # B low cannot raise the flow: not named as the cause
-    rule = EarlyWarning(_golden(), ["flow"], {"flow": {"A": -1, "B": 1}}, 1, 5, 2.0)
+    rule = _rule({"flow": {"A": -1, "B": 1}})
     out = rule.update(0, np.array([23.0]), np.array([25.0, 13.5, 9.0]))  # A high lowers the flow
     assert out[0]["rec_actuator"] == "A" and out[0]["rec_action"] == "decrease"
 
 
 def test_recommendation_names_the_deviating_feeder_and_the_direction():
-    rule = EarlyWarning(_golden(), ["flow"], {"flow": ["A", "B"]}, 1, 5, 2.0)
+    rule = _rule()
     out = rule.update(0, np.array([23.0]), np.array([24.9, 12.1, 7.5]))  # feeder B 7.5 sigma low
     rec = out[0]
     assert rec["rec_actuator"] == "B" and rec["rec_action"] == "increase" and rec["rec_by"] == pytest.approx(1.5)
     assert "increase B by 1.5" in rec["recommendation"]
-    rule = EarlyWarning(_golden(), ["flow"], {"flow": ["A", "B"]}, 1, 5, 2.0)
+    rule = _rule()
     out = rule.update(0, np.array([27.0]), np.array([25.0, 12.0, 9.0]))  # no feeder off: act on the target
     assert out[0]["rec_actuator"] == "flow" and out[0]["rec_action"] == "decrease"
 
