@@ -168,17 +168,31 @@ def score_warnings(warnings: pd.DataFrame, events: pd.DataFrame, outside: pd.Dat
     An event is detected by any warning from `before_s` ahead of its start to `after_s`
     after its end. Its lead time is how long before the warned target's measurement first
     left its limits (within the event's window) the first warning came: negative when the
-    measurement was out first. Warnings outside every event's window are false alarms."""
+    measurement was out first. Warnings outside every event's window are false alarms.
+
+    Only events wholly inside the period are scored. One whose window only overlaps it (it
+    began before the test period or ends after it) is not: the warnings it draws are not
+    false alarms and its window is not in-control time."""
     t0, t1 = period
     before, after = pd.Timedelta(seconds=before_s), pd.Timedelta(seconds=after_s)
-    ev = events[(events.start >= t0) & (events.end <= t1)].reset_index(drop=True) if len(events) else events
     times = pd.DatetimeIndex(warnings["time"]) if len(warnings) else pd.DatetimeIndex([])
     matched = np.zeros(len(times), dtype=bool)
-    rows = []
     covered = pd.Timedelta(0)
+    if len(events):
+        whole = (events.start >= t0) & (events.end <= t1)
+        overlaps = (events.start - before <= t1) & (events.end + after >= t0)
+        ev = events[whole].reset_index(drop=True)
+        straddling = events[overlaps & ~whole]
+    else:
+        ev = straddling = events
+    for _, e in straddling.iterrows():
+        lo, hi = max(e.start - before, t0), min(e.end + after, t1)
+        covered += hi - lo
+        matched |= (times >= lo) & (times <= hi)
+    rows = []
     for _, e in ev.iterrows():
         lo, hi = e.start - before, e.end + after
-        covered += hi - lo
+        covered += min(hi, t1) - max(lo, t0)
         hit = (times >= lo) & (times <= hi)
         matched |= hit
         first = times[hit].min() if hit.any() else pd.NaT
@@ -198,6 +212,7 @@ def score_warnings(warnings: pd.DataFrame, events: pd.DataFrame, outside: pd.Dat
     leads = table.lead_s.dropna()
     metrics = {
         "events": len(table), "detected": int(table.detected.sum()) if len(table) else 0,
+        "events_straddling_period": int(len(straddling)),
         "recall": float(table.detected.mean()) if len(table) else float("nan"),
         "median_lead_s": float(leads.median()) if len(leads) else float("nan"),
         "events_without_crossing": int(table.first_crossing.isna().sum()) if len(table) else 0,

@@ -97,3 +97,18 @@ def test_scoring_recall_lead_and_false_alarms():
     covered = (40 * 5 + 120 + 30 * 5 + 120) / 3600  # each event plus 60 s either side
     assert m["in_control_hours"] == pytest.approx((t[-1] - t[0]).total_seconds() / 3600 - covered)
     assert table.detected.tolist() == [True, False]
+
+
+def test_an_event_straddling_the_period_is_neither_scored_nor_a_source_of_false_alarms():
+    t = pd.date_range("2024-01-01 00:00", periods=1440, freq="5s")
+    values = np.full((1440, 3), [25.0, 12.0, 9.0])
+    events = pd.DataFrame({"kind": ["feeder_drift", "blocked_feeder"], "unit": ["PD2", "PD3"],
+                           "start": [t[100], t[800]], "end": [t[300], t[830]]})
+    warnings = pd.DataFrame({"time": [t[210], t[805], t[1200]], "target": ["flow"] * 3})
+    outside = outside_limits(t, values, _golden(), ["flow"])
+    period = (t[200], t[-1])  # the drift began before the period
+    m, table = score_warnings(warnings, events, outside, period, 60, 60)
+    assert m["events"] == 1 and m["events_straddling_period"] == 1 and table.kind.tolist() == ["blocked_feeder"]
+    assert m["false_alarms"] == 1  # only the warning at step 1200
+    covered = (100 * 5 + 60) + (60 + 30 * 5 + 60)  # the drift's window from the period's start, the block's whole
+    assert m["in_control_hours"] == pytest.approx(((t[-1] - t[200]).total_seconds() - covered) / 3600)
