@@ -40,10 +40,10 @@ def forecast_vs_actual(path: Path, time: pd.DatetimeIndex, actual: np.ndarray, f
             ax.axhline(golden.lower[j], color="red", ls="--", lw=0.7)
             ax.axhline(golden.upper[j], color="red", ls="--", lw=0.7)
             ax.axvspan(e.start, e.end, color="red", alpha=0.1)
-            if len(warnings):
-                w = warnings[(warnings.target == target) & (warnings.time >= lo) & (warnings.time <= hi)]
-                for t in w.time:
-                    ax.axvline(t, color="purple", lw=1.0)
+            if len(warnings):  # one warning per incident: solid where it names this target, dotted elsewhere
+                w = warnings[(warnings.time >= lo) & (warnings.time <= hi)]
+                for t, named in zip(w.time, w.target):
+                    ax.axvline(t, color="purple", lw=1.0, ls="-" if named == target else ":")
             if c == 0:
                 ax.set_ylabel(target, fontsize=7)
             if r == 0:
@@ -51,9 +51,12 @@ def forecast_vs_actual(path: Path, time: pd.DatetimeIndex, actual: np.ndarray, f
             ax.tick_params(labelsize=6)
     axes[0, 0].legend(fontsize=6, loc="best")
     fig.suptitle("Forecast vs measured around disturbances (red band: disturbance, dashed: control limits, "
-                 "purple: early warnings)", fontsize=9)
+                 "purple: early warnings, solid on the target named)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata={"Description": (
+        f"Each critical process parameter around disturbances of the test period: the measurement, the LSTM's "
+        f"and the linear AR's {horizon_s:g}-s forecasts (plotted at the time they forecast), the control limits "
+        f"and the early warnings the LSTM raised.")})
     plt.close(fig)
     return path
 
@@ -70,6 +73,8 @@ def mae_by_horizon(path: Path, table: pd.DataFrame) -> Path:
         ax.set_ylabel("MASE (test)")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata={"Description": (
+        "Forecast error (MASE: MAE over the training period's persistence MAE at the same horizon; below 1 beats "
+        "persistence) of the LSTM and the baselines per target and horizon on the held-out test period.")})
     plt.close(fig)
     return path
