@@ -101,7 +101,7 @@ def export(network: torch.nn.Module, dm: LineDataModule, golden: Golden, mc: Dic
 def train(cfg: DictConfig) -> dict:
     mc = cfg.model.process
     check_config(mc)
-    torch.set_num_threads(int(mc.num_threads))
+    torch.set_num_threads(int(mc.torch_threads))
     seed_everything(int(cfg.seed))
     data = load_line(Path(cfg.paths.data) / "line")
     dm = LineDataModule(data, mc)
