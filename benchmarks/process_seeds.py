@@ -26,19 +26,26 @@ from pipeline.data import line
 from pipeline.process.train import train
 
 
-def one(seed: int, hours: float, scratch: Path) -> dict:
-    params = compose([f"seed={seed}", f"data.line.hours={hours}", f"paths.data={scratch}/data",
-                      f"paths.models={scratch}/models", f"paths.reports={scratch}/reports",
-                      f"trainer.default_root_dir={scratch}/.lightning", f"tracking.uri=sqlite:///{scratch}/mlflow.db"],
-                     output=scratch / "params.yaml")
+def run_stages(overrides: list[str], scratch: Path, store: Path) -> tuple[dict, float, float]:
+    """prepare_line + train_process on conf/ with `overrides`, everything under `scratch`
+    (data, models, reports, checkpoints) and runs logged to the MLflow store in `store` (one
+    per benchmark: MLflow keeps its database open for the life of the process), not the
+    project's: metrics, prepare s, train s."""
+    params = compose([*overrides, f"paths.data={scratch}/data", f"paths.models={scratch}/models",
+                      f"paths.reports={scratch}/reports", f"trainer.default_root_dir={scratch}/.lightning",
+                      f"tracking.uri=sqlite:///{store}/mlflow.db"], output=scratch / "params.yaml")
     cfg = load_params(params)
     t0 = time.perf_counter()
     line.prepare(cfg, scratch / "data" / "line", scratch / "reports" / "data")
     t1 = time.perf_counter()
     m = train(cfg)
-    t2 = time.perf_counter()
+    return m, t1 - t0, time.perf_counter() - t1
+
+
+def one(seed: int, hours: float, scratch: Path, store: Path) -> dict:
+    m, prepare_s, train_s = run_stages([f"seed={seed}", f"data.line.hours={hours}"], scratch, store)
     w = m["warnings"]["lstm"]
-    return {"seed": seed, "prepare_s": t1 - t0, "train_s": t2 - t1, "epochs": m["train"]["epochs"],
+    return {"seed": seed, "prepare_s": prepare_s, "train_s": train_s, "epochs": m["train"]["epochs"],
             "improvement_by_target": {k: v["improvement"] for k, v in m["test"]["by_target"].items()},
             "improvement_min": m["test"]["improvement_min"], "improvement_mean": m["test"]["improvement_mean"],
             "events": w["events"], "recall": w["recall"], "events_without_crossing": w["events_without_crossing"],
@@ -55,10 +62,11 @@ def main() -> None:
     args = parser.parse_args()
     hours = args.hours or float(OmegaConf.select(load_params(), "data.line.hours"))
     runs = []
-    for seed in args.seeds:
-        with tempfile.TemporaryDirectory(prefix=f"process_seed{seed}_") as tmp:
-            runs.append(one(seed, hours, Path(tmp)))
-            print(runs[-1], flush=True)
+    with tempfile.TemporaryDirectory(prefix="process_seeds_mlflow_") as store:
+        for seed in args.seeds:
+            with tempfile.TemporaryDirectory(prefix=f"process_seed{seed}_") as tmp:
+                runs.append(one(seed, hours, Path(tmp), Path(store)))
+                print(runs[-1], flush=True)
     events = sum(r["events"] for r in runs)
     detected = sum(round(r["recall"] * r["events"]) for r in runs)
     false = sum(r["false_alarms"] for r in runs)
