@@ -16,8 +16,9 @@ def persistence(y: np.ndarray, ends: np.ndarray, horizons: list[int]) -> np.ndar
 
 
 def moving_average(y: np.ndarray, ends: np.ndarray, horizons: list[int], k: int) -> np.ndarray:
-    csum = np.concatenate([np.zeros((1, y.shape[1])), np.cumsum(y, axis=0, dtype=np.float64)])
-    mean = (csum[ends + 1] - csum[ends + 1 - k]) / k
+    """[windows, horizons, targets]: the mean of the last k values (gathered per window, so a
+    gap elsewhere in a real series cannot leak NaN into it, as a running sum would)."""
+    mean = _lags(y, ends, k).mean(axis=1, dtype=np.float64)
     return np.repeat(mean[:, None, :], len(horizons), axis=1)
 
 

@@ -16,6 +16,12 @@ def test_persistence_and_moving_average():
     np.testing.assert_allclose(baselines.moving_average(y, ends, [1], 4)[:, 0, 0], [3.5, 8.5])
 
 
+def test_moving_average_is_not_spoilt_by_a_gap_before_the_window():
+    y = np.arange(20.0)[:, None]
+    y[2] = np.nan  # a gap in a real series, outside both windows
+    np.testing.assert_allclose(baselines.moving_average(y, np.array([10, 15]), [1], 4)[:, 0, 0], [8.5, 13.5])
+
+
 def test_linear_ar_recovers_an_ar1_process():
     rng = np.random.default_rng(1)
     y = np.zeros(5000)
