@@ -15,9 +15,10 @@ Definitions used in reports/process/metrics.json:
 - Early warning (pipeline.process.control.EarlyWarning): the forecast at warnings.horizon
   is beyond a limit for `debounce` steps. Targets crossing within warnings.incident_s of the
   line's last warning join that incident, so one disturbance gives one alarm (naming the
-  target forecast farthest out, listing the others in `also`). The recommendation names the actuator (upstream channel) that deviates most from its
-  golden value (if more than actuator_z sigmas) and the change back to golden; otherwise
-  it names the target itself and the direction.
+  target forecast farthest out, listing the others in `also`). The recommendation names
+  the actuator (upstream channel) that deviates most from its golden value (if more than
+  actuator_z sigmas) and the change back to golden; otherwise it names the target itself
+  and the direction.
 - Scoring: a disturbance is caught by a warning between match_before_s ahead of its start
   and match_after_s after its end. Lead time: when the warned target's measurement first
   left its limits minus when the first warning came (negative: the measurement was out
