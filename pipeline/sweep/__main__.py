@@ -6,6 +6,7 @@ The multirun carries MlflowSweepCallback, which logs one parent and one child pe
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import time
@@ -16,6 +17,7 @@ from omegaconf import DictConfig
 from pipeline.core.config import PARAMS_FILE, load_params, repo_root
 from pipeline.sweep.callback import PARENT_FILE, SUMMARY_DIR, finish_sweep
 from pipeline.sweep.grid import multirun_command
+from pipeline.sweep.points import read_points
 
 
 def _under(root: Path, path: str) -> Path:
@@ -38,14 +40,13 @@ def run_sweep(cfg: DictConfig, params_file: Path, root: Path, app: str = "pipeli
     reports = _under(root, cfg.paths.reports) / "sweep"
     shutil.rmtree(reports, ignore_errors=True)
     shutil.copytree(sweep_dir / SUMMARY_DIR, reports)
-    from pipeline.sweep.points import read_points  # noqa: PLC0415 (only to state failures)
-
     failed = [p for p in read_points(sweep_dir, since=started - 1.0) if p.status != "COMPLETED"]
     if launched.returncode != 0 or failed:
         details = "; ".join(f"job {p.job_num} ({' '.join(p.overrides)}): {p.status} {p.error[:300]}" for p in failed)
         raise SystemExit(f"sweep: multirun exited {launched.returncode}; {len(failed)} failed point(s). {details}")
-    import json
-
+    summary_error = json.loads((sweep_dir / PARENT_FILE).read_text()).get("summary_error")
+    if summary_error:
+        raise SystemExit(f"sweep: every point ran, but its summary failed: {summary_error}")
     return json.loads((reports / "metrics.json").read_text())
 
 

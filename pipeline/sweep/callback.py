@@ -17,6 +17,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.core.io import write_json
+from pipeline.sweep.grid import scales_of
 
 MARKER = "sweep_job.json"  # per job folder: status and overrides, written by the job
 SUMMARY_DIR = "summary"
@@ -63,7 +64,7 @@ class MlflowSweepCallback(Callback):
             "job_num": int(config.hydra.job.num),
             "status": job_return.status.name,
             "overrides": list(job_return.overrides or []),
-            "scales": {k[: -len("_scale")]: float(v) for k, v in costs.items() if str(k).endswith("_scale")},
+            "scales": scales_of(costs),
             "started": getattr(self, "job_started", None),
             "finished": time.time(),
             "error": repr(job_return._return_value)[:5000] if failed else "",

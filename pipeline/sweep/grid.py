@@ -2,16 +2,23 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 CALLBACK = "pipeline.sweep.callback.MlflowSweepCallback"
+SCALE_SUFFIX = "_scale"
 
 
 def scale_key(cost: str) -> str:
     """The config key under `costs` that scales one cost (conf/costs)."""
-    return f"{cost}_scale"
+    return f"{cost}{SCALE_SUFFIX}"
+
+
+def scales_of(costs: Mapping) -> dict[str, float]:
+    """{cost: scale} of every scale key in a `costs` config."""
+    return {str(k)[: -len(SCALE_SUFFIX)]: float(v) for k, v in costs.items() if str(k).endswith(SCALE_SUFFIX)}
 
 
 def grid_override(costs: list[str], scales: list[float]) -> str:

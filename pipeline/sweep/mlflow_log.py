@@ -9,12 +9,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from pipeline.core.tracking import ensure_experiment, experiment_name, tracking_uri
 from pipeline.sweep.callback import MARKER
+from pipeline.sweep.grid import scale_key
 from pipeline.sweep.points import Point
 
 ARTIFACT_SUFFIXES = (".csv", ".json", ".png", ".log")
@@ -26,6 +27,12 @@ def _log_batch(client: MlflowClient, run_id: str, params: dict, metrics: dict, w
     metrics = [Metric(k.replace(".", "/"), float(v), when_ms, 0) for k, v in metrics.items()]
     for i in range(0, max(len(params), len(metrics)), 100):  # MLflow: at most 100 params a batch
         client.log_batch(run_id, metrics=metrics[i : i + 100], params=params[i : i + 100])
+
+
+def _log_files(client: MlflowClient, run_id: str, folder: Path) -> None:
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix in ARTIFACT_SUFFIXES:
+            client.log_artifact(run_id, str(path))
 
 
 def point_run_name(point: Point) -> str:
@@ -40,12 +47,10 @@ def log_child(client: MlflowClient, exp_id: str, parent_id: str, point: Point) -
         "sweep.job": str(point.job_num), "sweep.job_dir": str(point.job_dir)})
     rid = run.info.run_id
     params = {"override": " ".join(point.overrides), **point.params,
-              **{f"costs.{c}_scale": s for c, s in point.scales.items()}}
+              **{f"costs.{scale_key(c)}": s for c, s in point.scales.items()}}
     metrics = {f"{METRIC_PREFIX}{k}": v for k, v in point.metrics.items()}
     _log_batch(client, rid, params, metrics, marker_ms)
-    for path in sorted(point.job_dir.iterdir()):
-        if path.is_file() and path.suffix in ARTIFACT_SUFFIXES:
-            client.log_artifact(rid, str(path))
+    _log_files(client, rid, point.job_dir)
     if point.error:
         client.set_tag(rid, "error", point.error[:5000])
     client.set_terminated(rid, "FINISHED" if point.status == "COMPLETED" else "FAILED", end_time=marker_ms)
@@ -69,8 +74,6 @@ def log_sweep(points: list[Point], cfg: DictConfig, summary_dir: Path | None, st
                {"sweep/points": len(points), "sweep/failed": failed, "sweep/wall_s": now - started},
                int(now * 1000))
     if summary_dir is not None and summary_dir.exists():
-        for path in sorted(summary_dir.iterdir()):
-            if path.is_file() and path.suffix in ARTIFACT_SUFFIXES:
-                client.log_artifact(pid, str(path))
+        _log_files(client, pid, summary_dir)
     client.set_terminated(pid, "FAILED" if failed else "FINISHED", end_time=int(now * 1000))
     return pid

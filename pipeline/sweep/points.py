@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
-
 from pipeline.core.tracking import flatten
 from pipeline.sweep.callback import MARKER
+from pipeline.sweep.grid import scale_key
 
-SCALE = re.compile(r"^costs\.(\w+)_scale$")
+SCALE = re.compile(r"^costs\." + scale_key(r"(\w+)") + "$")
 
 
 @dataclass
@@ -27,7 +26,7 @@ class Point:
     status: str                      # COMPLETED, FAILED, or NO_METRICS when metrics.json is absent
     overrides: list[str]
     params: dict[str, object]        # the overrides as flat key -> value
-    scales: dict[str, float]         # every costs.*_scale of the job's resolved config
+    scales: dict[str, float]         # every cost scale of the job's resolved config (grid.scales_of)
     metrics: dict[str, float] = field(default_factory=dict)
     error: str = ""
     started: float | None = None     # time.time() of the job's start and end, from its marker
@@ -64,13 +63,8 @@ def numeric_leaves(data: dict) -> dict[str, float]:
 def read_point(marker: Path) -> Point:
     job_dir = marker.parent
     info = json.loads(marker.read_text())
-    scales = info.get("scales")
-    if scales is None:  # a marker without them: Hydra's record of the job's config, if kept
-        config_file = job_dir / ".hydra" / "config.yaml"
-        costs = OmegaConf.select(OmegaConf.load(config_file), "costs", default={}) if config_file.exists() else {}
-        scales = {k[: -len("_scale")]: float(v) for k, v in dict(costs).items() if k.endswith("_scale")}
     point = Point(job_dir, int(info["job_num"]), info["status"], list(info["overrides"]),
-                  override_params(list(info["overrides"])), scales, error=info.get("error", ""),
+                  override_params(list(info["overrides"])), info["scales"], error=info.get("error", ""),
                   started=info.get("started"), finished=info.get("finished"))
     metrics_file = job_dir / "metrics.json"
     if point.status == "COMPLETED":
@@ -92,7 +86,7 @@ def points_table(points: list[Point], cost_order: list[str] | None = None) -> pd
     rows = []
     for p in points:
         row = {"job": p.job_num, "cost": p.cost, "scale": p.scale}
-        row.update({f"{c}_scale": s for c, s in sorted(p.scales.items())})
+        row.update({scale_key(c): s for c, s in sorted(p.scales.items())})
         row.update({"status": p.status, "error": p.error, "overrides": " ".join(p.overrides)})
         row.update(p.metrics)
         rows.append(row)

@@ -16,13 +16,12 @@ def test_both_spellings_give_the_same_param(override):
 
 def _job(root, num, overrides, status="COMPLETED", metrics=None, scales=(1.0, 1.0, 1.0)):
     job = root / str(num)
-    (job / ".hydra").mkdir(parents=True)
+    job.mkdir(parents=True)
     m, t, h = scales
-    (job / ".hydra" / "config.yaml").write_text(
-        f"costs:\n  maintenance_scale: {m}\n  temperature_scale: {t}\n  humidity_scale: {h}\n")
     if metrics is not None:
         (job / "metrics.json").write_text(json.dumps(metrics))
-    (job / "sweep_job.json").write_text(json.dumps({"job_num": num, "status": status, "overrides": overrides}))
+    (job / "sweep_job.json").write_text(json.dumps({"job_num": num, "status": status, "overrides": overrides,
+                                                    "scales": {"maintenance": m, "temperature": t, "humidity": h}}))
 
 
 def test_points_name_their_cost_and_flag_missing_metrics(tmp_path):
