@@ -30,14 +30,12 @@ def _mlflow_store(tmp_path_factory):
 
 def make_cfg(tmp_path: Path, overrides: list[str] | None = None):
     """params.yaml composed from conf/ with +experiment=tiny and `overrides`, with every
-    path (data, models, reports, Lightning checkpoints) inside tmp_path. Returns the
-    read-only DictConfig."""
+    path (data, models, reports) inside tmp_path. Returns the read-only DictConfig."""
     out = tmp_path / "params.yaml"
     compose(["+experiment=tiny", *(overrides or [])], output=out, root=ROOT)
     cfg = OmegaConf.load(out)
     for key in ("data", "models", "reports"):
         cfg.paths[key] = str(tmp_path / key)
-    cfg.trainer.default_root_dir = str(tmp_path / ".lightning")  # not the checkout's, shared by every test
     OmegaConf.save(cfg, out)
     return load_params(out)
 

@@ -2,9 +2,12 @@
 logging to the stage's MLflow run (never to ./mlruns)."""
 from __future__ import annotations
 
+import tempfile
+import time
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
@@ -28,6 +31,23 @@ def build_trainer(cfg: DictConfig, model_cfg: DictConfig, run, checkpoint_dir: s
     ]
     return instantiate(cfg.trainer, max_epochs=int(model_cfg.max_epochs), logger=logger,
                        callbacks=callbacks, **overrides)
+
+
+def fit_best(cfg: DictConfig, model_cfg: DictConfig, run, module: pl.LightningModule,
+             datamodule: pl.LightningDataModule, **overrides) -> tuple[pl.Trainer, float]:
+    """Fit with early stopping, then load the best epoch's weights into `module`.
+
+    The checkpoint lives in a temporary folder: no earlier run's file can shadow it and none
+    is left behind. Returns the trainer (epochs, best score) and the seconds `fit` took."""
+    with tempfile.TemporaryDirectory(prefix="ckpt_") as checkpoint_dir:
+        trainer = build_trainer(cfg, model_cfg, run, checkpoint_dir, **overrides)
+        start = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule)
+        seconds = time.perf_counter() - start
+        best = trainer.checkpoint_callback.best_model_path
+        if best:
+            module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    return trainer, seconds
 
 
 def seed_everything(seed: int) -> None:

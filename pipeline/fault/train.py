@@ -2,8 +2,6 @@
 and the Bayes limit, export ONNX (+ weights-only .pt), write figures and metrics, log to MLflow."""
 from __future__ import annotations
 
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +9,7 @@ import torch
 from omegaconf import DictConfig
 
 from pipeline.core.io import ensure_dir, write_json
-from pipeline.core.lightning import build_trainer, seed_everything
+from pipeline.core.lightning import fit_best, seed_everything
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.fault import plots
 from pipeline.fault.baselines import baseline_probabilities
@@ -31,13 +29,7 @@ def fit(cfg: DictConfig, dm: FaultDataModule, run) -> tuple[FaultClassifier, dic
     torch.set_num_threads(int(mcfg.torch_threads))
     low, high = box_bounds(mcfg.stability_box, dm.scaling)
     module = FaultClassifier(mcfg, low, high)
-    with tempfile.TemporaryDirectory(prefix="fault_ckpt_") as ckpt_dir:
-        trainer = build_trainer(cfg, mcfg, run, ckpt_dir, monitor="val/loss", mode="min", num_sanity_val_steps=0)
-        start = time.perf_counter()
-        trainer.fit(module, datamodule=dm)
-        seconds = time.perf_counter() - start
-        best = trainer.checkpoint_callback.best_model_path
-        module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    _, seconds = fit_best(cfg, mcfg, run, module, dm, monitor="val/loss", mode="min", num_sanity_val_steps=0)
     best_epoch = min(module.history, key=lambda row: row["val/loss"])["epoch"]
     pruned = prune(module.net, float(mcfg.milp_aware.prune_below)) if mcfg.milp_aware.enabled else 0
     return module.eval(), {"seconds": seconds, "epochs": len(module.history), "best_epoch": best_epoch,

@@ -3,7 +3,6 @@ per chemical, per-chemical selection, ONNX export, forecast figures and the reor
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import mlflow
@@ -14,7 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.core.io import ensure_dir, write_json
-from pipeline.core.lightning import build_trainer, seed_everything
+from pipeline.core.lightning import fit_best, seed_everything
 from pipeline.core.onnx_io import export, max_abs_difference
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.inventory import baselines, reorder
@@ -47,19 +46,14 @@ def baseline_predictions(w: Windows, m: DictConfig, linear_w: np.ndarray, chem: 
             "linear": baselines.predict_linear(baselines.linear_features(w.x, int(b.linear_lags)), chem, linear_w)}
 
 
-def train_lstm(cfg: DictConfig, data: SeriesSet, split: dict[str, Windows], run, work_dir: Path):
+def train_lstm(cfg: DictConfig, data: SeriesSet, split: dict[str, Windows], run):
     m = cfg.model.inventory
     network = instantiate(m.network, n_features=len(FEATURES), n_chemicals=len(data.chemicals),
                           n_locations=len(data.locations), horizon=int(m.horizon),
                           season=int(m.baselines.season_days))
     module = UsageForecaster(network, instantiate(m.optimizer), str(m.loss))
     dm = UsageDataModule(split["train"], split["val"], data.chem_index, data.loc_index, int(m.batch_size))
-    shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)  # a stale best.ckpt would shadow this run's
-    trainer = build_trainer(cfg, m, run, work_dir / "checkpoints")
-    trainer.fit(module, datamodule=dm)
-    best = trainer.checkpoint_callback.best_model_path
-    if best:
-        module.load_state_dict(torch.load(best, weights_only=True)["state_dict"])
+    trainer, _ = fit_best(cfg, m, run, module, dm)
     return network.eval(), int(trainer.current_epoch)
 
 
@@ -107,7 +101,7 @@ def run(cfg: DictConfig) -> dict:
     linear_w = baselines.fit_linear(baselines.linear_features(tr.x, int(m.baselines.linear_lags)), tr.y,
                                     chem["train"], len(data.chemicals), float(m.baselines.linear_ridge))
     with stage_run("train_inventory", cfg, params={"model": m, "seed": cfg.seed, "data_source": cfg.data.inventory.source}) as active:
-        network, epochs = train_lstm(cfg, data, split, active, Path(cfg.trainer.default_root_dir) / "inventory")
+        network, epochs = train_lstm(cfg, data, split, active)
         preds, actual = {}, {}
         for s in ("val", "test"):
             w = split[s]

@@ -3,7 +3,6 @@ held-out period, derive the golden profile and limits, score the early warnings 
 ground truth, export to ONNX (checked with onnxruntime), write figures and metrics."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.core import onnx_io
 from pipeline.core.io import ensure_dir, write_json
-from pipeline.core.lightning import build_trainer, seed_everything
+from pipeline.core.lightning import fit_best, seed_everything
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.process import baselines, figures
 from pipeline.process.control import (WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings, golden_profile,
@@ -60,17 +59,11 @@ def run_warnings(data: LineData, golden: Golden, forecast: np.ndarray, ends: np.
     return pd.DataFrame(rows, columns=WARNING_COLUMNS)
 
 
-def fit(cfg: DictConfig, dm: LineDataModule, run, ckpt_dir: Path) -> tuple[torch.nn.Module, dict]:
+def fit(cfg: DictConfig, dm: LineDataModule, run) -> tuple[torch.nn.Module, dict]:
     mc = cfg.model.process
     network = build_network(mc, n_inputs=dm.x.shape[1], target_index=dm.data.target_index)
     module = Forecaster(network, mc)
-    trainer = build_trainer(cfg, mc, run, ckpt_dir)
-    t0 = time.perf_counter()
-    trainer.fit(module, datamodule=dm)
-    seconds = time.perf_counter() - t0
-    best = trainer.checkpoint_callback.best_model_path
-    if best:
-        module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    trainer, seconds = fit_best(cfg, mc, run, module, dm)
     windows = len(dm.ends["train"]) * trainer.current_epoch
     info = {"epochs": int(trainer.current_epoch), "seconds": seconds,
             "windows_per_s": windows / seconds if seconds > 0 else float("nan"),
@@ -79,10 +72,11 @@ def fit(cfg: DictConfig, dm: LineDataModule, run, ckpt_dir: Path) -> tuple[torch
 
 
 def export(network: torch.nn.Module, dm: LineDataModule, golden: Golden, mc: DictConfig, models_dir: Path,
-           test_ends: np.ndarray, settings: WarningSettings) -> tuple[Path, Path, float]:
+           test_ends: np.ndarray, settings: WarningSettings) -> tuple[Path, float]:
+    """models/process_lstm.onnx (+ weights-only .pt) and its largest difference from torch."""
     data = dm.data
     exported = RawUnitsForecaster(network, dm.x_norm.mean, dm.x_norm.std, dm.y_norm.mean, dm.y_norm.std).eval()
-    window = np.nan_to_num(data.values, nan=0.0)
+    window = data.values  # test windows are complete (window_ends): no NaN to fill
     example = torch.from_numpy(window[test_ends[:1, None] + np.arange(-dm.lookback + 1, 1)])
     meta = {"channels": data.channels, "targets": data.targets, "horizons": list(dm.horizons),
             "horizon": int(mc.horizon), "lookback": dm.lookback, "period_s": data.period_s,
@@ -90,12 +84,11 @@ def export(network: torch.nn.Module, dm: LineDataModule, golden: Golden, mc: Dic
             "replay_from": str(data.time[dm.test_start]),
             "warnings": settings.as_dict()}
     onnx_path = onnx_io.export(exported, example, models_dir / "process_lstm.onnx", [ONNX_INPUT], [ONNX_OUTPUT], meta)
-    pt_path = models_dir / "process_lstm.pt"
-    torch.save(exported.state_dict(), pt_path)
+    torch.save(exported.state_dict(), models_dir / "process_lstm.pt")
     sample = test_ends[:: max(1, len(test_ends) // 512)]
     inputs = {ONNX_INPUT: window[sample[:, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)}
     diff = onnx_io.max_abs_difference(onnx_path, exported, inputs)
-    return onnx_path, pt_path, diff
+    return onnx_path, diff
 
 
 def train(cfg: DictConfig) -> dict:
@@ -114,14 +107,19 @@ def train(cfg: DictConfig) -> dict:
     k_warn = horizons.index(settings.horizon)
     with stage_run("train_process", cfg, params={"model": mc, "trainer": cfg.trainer, "seed": cfg.seed,
                                                  "data_source": data.layout["source"]}) as run:
-        network, fit_info = fit(cfg, dm, run, Path(cfg.trainer.default_root_dir) / "process")
+        network, fit_info = fit(cfg, dm, run)
+
+        # every test step with a complete history (the warnings' steps); the scored test
+        # windows are those of them whose targets are known at every horizon
+        steps = window_ends(data.values, dm.lookback, [0], data.target_index, dm.test_start, len(data.values))
+        lstm_steps = predict(network, dm, steps)
 
         # accuracy on the held-out period, all models on the same windows
         y = data.values[:, data.target_index].astype(np.float64)
         test = dm.ends["test"]
         truth = np.stack([y[test + h] for h in horizons], axis=1)
         ar = baselines.LinearAR(int(mc.baselines.ar_lags)).fit(y, dm.ends["train"], horizons)
-        preds = {"lstm": predict(network, dm, test),
+        preds = {"lstm": lstm_steps[np.searchsorted(steps, test)],
                  "persistence": baselines.persistence(y, test, horizons),
                  "moving_average": baselines.moving_average(y, test, horizons, int(mc.baselines.moving_average)),
                  "linear_ar": ar.predict(y, test, horizons)}
@@ -138,29 +136,26 @@ def train(cfg: DictConfig) -> dict:
             mask &= data.values[:, data.channels.index(running["channel"])] >= float(running["min"])
         golden = golden_profile(data.values, data.channels, mask, float(mc.golden.k_sigma))
 
-        # early warnings over the test period (every step with a complete history)
-        steps = window_ends(data.values, dm.lookback, [0], data.target_index, dm.test_start, len(data.values))
-        forecasts = {"lstm": predict(network, dm, steps),
-                     "linear_ar": ar.predict(y, steps, horizons)}
+        # early warnings over the test period
+        forecasts = {"lstm": lstm_steps, "linear_ar": ar.predict(y, steps, horizons)}
         outside = outside_limits(data.time, data.values, golden, data.targets)
         period = (data.time[dm.test_start], data.time[-1])
         warn_metrics, warn_tables = {}, {}
         for name, f in forecasts.items():
             w = run_warnings(data, golden, f[:, k_warn, :], steps, settings)
-            warn_metrics[name], warn_tables[name] = score_warnings(
+            warn_metrics[name], scored = score_warnings(
                 w, data.events, outside, period, float(mc.warnings.match_before_s), float(mc.warnings.match_after_s))
-            warn_tables[name] = (w, warn_tables[name])
+            warn_tables[name] = (w, scored)
         warnings, event_table = warn_tables["lstm"]
         warnings.to_csv(reports / "warnings.csv", index=False)
         event_table.to_csv(reports / "events_scored.csv", index=False)
 
-        onnx_path, pt_path, onnx_diff = export(network, dm, golden, mc, models, test, settings)
+        onnx_path, onnx_diff = export(network, dm, golden, mc, models, test, settings)
 
-        test_events = data.events[(data.events.start >= period[0]) & (data.events.end <= period[1])] if len(data.events) else data.events
         fig1 = figures.forecast_vs_actual(
             reports / "forecast_vs_actual.png", data.time, data.values[:, data.target_index],
             {"lstm": forecasts["lstm"][:, k_warn], "linear_ar": forecasts["linear_ar"][:, k_warn]},
-            data.time[steps], data.targets, golden, test_events, warnings, float(mc.figures.window_s),
+            data.time[steps], data.targets, golden, event_table, warnings, float(mc.figures.window_s),
             int(mc.figures.events), horizons_s[k_warn])
         fig2 = figures.mae_by_horizon(reports / "mase_by_horizon.png", table)
 
