@@ -22,13 +22,7 @@ from pipeline.core import onnx_io
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
 from pipeline.process.model import RawUnitsForecaster, build_network
-from pipeline.process.monitor import replay
-
-
-def percentiles(ms: list[float]) -> dict:
-    a = np.asarray(ms)
-    return {"mean": float(a.mean()), "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
-            "p99": float(np.percentile(a, 99)), "max": float(a.max())}
+from pipeline.process.monitor import latency_summary, replay
 
 
 def main() -> None:
@@ -64,7 +58,7 @@ def main() -> None:
             torch_ms.append((time.perf_counter() - t0) * 1000)
     with tempfile.TemporaryDirectory() as tmp:
         m = replay(onnx_path, Path(cfg.paths.data) / "line" / "aligned.parquet", Path(tmp), steps=args.steps)
-    result = {"steps": args.steps, "onnxruntime_ms": percentiles(ort_ms), "torch_eager_ms": percentiles(torch_ms),
+    result = {"steps": args.steps, "onnxruntime_ms": latency_summary(ort_ms), "torch_eager_ms": latency_summary(torch_ms),
               "replay_step_ms": m["latency_ms"], "replay_steps": m["steps"], "target_ms": 5.0,
               "met": {k: m["latency_ms"][k] <= 5.0 for k in ("mean", "p50", "p95", "p99")}, "cpu_count": os.cpu_count(), "loadavg_after": os.getloadavg()}
     path = write_json(repo_root() / "reports" / "bench" / "process_latency.json", result)

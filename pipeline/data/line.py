@@ -118,9 +118,11 @@ def check_channels(line: DictConfig, channels: list[str]) -> None:
             if name not in channels:
                 raise KeyError(f"data.line.{key}: channel '{name}' not in the data (channels: {channels})")
     for target, names in (line.get("actuators") or {}).items():
-        for name in [target, *list(names)]:
+        for name in [target, *names]:
             if name not in channels:
                 raise KeyError(f"data.line.actuators['{target}']: channel '{name}' not in the data")
+    if line.get("running") and line.running.channel not in channels:
+        raise KeyError(f"data.line.running.channel: '{line.running.channel}' not in the data")
 
 
 def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
@@ -165,8 +167,6 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     aligned = align({n: r.result() for n, r in resamplers.items()}, periods, line)
     channels = [c for c in aligned.columns if c != TIMESTAMP]
     check_channels(line, channels)
-    if line.get("running") and line.running.channel not in channels:
-        raise KeyError(f"data.line.running.channel: '{line.running.channel}' not in the data")
     aligned.to_parquet(out_dir / "aligned.parquet", index=False)
     events = sim.events_frame() if sim is not None else pd.DataFrame(columns=["kind", "start", "end", "scored"])
     events.to_csv(out_dir / "events.csv", index=False)
@@ -175,7 +175,7 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
               "actuators": OmegaConf.to_container(line.actuators) if line.get("actuators") else {},
               "running": OmegaConf.to_container(line.running) if line.get("running") else None,
               "sheets": {n: v.columns for n, v in validators.items()}, "has_events": sim is not None}
-    stations = {n: s.describe(n) for n, s in summaries.items() if s.describe(n)}
+    stations = {n: d for n, s in summaries.items() if (d := s.describe())}
     if stations:  # only then: the line without stations keeps its files byte for byte
         layout["station_channels"] = stations
     write_json(out_dir / "layout.json", layout)

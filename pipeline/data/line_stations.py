@@ -66,6 +66,7 @@ class StationSummary:
 
     def __init__(self, line: DictConfig, sheet: str, columns: list[str], file: str):
         groups = station_groups(line)
+        self.sheet = sheet
         self.groups = groups if groups and sheet == str(line.sheets.press) else {}
         self.names = summary_columns(line) if self.groups else {}
         wanted = [c for cols in self.groups.values() for c in cols]
@@ -87,10 +88,10 @@ class StationSummary:
             out[self.names[q]["spread"]] = np.divide(std, np.abs(mean), out=np.zeros_like(std), where=mean != 0)
         return out
 
-    def describe(self, sheet: str) -> dict:
+    def describe(self) -> dict:
         """What was aggregated, for the metrics and layout.json ({} when nothing was)."""
         if not self.groups:
             return {}
-        return {"sheet": sheet, "stations": len(next(iter(self.groups.values()))),
+        return {"sheet": self.sheet, "stations": len(next(iter(self.groups.values()))),
                 "columns": sum(len(c) for c in self.groups.values()),
                 "aligned_as": {q: list(self.names[q].values()) for q in self.groups}}

@@ -61,7 +61,9 @@ class SheetValidator:
         df = chunk[[self.timestamp, *self.columns]]
         ts = pd.to_datetime(df[self.timestamp], errors="coerce")
         df = df.assign(**{self.timestamp: ts})
-        df = self._split(df, ts.isna().to_numpy(), f"{self.timestamp} not a timestamp", self.timestamp)
+        bad_ts = ts.isna().to_numpy()
+        self._quarantine(df, bad_ts, f"{self.timestamp} not a timestamp", self.timestamp)
+        df = df[~bad_ts] if bad_ts.any() else df
         df, values = self._numbers(df)
         keep = self._order(df)
         if not keep.all():
@@ -85,16 +87,14 @@ class SheetValidator:
         first = bad.argmax(axis=1)
         for k in np.unique(first[rows]):
             col = self.columns[k]
-            self._split(raw, rows & (first == k), f"{col} not a finite number", col)
+            self._quarantine(raw, rows & (first == k), f"{col} not a finite number", col)
         return df[~rows], values[~rows]
 
-    def _split(self, df: pd.DataFrame, bad: np.ndarray, reason: str, column: str) -> pd.DataFrame:
-        if not bad.any():
-            return df
-        rows = df[bad].copy()
-        rows.insert(0, "sheet", self.sheet)
-        self.quarantine.add(rows, reason, column)
-        return df[~bad]
+    def _quarantine(self, df: pd.DataFrame, bad: np.ndarray, reason: str, column: str) -> None:
+        if bad.any():
+            rows = df[bad].copy()
+            rows.insert(0, "sheet", self.sheet)
+            self.quarantine.add(rows, reason, column)
 
     def _order(self, df: pd.DataFrame) -> np.ndarray:
         """Rows to keep; duplicate and out-of-order timestamps are quarantined."""
@@ -105,8 +105,8 @@ class SheetValidator:
             previous = previous.fillna(self.last).clip(lower=self.last)
         dup = (ts == previous).to_numpy()
         back = (ts < previous).to_numpy() & ~dup
-        self._split(df, dup, f"duplicate {self.timestamp}", self.timestamp)
-        self._split(df, back, f"{self.timestamp} out of order", self.timestamp)
+        self._quarantine(df, dup, f"duplicate {self.timestamp}", self.timestamp)
+        self._quarantine(df, back, f"{self.timestamp} out of order", self.timestamp)
         keep = ~(dup | back)
         if keep.any():
             last = ts[keep].iloc[-1]

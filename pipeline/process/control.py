@@ -50,12 +50,18 @@ def in_control_mask(time: pd.DatetimeIndex, events: pd.DataFrame, margin_s: floa
     return ok
 
 
+def robust_scale(values: np.ndarray, floor: float, default: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: median, and 1.4826 * MAD (the std's robust twin); where that is not above
+    `floor`, the std; where that is not either (a constant column), `default`."""
+    center = np.nanmedian(values, axis=0)
+    scale = MAD_TO_SIGMA * np.nanmedian(np.abs(values - center), axis=0)
+    scale = np.where(np.isfinite(scale) & (scale > floor), scale, np.nanstd(values, axis=0))
+    scale = np.where(np.isfinite(scale) & (scale > floor), scale, default)
+    return center, scale
+
+
 def golden_profile(values: np.ndarray, channels: list[str], mask: np.ndarray, k: float) -> Golden:
-    chosen = values[mask]
-    center = np.nanmedian(chosen, axis=0)
-    sigma = MAD_TO_SIGMA * np.nanmedian(np.abs(chosen - center), axis=0)
-    sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, np.nanstd(chosen, axis=0))
-    sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, 1e-6)  # a constant channel: any change is out
+    center, sigma = robust_scale(values[mask], 0.0, 1e-6)  # a constant channel: any change is out
     return Golden(list(channels), center, sigma, float(k))
 
 
@@ -99,6 +105,7 @@ class EarlyWarning:
         self.golden, self.targets, self.settings = golden, list(targets), settings
         idx = {c: i for i, c in enumerate(golden.channels)}
         self.t_idx = np.array([idx[t] for t in targets])
+        self.lower, self.upper = golden.lower[self.t_idx], golden.upper[self.t_idx]  # per step otherwise
         # {target: [(channel index, sign of its effect; 0 = unknown, either)]}
         self.actuators = {t: [(idx[a], float(e)) for a, e in _effects(actuators.get(t, {})).items()] for t in targets}
         self.count = np.zeros(len(targets), dtype=int)
@@ -108,8 +115,7 @@ class EarlyWarning:
     def update(self, time, forecast: np.ndarray, current: np.ndarray) -> list[dict]:
         """forecast: [targets] at the rule's horizon; current: [channels] now."""
         g, s = self.golden, self.settings
-        lo, hi = g.lower[self.t_idx], g.upper[self.t_idx]
-        self.count = np.where((forecast < lo) | (forecast > hi), self.count + 1, 0)
+        self.count = np.where((forecast < self.lower) | (forecast > self.upper), self.count + 1, 0)
         self.quiet = np.maximum(self.quiet - 1, 0)
         self.since_warning += 1
         firing = np.flatnonzero((self.count >= s.debounce) & (self.quiet == 0))
@@ -128,7 +134,7 @@ class EarlyWarning:
     def _warning(self, time, j: int, forecast: float, measured: float, current: np.ndarray, also: list[str]) -> dict:
         g = self.golden
         target = self.targets[j]
-        direction = "low" if forecast < g.lower[self.t_idx[j]] else "high"
+        direction = "low" if forecast < self.lower[j] else "high"
         rec = {"actuator": target, "action": "decrease" if direction == "high" else "increase",
                "by": float(g.center[self.t_idx[j]] - forecast), "cause_z": 0.0}
         best = None
@@ -145,8 +151,8 @@ class EarlyWarning:
                    "by": abs(change), "cause_z": float(z)}
         else:
             rec["by"] = abs(rec["by"])
-        text = (f"{target} forecast {direction} ({forecast:.4g} vs limits {g.lower[self.t_idx[j]]:.4g}.."
-                f"{g.upper[self.t_idx[j]]:.4g}): {rec['action']} {rec['actuator']} by {rec['by']:.3g}")
+        text = (f"{target} forecast {direction} ({forecast:.4g} vs limits {self.lower[j]:.4g}.."
+                f"{self.upper[j]:.4g}): {rec['action']} {rec['actuator']} by {rec['by']:.3g}")
         if also:
             text += f" (also forecast out: {', '.join(also)})"
         return {"time": pd.Timestamp(time), "target": target, "direction": direction, "forecast": forecast,

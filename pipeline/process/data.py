@@ -18,8 +18,8 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
 from pipeline.core.validation import DataValidationError
-
-TIMESTAMP = "TimeStamp"
+from pipeline.data.line_generator import TIMESTAMP
+from pipeline.process.control import robust_scale
 
 
 @dataclass
@@ -76,11 +76,7 @@ class Normalizer:
     def fit(cls, values: np.ndarray) -> "Normalizer":
         """Median and MAD-based scale: press stops (forces at 0) would otherwise inflate the
         std so much that normal fluctuations vanish from the loss."""
-        center = np.nanmedian(values, axis=0)
-        scale = 1.4826 * np.nanmedian(np.abs(values - center), axis=0)
-        std = np.nanstd(values, axis=0)
-        scale = np.where(np.isfinite(scale) & (scale > 1e-8), scale, std)
-        scale = np.where(np.isfinite(scale) & (scale > 1e-8), scale, 1.0)  # constant channels pass unscaled
+        center, scale = robust_scale(values, 1e-8, 1.0)  # constant channels pass unscaled
         return cls(np.nan_to_num(center).astype(np.float32), scale.astype(np.float32))
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
@@ -152,5 +148,3 @@ class LineDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", False)
 
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)

@@ -59,9 +59,6 @@ class Forecaster(pl.LightningModule):
     def validation_step(self, batch, batch_idx):
         self._step(batch, "val")
 
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
     def configure_optimizers(self):
         return instantiate(self.model_cfg.optimizer)(self.parameters())
 

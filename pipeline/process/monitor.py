@@ -25,6 +25,7 @@ from pipeline.core import onnx_io
 from pipeline.core.config import load_params
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.validation import DataValidationError
+from pipeline.data.line_generator import TIMESTAMP
 from pipeline.process.control import WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings
 
 REQUIRED = ("channels", "targets", "horizons", "horizon", "lookback", "period_s", "golden", "warnings")
@@ -53,10 +54,19 @@ class Window:
 
 def load_series(path: Path, channels: list[str]) -> pd.DataFrame:
     frame = pd.read_parquet(path)
-    missing = [c for c in ["TimeStamp", *channels] if c not in frame.columns]
+    missing = [c for c in [TIMESTAMP, *channels] if c not in frame.columns]
     if missing:
         raise DataValidationError(path, f"series lacks the model's channel(s) {missing}", column=missing[0])
-    return frame[["TimeStamp", *channels]]
+    return frame[[TIMESTAMP, *channels]]
+
+
+def latency_summary(ms) -> dict:
+    """Mean, p50, p95, p99 and max of per-step latencies (None each when there are none)."""
+    a = np.asarray(ms, dtype=float)
+    if not len(a):
+        return dict.fromkeys(("mean", "p50", "p95", "p99", "max"))
+    return {"mean": float(a.mean()), "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
+            "p99": float(np.percentile(a, 99)), "max": float(a.max())}
 
 
 def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = None, steps: int | None = None,
@@ -70,12 +80,12 @@ def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = Non
     frame = load_series(series, channels)
     start = start or meta.get("replay_from")
     if start is not None:
-        first = max(0, int(frame["TimeStamp"].searchsorted(pd.Timestamp(start))) - int(meta["lookback"]) + 1)
+        first = max(0, int(frame[TIMESTAMP].searchsorted(pd.Timestamp(start))) - int(meta["lookback"]) + 1)
         frame = frame.iloc[first:]
     if steps is not None:
         frame = frame.iloc[: int(steps) + int(meta["lookback"]) - 1]
     values = frame[channels].to_numpy(np.float32)
-    times = frame["TimeStamp"].to_numpy()
+    times = frame[TIMESTAMP].to_numpy()
     rule = EarlyWarning(Golden.from_dict(meta["golden"]), targets, meta.get("actuators", {}), settings)
     window = Window(int(meta["lookback"]), len(channels))
     latencies, skipped, n_warn = [], 0, 0
@@ -107,11 +117,7 @@ def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = Non
                 time.sleep(max(0.0, period / speed - (time.perf_counter() - t0)))
     lat = np.asarray(latencies)
     metrics = {"steps": int(len(lat)), "skipped_incomplete_windows": skipped, "warnings": n_warn,
-               "latency_ms": {"mean": float(lat.mean()) if len(lat) else None,
-                              "p50": float(np.percentile(lat, 50)) if len(lat) else None,
-                              "p95": float(np.percentile(lat, 95)) if len(lat) else None,
-                              "p99": float(np.percentile(lat, 99)) if len(lat) else None,
-                              "max": float(lat.max()) if len(lat) else None},
+               "latency_ms": latency_summary(lat),
                "series": str(series), "model": str(onnx_path)}
     write_json(out_dir / "monitor.json", metrics)
     return metrics
