@@ -66,6 +66,7 @@ class NetworkEncoding:
     sigmoid: SigmoidPWL
     regions: list | None = None  # linear regions over (T, H) when the encoding is "regions"
     omlt: bool = False           # the naive baseline: OMLT's block over all six inputs
+    omlt_netdef: object = None   # its OMLT NetworkDefinition (scaling, scaled input bounds), built once
 
 
 @dataclass
@@ -94,12 +95,25 @@ class ScheduleModel:
 
 
 def _omlt_encoding(net: FaultNetwork, inst: Instance) -> NetworkEncoding:
-    """The naive baseline: OMLT's own big-M over all six inputs, interval bounds only."""
+    """The naive baseline: OMLT's own big-M over all six inputs, interval bounds only. OMLT's
+    network definition is built once here; every hourly block builds its formulation from it
+    (OMLT only reads the definition)."""
+    import onnx
+    from omlt import OffsetScaling
+    from omlt.io import load_onnx_neural_network
+
     full = FoldedNetwork(list(FEATURES), [net.weights[0] / net.factor[:, None], *net.weights[1:]],
                          [net.biases[0] - (net.offset / net.factor) @ net.weights[0], *net.biases[1:]])
     lo, hi = _omlt_box(net, inst)
     interval = interval_bounds(full, lo, hi)
-    return NetworkEncoding(full, interval, interval, build_sigmoid(*interval.logit, 1e-4), None, omlt=True)
+    scaler = OffsetScaling(offset_inputs=list(net.offset), factor_inputs=list(net.factor),
+                           offset_outputs=[0.0], factor_outputs=[1.0])
+    # OMLT wants the bounds in the scaled space (shared/DESIGN.md), keyed by input position
+    bounds = {i: ((lo[i] - net.offset[i]) / net.factor[i], (hi[i] - net.offset[i]) / net.factor[i])
+              for i in range(len(FEATURES))}
+    netdef = load_onnx_neural_network(onnx.load(str(net.path)), scaler, bounds)
+    return NetworkEncoding(full, interval, interval, build_sigmoid(*interval.logit, 1e-4), None, omlt=True,
+                           omlt_netdef=netdef)
 
 
 def _omlt_box(net: FaultNetwork, inst: Instance) -> tuple[np.ndarray, np.ndarray]:
@@ -109,21 +123,12 @@ def _omlt_box(net: FaultNetwork, inst: Instance) -> tuple[np.ndarray, np.ndarray
     return np.array([box[n][0] for n in FEATURES], float), np.array([box[n][1] for n in FEATURES], float)
 
 
-def _omlt_block(blk, net: FaultNetwork, inst: Instance, free: dict) -> tuple[np.ndarray, list, float]:
-    import onnx
-    from omlt import OffsetScaling, OmltBlock
-    from omlt.io import load_onnx_neural_network
+def _omlt_block(blk, enc: NetworkEncoding, inst: Instance, free: dict) -> tuple[np.ndarray, list, float]:
+    from omlt import OmltBlock
     from omlt.neuralnet import ReluBigMFormulation
 
-    lo, hi = _omlt_box(net, inst)
-    scaler = OffsetScaling(offset_inputs=list(net.offset), factor_inputs=list(net.factor),
-                           offset_outputs=[0.0], factor_outputs=[1.0])
-    # OMLT wants the bounds in the scaled space (shared/DESIGN.md), keyed by input position
-    bounds = {i: ((lo[i] - net.offset[i]) / net.factor[i], (hi[i] - net.offset[i]) / net.factor[i])
-              for i in range(len(FEATURES))}
-    netdef = load_onnx_neural_network(onnx.load(str(net.path)), scaler, bounds)
     blk.nn = OmltBlock()
-    blk.nn.build_formulation(ReluBigMFormulation(netdef))
+    blk.nn.build_formulation(ReluBigMFormulation(enc.omlt_netdef))
     blk.link = pe.ConstraintList()
     keys = list(blk.nn.inputs.keys())
     for i, name in enumerate(FEATURES):
@@ -296,7 +301,7 @@ def _abs_epigraph(m, name: str, index, expr, big_m: float, exact: bool):
         con.add(e <= -expr + 2 * big_m * s)
 
 
-def _build_sub(inst: Instance, net: FaultNetwork, n_fixed: dict, encodings: dict, costs: Costs,
+def _build_sub(inst: Instance, n_fixed: dict, encodings: dict, costs: Costs,
                opts: DictConfig) -> pe.ConcreteModel:
     hours, presses = range(inst.hours), range(inst.presses)
     n_days = len(inst.days)
@@ -368,7 +373,7 @@ def _build_sub(inst: Instance, net: FaultNetwork, n_fixed: dict, encodings: dict
             free = {"temperature_C": m.T[t], "humidity_pct": m.H[t], N_INPUT: m.N[k, inst.day_of(t)]}
             blk = m.net[k, t]
             if enc.omlt:
-                z = _omlt_block(blk, net, inst, free)
+                z = _omlt_block(blk, enc, inst, free)
             elif enc.regions is not None:
                 z = _region_block(blk, enc.regions, m.T[t], m.H[t])
             else:
@@ -419,7 +424,7 @@ def build_schedule_model(inst: Instance, net: FaultNetwork, costs: Costs, opts: 
     subs = []
     for a in assignments:
         t0 = time.perf_counter()
-        model = _build_sub(inst, net, a, encodings, costs, opts)
+        model = _build_sub(inst, a, encodings, costs, opts)
         sub = SubModel(a, model, {v: encodings[v] for v in set(a.values())}, time.perf_counter() - t0)
         sub.stats = model_stats(model)
         subs.append(sub)
