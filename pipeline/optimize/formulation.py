@@ -94,7 +94,13 @@ class ScheduleModel:
     solvers: dict = field(default_factory=dict)  # persistent solver per sub-model (re-solves)
 
 
-def _omlt_encoding(net: FaultNetwork, inst: Instance) -> NetworkEncoding:
+def _free_box(inst: Instance) -> dict[str, tuple[float, float]]:
+    """The optimiser's box of the network's free inputs (T_t, H_t and the maintenance count N)."""
+    return {"temperature_C": inst.temperature_box, "humidity_pct": inst.humidity_box,
+            N_INPUT: (inst.required_maintenance, inst.max_maintenance)}
+
+
+def _omlt_encoding(net: FaultNetwork, inst: Instance, opts: DictConfig) -> NetworkEncoding:
     """The naive baseline: OMLT's own big-M over all six inputs, interval bounds only. OMLT's
     network definition is built once here; every hourly block builds its formulation from it
     (OMLT only reads the definition)."""
@@ -102,6 +108,8 @@ def _omlt_encoding(net: FaultNetwork, inst: Instance) -> NetworkEncoding:
     from omlt import OffsetScaling
     from omlt.io import load_onnx_neural_network
 
+    # net.fold({}) holds the same numbers, but its first layer is C-ordered (this one keeps the
+    # ONNX weights' F order), and the matmuls in interval_bounds then round differently
     full = FoldedNetwork(list(FEATURES), [net.weights[0] / net.factor[:, None], *net.weights[1:]],
                          [net.biases[0] - (net.offset / net.factor) @ net.weights[0], *net.biases[1:]])
     lo, hi = _omlt_box(net, inst)
@@ -112,14 +120,12 @@ def _omlt_encoding(net: FaultNetwork, inst: Instance) -> NetworkEncoding:
     bounds = {i: ((lo[i] - net.offset[i]) / net.factor[i], (hi[i] - net.offset[i]) / net.factor[i])
               for i in range(len(FEATURES))}
     netdef = load_onnx_neural_network(onnx.load(str(net.path)), scaler, bounds)
-    return NetworkEncoding(full, interval, interval, build_sigmoid(*interval.logit, 1e-4), None, omlt=True,
-                           omlt_netdef=netdef)
+    sig = build_sigmoid(*interval.logit, float(opts.sigmoid_tolerance))
+    return NetworkEncoding(full, interval, interval, sig, None, omlt=True, omlt_netdef=netdef)
 
 
 def _omlt_box(net: FaultNetwork, inst: Instance) -> tuple[np.ndarray, np.ndarray]:
-    box = {"temperature_C": inst.temperature_box, "humidity_pct": inst.humidity_box,
-           N_INPUT: (inst.required_maintenance, inst.max_maintenance),
-           **{k: (v, v) for k, v in inst.fixed.items()}}
+    box = {**_free_box(inst), **{k: (v, v) for k, v in inst.fixed.items()}}
     return np.array([box[n][0] for n in FEATURES], float), np.array([box[n][1] for n in FEATURES], float)
 
 
@@ -140,13 +146,12 @@ def _omlt_block(blk, enc: NetworkEncoding, inst: Instance, free: dict) -> tuple[
 
 def _encoding(net: FaultNetwork, inst: Instance, n_value: int | None, opts: DictConfig) -> NetworkEncoding:
     if str(opts.network_encoding) == "omlt_bigm":
-        return _omlt_encoding(net, inst)
+        return _omlt_encoding(net, inst, opts)
     fixed = dict(inst.fixed)
     if n_value is not None:
         fixed[N_INPUT] = n_value
     folded = net.fold(fixed)
-    box = {"temperature_C": inst.temperature_box, "humidity_pct": inst.humidity_box,
-           N_INPUT: (inst.required_maintenance, inst.max_maintenance)}
+    box = _free_box(inst)
     lo = np.array([box[n][0] for n in folded.inputs], float)
     hi = np.array([box[n][1] for n in folded.inputs], float)
     interval = interval_bounds(folded, lo, hi)
@@ -413,9 +418,7 @@ def model_stats(m: pe.ConcreteModel) -> dict:
 
 def build_schedule_model(inst: Instance, net: FaultNetwork, costs: Costs, opts: DictConfig) -> ScheduleModel:
     """Tighten once per N assignment, then build one Pyomo model per assignment."""
-    box = {"temperature_C": inst.temperature_box, "humidity_pct": inst.humidity_box,
-           N_INPUT: (inst.required_maintenance, inst.max_maintenance)}
-    messages = net.check_box(box)
+    messages = net.check_box(_free_box(inst))
     start = time.perf_counter()
     assignments = _assignments(inst, opts)
     values = sorted({v for a in assignments for v in a.values()}, key=lambda v: -1 if v is None else v)
