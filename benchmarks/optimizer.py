@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.core.config import load_params  # noqa: E402
 from pipeline.core.io import write_json  # noqa: E402
 from pipeline.optimize.example_network import build as build_network  # noqa: E402
-from pipeline.optimize.formulation import Costs, build_schedule_model, set_costs, unstable_counts  # noqa: E402
+from pipeline.optimize.formulation import Costs, build_schedule_model, unstable_counts  # noqa: E402
 from pipeline.optimize.instance import build_instance  # noqa: E402
 from pipeline.optimize.network import load_fault_network  # noqa: E402
 from pipeline.optimize.solve import SolverUnavailableError, solve  # noqa: E402

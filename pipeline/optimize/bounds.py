@@ -8,7 +8,6 @@ shared by all hourly copies of the network (they all see the same box).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,9 +23,6 @@ class NeuronBounds:
 
     lower: list[np.ndarray]
     upper: list[np.ndarray]
-    seconds: float = 0.0
-    lp_solves: int = 0
-    milp_solves: int = 0
 
     def unstable(self, layer: int) -> np.ndarray:
         return (self.lower[layer] < 0) & (self.upper[layer] > 0)
@@ -128,9 +124,7 @@ def tighten(net: FoldedNetwork, lo, hi, exact: bool = False) -> NeuronBounds:
     that bound the logit) are re-solved; a stable neuron's interval bounds are already final
     in sign, which is all the formulation needs besides the big-M values.
     """
-    start = time.perf_counter()
     bounds = interval_bounds(net, lo, hi)
-    lps = milps = 0
     for layer in range(1, len(net.weights)):
         prefix = _Prefix(net, np.asarray(lo, float), np.asarray(hi, float), bounds, layer, exact)
         w, b = net.weights[layer], net.biases[layer]
@@ -142,15 +136,10 @@ def tighten(net: FoldedNetwork, lo, hi, exact: bool = False) -> NeuronBounds:
             high = prefix.extreme(w[:, j], maximise=True) + b[j]
             bounds.lower[layer][j] = max(bounds.lower[layer][j], low)
             bounds.upper[layer][j] = min(bounds.upper[layer][j], high)
-            if exact:
-                milps += 2
-            else:
-                lps += 2
         # later layers' interval bounds from the tightened ones
         rest = interval_bounds(FoldedNetwork(net.inputs, net.weights[layer + 1:], net.biases[layer + 1:]),
                                np.maximum(bounds.lower[layer], 0), np.maximum(bounds.upper[layer], 0))
         for k, (l2, u2) in enumerate(zip(rest.lower, rest.upper)):
             bounds.lower[layer + 1 + k] = np.maximum(bounds.lower[layer + 1 + k], l2)
             bounds.upper[layer + 1 + k] = np.minimum(bounds.upper[layer + 1 + k], u2)
-    bounds.seconds, bounds.lp_solves, bounds.milp_solves = time.perf_counter() - start, lps, milps
     return bounds

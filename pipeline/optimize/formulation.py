@@ -18,7 +18,6 @@ Cost coefficients are mutable Params: `set_costs` changes them without rebuildin
 """
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -92,6 +91,7 @@ class ScheduleModel:
     bound_seconds: float
     warnings: list[str] = field(default_factory=list)
     solvers: dict = field(default_factory=dict)  # persistent solver per sub-model (re-solves)
+    build_seconds: float | None = None  # prepare()'s wall time: inputs, bounds and sub-models
 
 
 def _free_box(inst: Instance) -> dict[str, tuple[float, float]]:
@@ -344,7 +344,6 @@ def _build_sub(inst: Instance, n_fixed: dict, encodings: dict, costs: Costs,
                  bounds=lambda m, k, d: (inst.required_maintenance, _max_count(inst, d)))
     m.con = pe.ConstraintList()
     m.x = pe.Expression(presses, hours, rule=lambda m, k, t: sum(2 ** i * m.u[k, t, i] for i in range(n_bits)))
-    m.xp = pe.Expression(presses, hours, rule=lambda m, k, t: sum(2 ** i * m.w[k, t, i] for i in range(n_bits)))
     lost = inst.max_per_hour - inst.capacity_in_maintenance_hour
     for k in presses:
         for d, day in enumerate(inst.days):

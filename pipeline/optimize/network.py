@@ -8,9 +8,8 @@ inputs. Exact algebra: folded and original networks agree to float rounding (tes
 """
 from __future__ import annotations
 
-import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,6 @@ import onnx
 
 from pipeline.core.onnx_io import read_metadata
 from pipeline.core.validation import DataValidationError
-
-log = logging.getLogger(__name__)
 
 FEATURES = ("pressure_kN", "temperature_C", "speed_rpm", "vibration_mm_s", "humidity_pct", "maintenance_cycles")
 REQUIRED_METADATA = ("model", "inputs", "scaling", "train_min", "train_max", "output")
@@ -40,11 +37,6 @@ class FaultNetwork:
     factor: np.ndarray
     train_min: np.ndarray
     train_max: np.ndarray
-    metadata: dict = field(repr=False, default_factory=dict)
-
-    @property
-    def hidden_sizes(self) -> list[int]:
-        return [w.shape[1] for w in self.weights[:-1]]
 
     def logit(self, raw: np.ndarray) -> np.ndarray:
         """Forward pass in float64 on raw inputs [n, 6] (the ONNX graph computes in float32)."""
@@ -148,4 +140,4 @@ def load_fault_network(path: str | Path) -> FaultNetwork:
         raise DataValidationError(path, f"network maps {weights[0].shape[0]} inputs to {weights[-1].shape[1]} "
                                         "outputs; the contract is 6 -> 1")
     return FaultNetwork(path, weights, [np.asarray(layer.biases, float).reshape(-1) for layer in dense],
-                        offset, factor, _vector(meta, "train_min", path, 6), _vector(meta, "train_max", path, 6), meta)
+                        offset, factor, _vector(meta, "train_min", path, 6), _vector(meta, "train_max", path, 6))

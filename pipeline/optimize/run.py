@@ -78,7 +78,7 @@ def metrics(schedule: ScheduleModel, result, ver, costs: Costs) -> dict:
                   "total_variables": sum(s["variables"] for s in sizes),
                   "total_constraints": sum(s["constraints"] for s in sizes),
                   "bound_tightening_seconds": schedule.bound_seconds,
-                  "build_seconds": getattr(schedule, "build_seconds", None),
+                  "build_seconds": schedule.build_seconds,
                   "unstable_neurons_per_copy": unstable_counts(schedule),
                   "training_range_warnings": schedule.warnings},
         "sigmoid_error_bound": max(e.sigmoid.error_bound for e in best.encodings.values()),

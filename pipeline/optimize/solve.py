@@ -57,7 +57,6 @@ class SolveResult:
 
 
 def make_solver(solver_cfg: DictConfig, time_limit: float):
-    import pyomo.environ  # noqa: F401  (registers the solver plugins)
     from pyomo.contrib.solver.common.factory import SolverFactory
 
     name = str(solver_cfg.name)
@@ -67,7 +66,7 @@ def make_solver(solver_cfg: DictConfig, time_limit: float):
         raise SolverUnavailableError(f"solver {name!r} is not a Pyomo solver here ({exc}); use solver=highs") from exc
     if not solver.available():
         raise SolverUnavailableError(f"solver {name!r} is not available on this machine; use solver=highs")
-    if name in ("highs", "appsi_highs"):
+    if name == "highs":
         # HiGHS keeps one scheduler per process, sized by the first run's `threads`; a later run
         # asking for more threads then fails with status 'unknown'. Reset it so ours applies.
         import highspy
@@ -148,7 +147,6 @@ def read_values(schedule: ScheduleModel, sub: SubModel) -> dict:
         "x": np.array([[round(pe.value(m.x[k, t])) for t in H] for k in K], dtype=int),
         "b": np.array([[round(pe.value(m.b[k, t])) for t in H] for k in K], dtype=int),
         "p": np.array([[pe.value(m.p[k, t]) for t in H] for k in K]),
-        "xp": np.array([[pe.value(m.xp[k, t]) for t in H] for k in K]),
         "N": np.array([[round(pe.value(m.N[k, d])) for d in range(len(inst.days))] for k in K], dtype=int),
         "objective": float(pe.value(m.profit)),
     }
