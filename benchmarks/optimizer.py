@@ -23,8 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.core.config import load_params  # noqa: E402
 from pipeline.core.io import write_json  # noqa: E402
+from pipeline.data.prices import profile_prices  # noqa: E402
 from pipeline.optimize.example_network import build as build_network  # noqa: E402
 from pipeline.optimize.formulation import Costs, build_schedule_model, unstable_counts  # noqa: E402
 from pipeline.optimize.instance import build_instance  # noqa: E402
@@ -42,12 +41,6 @@ from pipeline.optimize.verify import verify  # noqa: E402
 log = logging.getLogger("bench")
 
 
-def profile_prices(cfg, hours: int) -> pd.DataFrame:
-    prof = np.asarray(list(cfg.data.prices.profile_usd_per_mwh), float)
-    stamps = pd.date_range(pd.Timestamp(cfg.data.prices.start), periods=hours, freq="h")
-    return pd.DataFrame({"timestamp": stamps, "price_usd_per_mwh": prof[stamps.hour]})
-
-
 def run_case(name: str, base, network: Path, overrides: dict, limit: float) -> dict:
     cfg = OmegaConf.create(OmegaConf.to_container(base, resolve=True))
     for key, value in overrides.items():
@@ -56,7 +49,8 @@ def run_case(name: str, base, network: Path, overrides: dict, limit: float) -> d
     row = {"case": name, "overrides": overrides, "time_limit_s": limit, "load_avg_1min": os.getloadavg()[0]}
     t0 = time.perf_counter()
     try:
-        inst = build_instance(cfg, profile_prices(cfg, int(cfg.optimize.horizon_hours)))
+        inst = build_instance(cfg, profile_prices(list(cfg.data.prices.profile_usd_per_mwh), cfg.data.prices.start,
+                                                 int(cfg.optimize.horizon_hours)))
         net = load_fault_network(network)
         schedule = build_schedule_model(inst, net, Costs.from_cfg(cfg.costs), cfg.optimize.formulation)
         row["build_s"] = time.perf_counter() - t0

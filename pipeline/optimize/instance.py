@@ -15,8 +15,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from pipeline.core.validation import DataValidationError, file_row
-
-PRICE = "price_usd_per_mwh"
+from pipeline.data.prices import PRICE
 
 
 class InfeasibleInstanceError(ValueError):

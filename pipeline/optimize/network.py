@@ -17,8 +17,10 @@ import onnx
 
 from pipeline.core.onnx_io import read_metadata
 from pipeline.core.validation import DataValidationError
+from pipeline.data import fault_schema
+from pipeline.fault.export import INPUT
 
-FEATURES = ("pressure_kN", "temperature_C", "speed_rpm", "vibration_mm_s", "humidity_pct", "maintenance_cycles")
+FEATURES = tuple(fault_schema.FEATURES)  # the fault DNN's input order (a tuple: read-only here)
 REQUIRED_METADATA = ("model", "inputs", "scaling", "train_min", "train_max", "output")
 
 
@@ -121,8 +123,8 @@ def load_fault_network(path: str | Path) -> FaultNetwork:
         raise DataValidationError(path, f"scaling.factor must be positive, got {factor.tolist()}")
     model = onnx.load(str(path))
     graph_inputs = [i.name for i in model.graph.input]
-    if graph_inputs != ["x"] or [o.name for o in model.graph.output] != [meta["output"]]:
-        raise DataValidationError(path, f"graph must have input ['x'] and output [{meta['output']!r}], "
+    if graph_inputs != [INPUT] or [o.name for o in model.graph.output] != [meta["output"]]:
+        raise DataValidationError(path, f"graph must have input [{INPUT!r}] and output [{meta['output']!r}], "
                                         f"got {graph_inputs} -> {[o.name for o in model.graph.output]}")
     try:
         net = load_onnx_neural_network(model)
