@@ -32,7 +32,8 @@ from pipeline.core.config import load_params  # noqa: E402
 from pipeline.core.io import write_json  # noqa: E402
 from pipeline.data.prices import profile_prices  # noqa: E402
 from pipeline.optimize.example_network import build as build_network  # noqa: E402
-from pipeline.optimize.formulation import Costs, build_schedule_model, unstable_counts  # noqa: E402
+from pipeline.optimize.costs import Costs  # noqa: E402
+from pipeline.optimize.formulation import build_schedule_model, unstable_counts  # noqa: E402
 from pipeline.optimize.instance import build_instance  # noqa: E402
 from pipeline.optimize.network import load_fault_network  # noqa: E402
 from pipeline.optimize.solve import SolverUnavailableError, solve  # noqa: E402
@@ -97,7 +98,7 @@ def main() -> None:
     fitted = build_network(tmp / "fitted.onnx", base.data.fault, "fitted", seed=0)
     q = 0.2 if args.quick else 1.0
     ours = {}
-    naive = {"optimize.formulation.network_encoding": "omlt_bigm", "optimize.formulation.polish": False}
+    naive = {"optimize.formulation.network_encoding": "omlt_bigm", "optimize.search.polish": False}
     steps = [  # each adds one step to the one before (6-hour horizon: the naive model solves there)
         ("steps/6h/0 naive OMLT big-M", naive),
         ("steps/6h/1 folded, interval bounds", {"optimize.formulation.bound_tightening": "interval",

@@ -11,6 +11,7 @@ leaves MLflow to the sweep's callback (one writer for the SQLite store).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -32,9 +33,25 @@ _DEFAULTS = {"hydra.run.dir": ".", "hydra.output_subdir": "null", "hydra/job_log
              "hydra.sweep.dir": "multirun/optimize/${now:%Y-%m-%d_%H-%M-%S}"}
 
 
-def _with_defaults(argv: list[str]) -> list[str]:
+def _with_defaults(argv: list[str], conf: Path) -> list[str]:
+    """Our Hydra defaults, conf/ on the search path, and config groups chosen as the README
+    writes them (`solver=gurobi`, `data/prices=caiso`): params.yaml has no defaults list, so
+    Hydra needs them appended (`+solver=gurobi`, merged over params.yaml's `solver`)."""
+    argv = [_as_group_choice(a, conf) for a in argv]
     given = {a.split("=", 1)[0].lstrip("+~") for a in argv if "=" in a}
-    return argv + [f"{k}={v}" for k, v in _DEFAULTS.items() if k not in given]
+    defaults = {**_DEFAULTS, "hydra.searchpath": f"[file://{conf}]"}
+    return argv + [f"{k}={v}" for k, v in defaults.items() if k not in given]
+
+
+def _as_group_choice(arg: str, conf: Path) -> str:
+    """`group=option[,option...]` -> `+group=...` when every option is a file of conf/<group>/."""
+    if "=" not in arg or arg.startswith(("+", "~", "-")):
+        return arg
+    group, options = arg.split("=", 1)
+    names = options.split(",")
+    if (conf / group).is_dir() and all((conf / group / f"{name}.yaml").is_file() for name in names):
+        return f"+{arg}"
+    return arg
 
 
 def _tracked_metrics(metrics: dict) -> dict:
@@ -72,11 +89,10 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv = [sys.argv[0], *_with_defaults(sys.argv[1:])]
     try:
-        import os
-
-        os.chdir(repo_root())  # params.yaml and the relative paths in it are the repository's
+        root = repo_root()
+        os.chdir(root)  # params.yaml and the relative paths in it are the repository's
     except FileNotFoundError:
-        pass
+        root = Path.cwd()
+    sys.argv = [sys.argv[0], *_with_defaults(sys.argv[1:], root / "conf")]
     main()

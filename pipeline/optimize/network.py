@@ -21,6 +21,7 @@ from pipeline.data import fault_schema
 from pipeline.fault.export import INPUT
 
 FEATURES = tuple(fault_schema.FEATURES)  # the fault DNN's input order (a tuple: read-only here)
+N_INPUT = "maintenance_cycles"  # the input the optimiser enumerates (one sub-model per count)
 REQUIRED_METADATA = ("model", "inputs", "scaling", "train_min", "train_max", "output")
 
 

@@ -7,41 +7,38 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.io import write_json
-from pipeline.optimize.formulation import Costs, ScheduleModel
+from pipeline.optimize.costs import Costs, cost_terms
+from pipeline.optimize.formulation import ScheduleModel
 from pipeline.optimize.verify import Verification
 
 
 def schedule_table(schedule: ScheduleModel, values: dict, costs: Costs, ver: Verification) -> pd.DataFrame:
-    """One row per press and hour. Room energy (temperature, humidity) is shared by the presses
-    and split evenly between their rows, so every money column sums to the objective's part."""
+    """One row per press and hour, every term of the objective (costs.cost_terms) beside the
+    decisions; each money column sums to its part of the objective."""
     inst = schedule.instance
-    kappa = inst.usd_per_kwh_per_usd_per_mwh
-    prev_h = np.concatenate([[inst.humidity_initial], values["H"][:-1]])
-    e_t = costs.temperature_kwh * np.abs(inst.outside_temperature - values["T"])
-    e_h = costs.humidity_kwh * np.abs(values["H"] - prev_h)
+    producing = values["x"] > 0
+    p_milp = np.where(producing, values["p"], ver.p_onnx)
+    terms = cost_terms(inst, values, costs, p_milp)
     frames = []
     for k in range(inst.presses):
-        x, b = values["x"][k].astype(float), values["b"][k]
-        producing = x > 0
-        p_milp = np.where(producing, values["p"][k], ver.p_onnx[k])
-        e_m = x * inst.machine_kwh_per_unit
-        share = 1.0 / inst.presses
         frames.append(pd.DataFrame({
             "press": k, "hour": np.arange(inst.hours), "timestamp": inst.timestamps,
             "price_usd_per_mwh": inst.price, "outside_temperature_C": inst.outside_temperature,
             "temperature_C": values["T"], "humidity_pct": values["H"], "units": values["x"][k],
-            "maintenance": b, "maintenance_count_N": [values["N"][k, inst.day_of(t)] for t in range(inst.hours)],
-            "p_fail": ver.p_onnx[k], "p_fail_milp": p_milp, "logit": ver.logit_onnx[k],
-            "revenue_usd": costs.revenue * x * (1 - p_milp), "penalty_usd": costs.penalty * x * p_milp,
-            "energy_temperature_kwh": e_t * share, "energy_humidity_kwh": e_h * share, "energy_machine_kwh": e_m,
-            "cost_temperature_usd": inst.price * kappa * e_t * share,
-            "cost_humidity_usd": inst.price * kappa * e_h * share,
-            "cost_machine_usd": inst.price * kappa * e_m, "maintenance_cost_usd": costs.maintenance * b,
+            "maintenance": values["b"][k], "maintenance_count_N": [values["N"][k, inst.day_of(t)] for t in range(inst.hours)],
+            "p_fail": ver.p_onnx[k], "p_fail_milp": p_milp[k], "logit": ver.logit_onnx[k],
+            **{column: terms[term][k] for column, term in TABLE_COLUMNS.items()},
         }))
-    table = pd.concat(frames, ignore_index=True)
-    table["profit_usd"] = (table.revenue_usd - table.penalty_usd - table.cost_temperature_usd
-                           - table.cost_humidity_usd - table.cost_machine_usd - table.maintenance_cost_usd)
-    return table
+    return pd.concat(frames, ignore_index=True)
+
+
+# schedule.csv column -> cost_terms name
+TABLE_COLUMNS = {
+    "revenue_usd": "revenue", "penalty_usd": "penalty", "energy_temperature_kwh": "energy_temperature_kwh",
+    "energy_humidity_kwh": "energy_humidity_kwh", "energy_machine_kwh": "energy_machine_kwh",
+    "cost_temperature_usd": "energy_cost_temperature", "cost_humidity_usd": "energy_cost_humidity",
+    "cost_machine_usd": "energy_cost_machine", "maintenance_cost_usd": "maintenance_cost", "profit_usd": "profit",
+}
 
 
 def plot_schedule(table: pd.DataFrame, path: str | Path) -> Path:

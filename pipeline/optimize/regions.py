@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.optimize.bounds import NeuronBounds
+from pipeline.core.relu_bounds import NeuronBounds
 from pipeline.optimize.network import FoldedNetwork
 
 EPS = 1e-9

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.optimize.formulation import (Costs, ScheduleModel, build_schedule_model, set_costs,
-                                           unstable_counts)
+from pipeline.optimize.costs import Costs
+from pipeline.optimize.formulation import ScheduleModel, build_schedule_model, set_costs, unstable_counts
 from pipeline.optimize.instance import build_instance, read_prices
 from pipeline.optimize.network import load_fault_network
 from pipeline.optimize.outputs import schedule_table, write_outputs
-from pipeline.optimize.solve import solve
+from pipeline.optimize.solve import ScheduleSolver
 from pipeline.optimize.verify import verify
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,13 @@ def prepare(cfg: DictConfig) -> ScheduleModel:
     return schedule
 
 
-def optimize(schedule: ScheduleModel, cfg: DictConfig):
-    """Solve with cfg.costs and verify; returns (table, metrics)."""
+def optimize(schedule: ScheduleModel, cfg: DictConfig, solver: ScheduleSolver | None = None):
+    """Solve with cfg.costs and verify; returns (table, metrics). Pass the same `solver` to
+    re-solve a schedule with new costs through its persistent solvers."""
     costs = Costs.from_cfg(cfg.costs)
     set_costs(schedule, costs)
-    result = solve(schedule, cfg.solver)
+    solver = solver or ScheduleSolver(cfg.solver, cfg.optimize.search)
+    result = solver.solve(schedule)
     ver = verify(schedule, result, costs, cfg.optimize)
     table = schedule_table(schedule, result.values, costs, ver)
     return table, metrics(schedule, result, ver, costs)

@@ -10,9 +10,13 @@ bound is the largest gap measured there plus a margin for the grid).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import pyomo.environ as pe
+
+from pipeline.optimize.linear import Affine, lin
 
 
 def sigmoid(z):
@@ -90,3 +94,47 @@ def build(lower: float, upper: float, tolerance: float) -> SigmoidPWL:
     if pwl.error_bound > tolerance:
         raise AssertionError(f"sigmoid PWL error {pwl.error_bound:g} above tolerance {tolerance:g}")
     return pwl
+
+
+def add_sigmoid(blk, sig: SigmoidPWL, z: Affine, p) -> None:
+    """p >= PWL(z) in Pyomo block `blk`: tangents on z <= 0, chords with an incremental
+    formulation on z >= 0 (binaries only where the logit can be positive)."""
+    zc, zv, z0 = z.coefs, z.variables, z.constant
+
+    def tangent(t: float) -> tuple[float, float]:  # sigmoid(t) and its slope
+        s = float(1 / (1 + math.exp(-t)))
+        return s, s * (1 - s)
+
+    if sig.upper <= 0:  # p >= s + g (z - t) for each tangent point t
+        cuts = [lin(np.append(-g * np.asarray(zc, float), 1.0), [*zv, p], -(s + g * (z0 - t))) >= 0
+                for s, g, t in ((*tangent(t), t) for t in sig.tangents)]
+        blk.sigmoid_tangent = pe.Constraint(range(len(cuts)), rule=lambda _, i: cuts[i])
+        return
+    blk.zpos = pe.Var(bounds=(0, sig.upper))
+    n_pieces = len(sig.chords) - 1
+    widths = np.diff(sig.chords)
+    blk.seg = pe.Var(range(n_pieces), bounds=lambda m, i: (0, widths[i]))
+    vals = 1 / (1 + np.exp(-sig.chords))
+    slopes = np.diff(vals) / widths
+    if n_pieces > 1:  # segment i+1 may fill only once segment i is full
+        blk.full = pe.Var(range(n_pieces - 1), domain=pe.Binary)
+        blk.segment_full = pe.Constraint(range(n_pieces - 1), rule=lambda _, i: blk.seg[i] >= widths[i] * blk.full[i])
+        blk.segment_next = pe.Constraint(range(n_pieces - 1),
+                                         rule=lambda _, i: blk.seg[i + 1] <= widths[i + 1] * blk.full[i])
+    blk.zpos_sum = pe.Constraint(expr=blk.zpos == float(sig.chords[0]) + sum(blk.seg[i] for i in range(n_pieces)))
+    segs = [blk.seg[i] for i in range(n_pieces)]
+    if sig.lower >= 0:
+        blk.logit_split = pe.Constraint(expr=lin(np.append(zc, -1.0), [*zv, blk.zpos], z0) == 0)
+        blk.sigmoid_chord = pe.Constraint(expr=lin(np.append(-slopes, 1.0), [*segs, p], -float(vals[0])) >= 0)
+        return
+    # the logit may take either sign: z = zneg + zpos with a sign binary
+    blk.positive = pe.Var(domain=pe.Binary)
+    blk.zneg = pe.Var(bounds=(sig.lower, 0))
+    blk.q = pe.Var(bounds=(0, 0.5))
+    blk.logit_split = pe.Constraint(expr=lin(np.append(zc, [-1.0, -1.0]), [*zv, blk.zneg, blk.zpos], z0) == 0)
+    blk.negative_part = pe.Constraint(expr=blk.zneg >= sig.lower * (1 - blk.positive))
+    blk.positive_part = pe.Constraint(expr=blk.zpos <= sig.upper * blk.positive)
+    cuts = [lin([1.0, -g], [blk.q, blk.zneg], -(s - g * t)) >= 0 for s, g, t in ((*tangent(t), t) for t in sig.tangents)]
+    blk.sigmoid_tangent = pe.Constraint(range(len(cuts)), rule=lambda _, i: cuts[i])
+    blk.sigmoid_chord = pe.Constraint(expr=lin(np.append(-slopes, [1.0, -1.0]), [*segs, p, blk.q],
+                                               -(float(vals[0]) - 0.5)) >= 0)

@@ -20,6 +20,8 @@ from pipeline.optimize.formulation import ScheduleModel, SubModel
 
 log = logging.getLogger(__name__)
 
+DEFAULT_SEARCH = {"polish": True, "prune_with_incumbent": True}  # conf/optimize `search`
+
 
 class SolverUnavailableError(RuntimeError):
     """The configured solver cannot be used here (not installed, or its licence refuses the model)."""
@@ -84,20 +86,6 @@ def make_solver(solver_cfg: DictConfig, time_limit: float):
     return solver
 
 
-def _solver_for(schedule: ScheduleModel, i: int, solver_cfg: DictConfig, time_limit: float):
-    """The sub-model's persistent solver (created once; a re-solve after set_costs only
-    updates the changed coefficients), with this call's time limit and options."""
-    key = (i, str(solver_cfg.name))
-    fresh = make_solver(solver_cfg, time_limit)
-    if key not in schedule.solvers:
-        schedule.solvers[key] = fresh
-    solver = schedule.solvers[key]
-    solver.config.time_limit = fresh.config.time_limit
-    solver.config.solver_options.clear()
-    solver.config.solver_options.update(fresh.config.solver_options)
-    return solver
-
-
 def _licence_message(name: str, exc: Exception, model: pe.ConcreteModel) -> str:
     from pipeline.optimize.formulation import model_stats
 
@@ -152,12 +140,13 @@ def read_values(schedule: ScheduleModel, sub: SubModel) -> dict:
     }
 
 
-def _solve_sub(schedule: ScheduleModel, i: int, solver_cfg: DictConfig, time_limit: float,
+def _solve_sub(schedule: ScheduleModel, i: int, solvers: "ScheduleSolver", time_limit: float,
                cutoff: float | None) -> dict:
     """Solve sub-model i (and polish its incumbent); a plain, picklable summary."""
+    solver_cfg = solvers.solver_cfg
     name = str(solver_cfg.name)
     sub = schedule.submodels[i]
-    solver = _solver_for(schedule, i, solver_cfg, time_limit)
+    solver = solvers.for_submodel(sub, time_limit)
     if cutoff is not None and name == "highs":
         # HiGHS stops once its dual bound cannot beat the best schedule found so far
         solver.config.solver_options["objective_bound"] = cutoff
@@ -177,7 +166,7 @@ def _solve_sub(schedule: ScheduleModel, i: int, solver_cfg: DictConfig, time_lim
            "seconds": time.perf_counter() - t0, "nodes": int(nodes or 0), "values": None, "polished": False}
     if obj is not None:
         res.solution_loader.load_vars()
-        if bool(schedule.options.get("polish", False)):
+        if bool(solvers.search.polish):
             solver.config.solver_options.pop("objective_bound", None)
             out["polished"] = _polish(solver, sub, name)
         out["values"] = read_values(schedule, sub)
@@ -191,61 +180,86 @@ _FORKED: dict = {}
 
 def _forked_sub(args) -> dict:
     i, time_limit = args
-    schedule, solver_cfg = _FORKED["schedule"], _FORKED["solver_cfg"]
-    return _solve_sub(schedule, i, solver_cfg, time_limit, None)
+    return _solve_sub(_FORKED["schedule"], i, _FORKED["solvers"], time_limit, None)
 
 
-def solve(schedule: ScheduleModel, solver_cfg: DictConfig, order: list[int] | None = None) -> SolveResult:
-    """Solve every sub-model within one time budget; the best schedule and the proven bound
-    (the maximum of the sub-models' bounds). With solver.workers > 1 the independent
-    sub-models run in parallel processes; otherwise in sequence, each one cut off by the best
-    schedule found before it (optimize.formulation.prune_with_incumbent)."""
-    name = str(solver_cfg.name)
-    limit = float(solver_cfg.time_limit_s)
-    gap_target = float(solver_cfg.mip_rel_gap)
-    workers = int(solver_cfg.get("workers", 1))
-    start = time.perf_counter()
-    order = order if order is not None else list(range(len(schedule.submodels)))
-    prune = bool(schedule.options.get("prune_with_incumbent", False))
-    results: list[dict] = []
-    if workers > 1 and len(order) > 1:
-        import multiprocessing as mp
+def solve(schedule: ScheduleModel, solver_cfg: DictConfig, search: DictConfig | None = None,
+          order: list[int] | None = None) -> SolveResult:
+    """Solve with a fresh ScheduleSolver (no state kept between calls)."""
+    return ScheduleSolver(solver_cfg, search).solve(schedule, order)
 
-        _FORKED.update(schedule=schedule, solver_cfg=solver_cfg)
-        try:  # fork: the children inherit the built models; each solves whole sub-models
-            with mp.get_context("fork").Pool(min(workers, len(order))) as pool:
-                # each worker runs ceil(n / workers) sub-models one after another: split the budget
-                rounds = math.ceil(len(order) / min(workers, len(order)))
-                results = pool.map(_forked_sub, [(i, limit / rounds) for i in order], chunksize=1)
-        finally:
-            _FORKED.clear()
-    else:
-        best = -math.inf
-        for done, i in enumerate(order):
-            remaining = limit - (time.perf_counter() - start)
-            # an even share of what is left, so that a time limit still bounds every sub-model
-            # (time a quick sub-model does not use rolls over to the ones after it)
-            share = remaining / (len(order) - done)
-            if remaining <= 0:
-                results.append({"i": i, "label": schedule.submodels[i].label, "status": "not_started",
-                                "objective": None, "bound": math.inf, "seconds": 0.0, "nodes": 0,
-                                "values": None, "polished": False})
-                continue
-            out = _solve_sub(schedule, i, solver_cfg, share, best if prune and best > -math.inf else None)
-            results.append(out)
-            if out["objective"] is not None:
-                best = max(best, out["objective"])
-    found = [r for r in results if r["values"] is not None]
-    if not found:
-        raise NoScheduleFoundError(f"{name} found no feasible schedule within {limit:g} s "
-                                   f"(solver.time_limit_s); statuses: {[r['status'] for r in results]}")
-    top = max(found, key=lambda r: r["objective"])
-    bound = max(r["bound"] for r in results)
-    objective = float(top["objective"])
-    gap = max((bound - objective) / max(abs(objective), 1e-9), 0.0) if math.isfinite(bound) else math.inf
-    time_hit = any(r["status"] in ("maxTimeLimit", "not_started") for r in results)
-    status = "optimal" if gap <= gap_target + 1e-12 else ("time_limit" if time_hit else "feasible")
-    subs = [SubResult(r["label"], r["status"], r["objective"], r["bound"] if math.isfinite(r["bound"]) else None,
-                      r["seconds"], r["nodes"], schedule.submodels[r["i"]].stats) for r in results]
-    return SolveResult(name, status, objective, bound, gap, time.perf_counter() - start,
-                       sum(r["nodes"] for r in results), time_hit, top["i"], top["values"], subs, top["polished"])
+
+class ScheduleSolver:
+    """The solve-time side: solver configuration, search options (optimize.search) and one
+    persistent Pyomo solver per sub-model, so that a re-solve after set_costs only passes the
+    changed coefficients. Keep one per sweep; the models themselves hold no solver state."""
+
+    def __init__(self, solver_cfg: DictConfig, search: DictConfig | None = None):
+        self.solver_cfg = solver_cfg
+        self.search = search if search is not None else OmegaConf.create(DEFAULT_SEARCH)
+        self._solvers: dict[int, object] = {}
+
+    def for_submodel(self, sub: SubModel, time_limit: float):
+        """The sub-model's persistent solver, with this call's time limit and options."""
+        fresh = make_solver(self.solver_cfg, time_limit)
+        solver = self._solvers.setdefault(id(sub.model), fresh)
+        solver.config.time_limit = fresh.config.time_limit
+        solver.config.solver_options.clear()
+        solver.config.solver_options.update(fresh.config.solver_options)
+        return solver
+
+    def solve(self, schedule: ScheduleModel, order: list[int] | None = None) -> SolveResult:
+        """Solve every sub-model within one time budget; the best schedule and the proven bound
+        (the maximum of the sub-models' bounds). With solver.workers > 1 the independent
+        sub-models run in parallel processes; otherwise in sequence, each one cut off by the best
+        schedule found before it (optimize.formulation.prune_with_incumbent)."""
+        solver_cfg = self.solver_cfg
+        name = str(solver_cfg.name)
+        limit = float(solver_cfg.time_limit_s)
+        gap_target = float(solver_cfg.mip_rel_gap)
+        workers = int(solver_cfg.get("workers", 1))
+        start = time.perf_counter()
+        order = order if order is not None else list(range(len(schedule.submodels)))
+        prune = bool(self.search.prune_with_incumbent)
+        results: list[dict] = []
+        if workers > 1 and len(order) > 1:
+            import multiprocessing as mp
+
+            _FORKED.update(schedule=schedule, solvers=self)
+            try:  # fork: the children inherit the built models; each solves whole sub-models
+                with mp.get_context("fork").Pool(min(workers, len(order))) as pool:
+                    # each worker runs ceil(n / workers) sub-models one after another: split the budget
+                    rounds = math.ceil(len(order) / min(workers, len(order)))
+                    results = pool.map(_forked_sub, [(i, limit / rounds) for i in order], chunksize=1)
+            finally:
+                _FORKED.clear()
+        else:
+            best = -math.inf
+            for done, i in enumerate(order):
+                remaining = limit - (time.perf_counter() - start)
+                # an even share of what is left, so that a time limit still bounds every sub-model
+                # (time a quick sub-model does not use rolls over to the ones after it)
+                share = remaining / (len(order) - done)
+                if remaining <= 0:
+                    results.append({"i": i, "label": schedule.submodels[i].label, "status": "not_started",
+                                    "objective": None, "bound": math.inf, "seconds": 0.0, "nodes": 0,
+                                    "values": None, "polished": False})
+                    continue
+                out = _solve_sub(schedule, i, self, share, best if prune and best > -math.inf else None)
+                results.append(out)
+                if out["objective"] is not None:
+                    best = max(best, out["objective"])
+        found = [r for r in results if r["values"] is not None]
+        if not found:
+            raise NoScheduleFoundError(f"{name} found no feasible schedule within {limit:g} s "
+                                       f"(solver.time_limit_s); statuses: {[r['status'] for r in results]}")
+        top = max(found, key=lambda r: r["objective"])
+        bound = max(r["bound"] for r in results)
+        objective = float(top["objective"])
+        gap = max((bound - objective) / max(abs(objective), 1e-9), 0.0) if math.isfinite(bound) else math.inf
+        time_hit = any(r["status"] in ("maxTimeLimit", "not_started") for r in results)
+        status = "optimal" if gap <= gap_target + 1e-12 else ("time_limit" if time_hit else "feasible")
+        subs = [SubResult(r["label"], r["status"], r["objective"], r["bound"] if math.isfinite(r["bound"]) else None,
+                          r["seconds"], r["nodes"], schedule.submodels[r["i"]].stats) for r in results]
+        return SolveResult(name, status, objective, bound, gap, time.perf_counter() - start,
+                           sum(r["nodes"] for r in results), time_hit, top["i"], top["values"], subs, top["polished"])

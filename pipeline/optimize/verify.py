@@ -15,7 +15,8 @@ import numpy as np
 from omegaconf import DictConfig
 
 from pipeline.core.onnx_io import session
-from pipeline.optimize.formulation import Costs, ScheduleModel
+from pipeline.optimize.costs import Costs, objective_parts
+from pipeline.optimize.formulation import ScheduleModel
 from pipeline.optimize.network import FEATURES
 from pipeline.optimize.sigmoid import sigmoid
 from pipeline.optimize.solve import SolveResult
@@ -63,28 +64,6 @@ def onnx_probabilities(schedule: ScheduleModel, values: dict) -> tuple[np.ndarra
     return logit, sigmoid(logit)
 
 
-def objective_parts(schedule: ScheduleModel, values: dict, costs: Costs, p: np.ndarray) -> dict:
-    """The objective's decomposition in USD, recomputed with numpy from the schedule."""
-    inst = schedule.instance
-    x, b = values["x"].astype(float), values["b"].astype(float)
-    kappa = inst.usd_per_kwh_per_usd_per_mwh
-    prev_h = np.concatenate([[inst.humidity_initial], values["H"][:-1]])
-    e_t = costs.temperature_kwh * np.abs(inst.outside_temperature - values["T"])
-    e_h = costs.humidity_kwh * np.abs(values["H"] - prev_h)
-    e_m = x * inst.machine_kwh_per_unit
-    parts = {
-        "revenue": float(np.sum(costs.revenue * x * (1 - p))),
-        "penalty": float(np.sum(costs.penalty * x * p)),
-        "maintenance_cost": float(np.sum(costs.maintenance * b)),
-        "energy_cost_temperature": float(np.sum(inst.price * kappa * e_t)),
-        "energy_cost_humidity": float(np.sum(inst.price * kappa * e_h)),
-        "energy_cost_machine": float(np.sum(inst.price * kappa * e_m)),
-    }
-    parts["energy_cost"] = parts["energy_cost_temperature"] + parts["energy_cost_humidity"] + parts["energy_cost_machine"]
-    parts["profit"] = parts["revenue"] - parts["penalty"] - parts["maintenance_cost"] - parts["energy_cost"]
-    return parts
-
-
 def verify(schedule: ScheduleModel, result: SolveResult, costs: Costs, opts: DictConfig) -> Verification:
     """Check the solver's schedule; raise VerificationError naming what disagrees."""
     values = result.values
@@ -101,11 +80,11 @@ def verify(schedule: ScheduleModel, result: SolveResult, costs: Costs, opts: Dic
                                 f"{p_onnx[k, t]:.6f} (|diff| {max_err:.2e} > tolerance {tol:.2e}) at "
                                 f"T={values['T'][t]:.4f}, H={values['H'][t]:.4f}, N={values['N'][k].tolist()}")
     p_milp = np.where(producing, values["p"], p_onnx)
-    parts = objective_parts(schedule, values, costs, p_milp)
+    parts = objective_parts(schedule.instance, values, costs, p_milp)
     rel = abs(parts["profit"] - result.objective) / max(abs(result.objective), 1.0)
     if rel > float(opts.verification.objective_rel_tol):
         raise VerificationError(f"objective: MILP {result.objective:.6f} vs numpy {parts['profit']:.6f} "
                                 f"(relative difference {rel:.2e} > {opts.verification.objective_rel_tol})")
-    true_parts = objective_parts(schedule, values, costs, p_onnx)
+    true_parts = objective_parts(schedule.instance, values, costs, p_onnx)
     return Verification(p_onnx, logit, max_err, tol, parts["profit"], rel, true_parts["profit"], parts,
                         int((~producing).sum()))

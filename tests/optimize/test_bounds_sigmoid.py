@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.optimize.bounds import interval_bounds, tighten
+from pipeline.core.relu_bounds import interval_bounds, tighten
 from pipeline.optimize.network import load_fault_network
 from pipeline.optimize.regions import linear_regions
 from pipeline.optimize.sigmoid import build, sigmoid
@@ -30,7 +30,7 @@ def _hidden(folded, pts):
 def test_lp_bounds_are_valid_and_tighter_than_intervals(folded):
     rng = np.random.default_rng(0)
     pts = np.column_stack([rng.uniform(18, 30, 5000), rng.uniform(30, 65, 5000)])
-    ib, lp, exact = interval_bounds(folded, LO, HI), tighten(folded, LO, HI), tighten(folded, LO, HI, exact=True)
+    ib, lp, exact = interval_bounds(folded.weights, folded.biases, LO, HI), tighten(folded.weights, folded.biases, LO, HI), tighten(folded.weights, folded.biases, LO, HI, exact=True)
     for layer, values in enumerate(_hidden(folded, pts)):
         for b in (ib, lp, exact):
             assert np.all(values >= b.lower[layer] - 1e-7) and np.all(values <= b.upper[layer] + 1e-7)
@@ -44,7 +44,7 @@ def test_lp_bounds_are_valid_and_tighter_than_intervals(folded):
 
 
 def test_linear_regions_partition_the_box_exactly(folded):
-    regions = linear_regions(folded, tighten(folded, LO, HI), LO, HI)
+    regions = linear_regions(folded, tighten(folded.weights, folded.biases, LO, HI), LO, HI)
     areas = [0.5 * abs(np.dot(r.vertices[:, 0], np.roll(r.vertices[:, 1], -1))
                        - np.dot(r.vertices[:, 1], np.roll(r.vertices[:, 0], -1))) for r in regions]
     assert sum(areas) == pytest.approx((HI - LO).prod(), rel=1e-9)

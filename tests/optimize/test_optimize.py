@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from pipeline.optimize.formulation import Costs
+from pipeline.optimize.costs import Costs
 from pipeline.optimize.network import load_fault_network
 from pipeline.optimize.run import optimize, prepare, run_optimization
 from pipeline.optimize.sigmoid import sigmoid
