@@ -65,7 +65,7 @@ def run_case(name: str, base, network: Path, overrides: dict, limit: float) -> d
                    solve_s=result.seconds, nodes=result.nodes, time_limit_hit=result.time_limit_hit,
                    per_sub_model=[{"label": s.label, "status": s.status, "s": s.seconds, "nodes": s.nodes,
                                    "objective": s.objective} for s in result.subs])
-        ver = verify(schedule, result, Costs.from_cfg(cfg.costs), cfg.optimize)
+        ver = verify(schedule.instance, schedule.network, result, Costs.from_cfg(cfg.costs), cfg.optimize)
         row["verification"] = ver.metrics()
         row["units"], row["maintenance"] = int(result.values["x"].sum()), result.values["N"].tolist()
         row["x"], row["b"] = result.values["x"].tolist(), result.values["b"].tolist()

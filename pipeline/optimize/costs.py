@@ -24,6 +24,7 @@ class Costs:
     maintenance: float
     temperature_kwh: float
     humidity_kwh: float
+    unit_bonus: float = 0.0  # a decomposition's Lagrangian price per unit made (0 in every real objective)
 
     @classmethod
     def from_cfg(cls, costs: DictConfig) -> "Costs":
@@ -40,8 +41,9 @@ def cost_terms(inst: Instance, values: dict, costs: Costs, p: np.ndarray) -> dic
     between their rows, so that each money term sums to its part of the objective."""
     x, b = values["x"].astype(float), values["b"].astype(float)
     usd_per_kwh = inst.price * inst.usd_per_kwh_per_usd_per_mwh
-    prev_h = np.concatenate([[inst.humidity_initial], values["H"][:-1]])
-    share = 1.0 / inst.presses
+    start = inst.humidity_initial if inst.humidity_initial is not None else values["H"][0]
+    prev_h = np.concatenate([[start], values["H"][:-1]])
+    share = inst.room_share / inst.presses
     room = np.ones((inst.presses, 1))
     energy_t = room * (costs.temperature_kwh * np.abs(inst.outside_temperature - values["T"]) * share)
     energy_h = room * (costs.humidity_kwh * np.abs(values["H"] - prev_h) * share)

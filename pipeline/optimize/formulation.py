@@ -28,6 +28,7 @@ from omegaconf import DictConfig
 from pipeline.optimize.costs import Costs
 from pipeline.optimize.encodings import NetworkEncoding, encoding_class
 from pipeline.optimize.encodings.base import check_options, free_box
+from pipeline.optimize.hour_values import HourValues, add_hour_value_cuts
 from pipeline.optimize.instance import Instance
 from pipeline.optimize.linear import lin
 from pipeline.optimize.network import N_INPUT, FaultNetwork
@@ -57,6 +58,9 @@ class ScheduleModel:
     bound_seconds: float
     warnings: list[str] = field(default_factory=list)
     build_seconds: float | None = None  # prepare()'s wall time: inputs, bounds and sub-models
+    hour_values: dict = field(default_factory=dict)  # N -> HourValues (hour-value cuts), when used
+    cut_seconds: float = 0.0            # the last set_costs: hour values and cuts for its costs
+    costs: Costs | None = None          # the costs the sub-models hold now
 
 
 def _abs_epigraphs(m, name: str, hours, diff: dict, span: float, negative: dict) -> None:
@@ -88,8 +92,18 @@ def _room(m, inst: Instance) -> None:
             m.eT_sign[t].fix(0)
             m.eH_sign[t].fix(0)
     _abs_epigraphs(m, "eT", hours, {t: inst.outside_temperature[t] - m.T[t] for t in hours}, t_span, negative)
-    _abs_epigraphs(m, "eH", hours, {t: m.H[t] - (inst.humidity_initial if t == 0 else m.H[t - 1]) for t in hours},
-                   h_span, negative)
+    # H_{-1}: fixed at the configured start, or free (a decomposition's later day; fix_start)
+    m.H_start = pe.Var(bounds=inst.humidity_box)
+    fix_start(m, inst.humidity_initial)
+    _abs_epigraphs(m, "eH", hours, {t: m.H[t] - (m.H_start if t == 0 else m.H[t - 1]) for t in hours}, h_span, negative)
+
+
+def fix_start(m: pe.ConcreteModel, humidity: float | None) -> None:
+    """The room's humidity before the first hour: a value, or None for free (no first-hour change cost)."""
+    if humidity is None:
+        m.H_start.unfix()
+    else:
+        m.H_start.fix(float(humidity))
 
 
 def _production(m, inst: Instance, n_fixed: dict, encodings: dict) -> None:
@@ -108,9 +122,9 @@ def _production(m, inst: Instance, n_fixed: dict, encodings: dict) -> None:
             m.N[k, d].fix(n)
     m.maintenance_count = pe.Constraint(presses, days, rule=lambda m, k, d: lin(
         [1.0] * len(inst.days[d]) + [-1.0], [*(m.b[k, t] for t in inst.days[d]), m.N[k, d]]) == 0)
-    m.demand = pe.Constraint(days, rule=lambda m, d: lin(
-        [2.0 ** i for k in presses for t in inst.days[d] for i in bits],
-        [m.u[k, t, i] for k in presses for t in inst.days[d] for i in bits]) >= inst.demand[d])
+    m.demand = pe.Constraint(range(len(inst.demand_blocks)), rule=lambda m, d: lin(
+        [2.0 ** i for k in presses for t in inst.demand_blocks[d] for i in bits],
+        [m.u[k, t, i] for k in presses for t in inst.demand_blocks[d] for i in bits]) >= inst.demand[d])
     lost = X - inst.capacity_in_maintenance_hour
     m.capacity = pe.Constraint(presses, hours, rule=lambda m, k, t: lin(
         [2.0 ** i for i in bits] + [lost], [*(m.u[k, t, i] for i in bits), m.b[k, t]]) <= X)
@@ -153,14 +167,16 @@ def _objective(m, inst: Instance, costs: Costs) -> None:
     m.Cm = pe.Param(mutable=True, initialize=costs.maintenance)
     m.cT = pe.Param(mutable=True, initialize=costs.temperature_kwh)
     m.cH = pe.Param(mutable=True, initialize=costs.humidity_kwh)
+    m.bonus = pe.Param(mutable=True, initialize=costs.unit_bonus)
     kappa = inst.usd_per_kwh_per_usd_per_mwh
     machine = [float(inst.price[t] * kappa * inst.machine_kwh_per_unit) for t in hours]  # USD per unit
+    room = [float(inst.price[t] * kappa * inst.room_share) for t in hours]  # USD per kWh of room energy paid here
     m.profit = pe.Objective(sense=pe.maximize, expr=(
-        pe.quicksum((m.R - machine[t]) * 2 ** i * m.u[k, t, i] for k in presses for t in hours for i in bits)
+        pe.quicksum((m.R + m.bonus - machine[t]) * 2 ** i * m.u[k, t, i] for k in presses for t in hours for i in bits)
         - pe.quicksum((m.R + m.Cpen) * 2 ** i * m.w[k, t, i] for k in presses for t in hours for i in bits)
         - pe.quicksum(m.Cm * m.b[k, t] for k in presses for t in hours)
-        - pe.quicksum(float(inst.price[t] * kappa) * m.cT * m.eT[t] for t in hours)
-        - pe.quicksum(float(inst.price[t] * kappa) * m.cH * m.eH[t] for t in hours)))
+        - pe.quicksum(room[t] * m.cT * m.eT[t] for t in hours)
+        - pe.quicksum(room[t] * m.cH * m.eH[t] for t in hours)))
 
 
 def build_submodel(inst: Instance, n_fixed: dict, encodings: dict, costs: Costs) -> pe.ConcreteModel:
@@ -193,15 +209,27 @@ def model_stats(m: pe.ConcreteModel) -> dict:
             "constraints": sum(1 for _ in m.component_data_objects(pe.Constraint, active=True))}
 
 
-def build_schedule_model(inst: Instance, net: FaultNetwork, costs: Costs, opts: DictConfig) -> ScheduleModel:
-    """Bounds once per N assignment (shared by all hourly copies), then one Pyomo model per assignment."""
+def shared_parts(inst: Instance, net: FaultNetwork, opts: DictConfig) -> tuple[list[dict], dict, dict]:
+    """The N assignments, one encoding per N value (bounds, sigmoid pieces) and, where the
+    cuts apply, one HourValues per N: what every day of a horizon can share."""
     check_options(opts)
-    messages = net.check_box(free_box(inst))
-    start = time.perf_counter()
     assignments = _assignments(inst, opts)
     values = sorted({v for a in assignments for v in a.values()}, key=lambda v: -1 if v is None else v)
     encoder = encoding_class(str(opts.network_encoding))
     encodings = {v: encoder(net, inst, v, opts) for v in values}
+    hour_values = {}
+    if _hour_value_cuts(inst, opts, assignments):
+        hour_values = {v: HourValues(encodings[v], int(opts.hour_value_strips)) for v in values}
+    return assignments, encodings, hour_values
+
+
+def build_schedule_model(inst: Instance, net: FaultNetwork, costs: Costs, opts: DictConfig,
+                         shared: tuple | None = None) -> ScheduleModel:
+    """Bounds once per N assignment (shared by all hourly copies), then one Pyomo model per
+    assignment; `shared` (from shared_parts) skips the first part."""
+    messages = net.check_box(free_box(inst))
+    start = time.perf_counter()
+    assignments, encodings, hour_values = shared or shared_parts(inst, net, opts)
     bound_seconds = time.perf_counter() - start
     subs = []
     for a in assignments:
@@ -210,11 +238,21 @@ def build_schedule_model(inst: Instance, net: FaultNetwork, costs: Costs, opts: 
         sub = SubModel(a, model, {v: encodings[v] for v in set(a.values())}, time.perf_counter() - t0)
         sub.stats = model_stats(model)
         subs.append(sub)
-    return ScheduleModel(inst, net, opts, subs, bound_seconds, messages)
+    schedule = ScheduleModel(inst, net, opts, subs, bound_seconds, messages, hour_values=hour_values)
+    set_costs(schedule, costs)
+    return schedule
+
+
+def _hour_value_cuts(inst: Instance, opts: DictConfig, assignments: list[dict]) -> bool:
+    """The cuts need one press, one day block and N fixed per sub-model (two free network inputs)."""
+    single = inst.presses == 1 and len(inst.days) == 1
+    return bool(opts.hour_value_cuts) and single and all(v is not None for a in assignments for v in a.values())
 
 
 def set_costs(schedule: ScheduleModel, costs: Costs) -> None:
-    """New cost coefficients for every sub-model, without rebuilding or re-tightening."""
+    """New cost coefficients for every sub-model, without rebuilding or re-tightening; the
+    hour-value cuts (which depend on the costs) are recomputed from the cached vertices."""
+    start = time.perf_counter()
     for sub in schedule.submodels:
         m = sub.model
         m.R.set_value(costs.revenue)
@@ -222,6 +260,12 @@ def set_costs(schedule: ScheduleModel, costs: Costs) -> None:
         m.Cm.set_value(costs.maintenance)
         m.cT.set_value(costs.temperature_kwh)
         m.cH.set_value(costs.humidity_kwh)
+        m.bonus.set_value(costs.unit_bonus)
+        if schedule.hour_values:
+            n_of_hour = [sub.n_fixed[(0, 0)]] * schedule.instance.hours
+            add_hour_value_cuts(m, schedule.hour_values, n_of_hour, costs, schedule.instance)
+    schedule.cut_seconds = time.perf_counter() - start
+    schedule.costs = costs
 
 
 def unstable_counts(schedule: ScheduleModel) -> dict:

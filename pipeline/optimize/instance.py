@@ -7,7 +7,7 @@ be done) so that no solver is ever called on it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,15 +31,21 @@ class Instance:
     fixed: dict[str, float]        # pressure_kN, speed_rpm, vibration_mm_s
     temperature_box: tuple[float, float]
     humidity_box: tuple[float, float]
-    humidity_initial: float
+    humidity_initial: float | None  # H_{-1}; None: free (a decomposition's later day chooses its own start)
     max_per_hour: int              # X_max
     maintenance_hours: float       # m
     days: list[np.ndarray]         # hour indices of each day block (24 h, the last may be shorter)
-    demand: list[int]              # per day block, all presses together
+    demand: list[int]              # per demand block (demand_blocks), all presses together
     required_maintenance: int      # per press and day block
     max_maintenance: int           # per press and day block
     machine_kwh_per_unit: float    # alpha P + beta S + gamma V
     usd_per_kwh_per_usd_per_mwh: float
+    demand_blocks: list[np.ndarray] | None = None  # hours of each demand block; None: the day blocks
+    room_share: float = 1.0        # the share of the room's energy this instance pays (1/K per press of K)
+
+    def __post_init__(self) -> None:
+        if self.demand_blocks is None:
+            self.demand_blocks = self.days
 
     @property
     def hours(self) -> int:
@@ -51,6 +57,19 @@ class Instance:
 
     def day_of(self, hour: int) -> int:
         return hour // 24
+
+    def day(self, d: int, humidity_initial: float | None, presses: int = 1, demand: int | None = None,
+            room_share: float = 1.0) -> "Instance":
+        """Day block d alone (a decomposition's sub-problem): its hours, prices and outside
+        temperatures; `demand` units in the day (default: the day's share of its block's)."""
+        hours = self.days[d]
+        if demand is None:
+            block = next(i for i, b in enumerate(self.demand_blocks) if hours[0] in b)
+            demand = math.ceil(self.demand[block] * len(hours) / len(self.demand_blocks[block]) - 1e-9)
+        return replace(self, timestamps=self.timestamps[hours], price=self.price[hours],
+                       outside_temperature=self.outside_temperature[hours], presses=presses,
+                       humidity_initial=humidity_initial, days=[np.arange(len(hours))], demand=[int(demand)],
+                       demand_blocks=None, room_share=room_share)
 
 
 def read_prices(path: str | Path, hours: int) -> pd.DataFrame:
@@ -98,7 +117,11 @@ def build_instance(cfg: DictConfig, prices: pd.DataFrame) -> Instance:
         raise ValueError(f"optimize: need presses >= 1, production.max_per_hour >= 1 and 0 <= maintenance_hours <= 1; "
                          f"got {presses}, {x_max}, {m}")
     days = [np.arange(s, min(s + 24, hours)) for s in range(0, hours, 24)]
-    demand = [math.ceil(float(prod.demand_per_day) * len(d) / 24.0 - 1e-9) for d in days]
+    scope = str(prod.get("demand_scope", "day"))
+    if scope not in ("day", "horizon"):
+        raise ValueError(f"optimize.production.demand_scope must be 'day' or 'horizon', got {scope!r}")
+    blocks = days if scope == "day" else [np.arange(hours)]
+    demand = [math.ceil(float(prod.demand_per_day) * len(b) / 24.0 - 1e-9) for b in blocks]
     fixed = {k: float(v) for k, v in opt.fixed_inputs.items()}
     machine = (float(costs.machine_energy.alpha_kwh_per_kN) * fixed["pressure_kN"]
                + float(costs.machine_energy.beta_kwh_per_rpm) * fixed["speed_rpm"]
@@ -111,7 +134,7 @@ def build_instance(cfg: DictConfig, prices: pd.DataFrame) -> Instance:
         humidity_initial=float(opt.humidity_pct.initial), max_per_hour=x_max, maintenance_hours=m,
         days=days, demand=demand, required_maintenance=int(maint.required_per_day),
         max_maintenance=int(maint.max_per_day), machine_kwh_per_unit=machine,
-        usd_per_kwh_per_usd_per_mwh=float(costs.usd_per_kwh_per_usd_per_mwh))
+        usd_per_kwh_per_usd_per_mwh=float(costs.usd_per_kwh_per_usd_per_mwh), demand_blocks=blocks)
     check_feasible(inst)
     return inst
 
@@ -119,7 +142,7 @@ def build_instance(cfg: DictConfig, prices: pd.DataFrame) -> Instance:
 def check_feasible(inst: Instance) -> None:
     """Raise InfeasibleInstanceError naming the cause, before any solver is called."""
     lo, hi = inst.humidity_box
-    if not lo <= inst.humidity_initial <= hi:
+    if inst.humidity_initial is not None and not lo <= inst.humidity_initial <= hi:
         raise InfeasibleInstanceError(f"optimize.humidity_pct.initial {inst.humidity_initial} lies outside "
                                       f"[{lo}, {hi}]")
     if inst.required_maintenance > inst.max_maintenance:
@@ -131,10 +154,13 @@ def check_feasible(inst: Instance) -> None:
             raise InfeasibleInstanceError(
                 f"required maintenance impossible: day {d} has {len(hours)} hour(s) and at most one maintenance "
                 f"per hour, but {inst.required_maintenance} are required (optimize.maintenance.required_per_day)")
-        lost = inst.max_per_hour - inst.capacity_in_maintenance_hour
-        capacity = inst.presses * (len(hours) * inst.max_per_hour - inst.required_maintenance * lost)
-        if inst.demand[d] > capacity:
+    lost = inst.max_per_hour - inst.capacity_in_maintenance_hour
+    for b, hours in enumerate(inst.demand_blocks):
+        days = sum(1 for day in inst.days if day[0] in hours)
+        capacity = inst.presses * (len(hours) * inst.max_per_hour - days * inst.required_maintenance * lost)
+        if inst.demand[b] > capacity:
+            what = f"day {b}" if inst.demand_blocks is inst.days else "the horizon"
             raise InfeasibleInstanceError(
-                f"demand above capacity: day {d} needs {inst.demand[d]} units but {inst.presses} press(es) can make "
+                f"demand above capacity: {what} needs {inst.demand[b]} units but {inst.presses} press(es) can make "
                 f"at most {capacity} in its {len(hours)} hour(s) with the {inst.required_maintenance} required "
-                f"maintenance(s) (optimize.production.demand_per_day / max_per_hour)")
+                f"maintenance(s) a day (optimize.production.demand_per_day / max_per_hour)")

@@ -8,14 +8,13 @@ import pandas as pd
 
 from pipeline.core.io import write_json
 from pipeline.optimize.costs import Costs, cost_terms
-from pipeline.optimize.formulation import ScheduleModel
+from pipeline.optimize.instance import Instance
 from pipeline.optimize.verify import Verification
 
 
-def schedule_table(schedule: ScheduleModel, values: dict, costs: Costs, ver: Verification) -> pd.DataFrame:
+def schedule_table(inst: Instance, values: dict, costs: Costs, ver: Verification) -> pd.DataFrame:
     """One row per press and hour, every term of the objective (costs.cost_terms) beside the
     decisions; each money column sums to its part of the objective."""
-    inst = schedule.instance
     producing = values["x"] > 0
     p_milp = np.where(producing, values["p"], ver.p_onnx)
     terms = cost_terms(inst, values, costs, p_milp)

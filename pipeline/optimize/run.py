@@ -1,9 +1,10 @@
 """The optimize stage as plain functions: load, build once, solve, verify, write.
 
-`prepare(cfg)` builds the ScheduleModel once (network, prices, bounds, sub-models);
-`optimize(schedule, cfg)` sets the costs and solves it (a sweep calls it again with other
-costs, without rebuilding or re-tightening); `run_optimization(cfg, out_dir)` does both and
-writes the outputs.
+`prepare(cfg)` builds the plan once (network, prices, bounds, sub-models): one ScheduleModel
+for one press and one day, a DecomposedSchedule (day problems with a global bound) for more;
+`optimize(plan, cfg)` sets the costs and solves it (a sweep calls it again with other costs,
+without rebuilding or re-tightening); `run_optimization(cfg, out_dir)` does both and writes
+the outputs.
 """
 from __future__ import annotations
 
@@ -15,14 +16,18 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from pipeline.optimize.costs import Costs
+from pipeline.optimize.decompose import DecomposedSchedule
 from pipeline.optimize.formulation import ScheduleModel, build_schedule_model, set_costs, unstable_counts
-from pipeline.optimize.instance import build_instance, read_prices
+from pipeline.optimize.instance import Instance, build_instance, read_prices
 from pipeline.optimize.network import load_fault_network
 from pipeline.optimize.outputs import schedule_table, write_outputs
-from pipeline.optimize.solve import ScheduleSolver
+from pipeline.optimize.solve import ScheduleSolver, SolveResult
 from pipeline.optimize.verify import verify
 
 log = logging.getLogger(__name__)
+
+DECOMPOSITION = ("auto", "none")
+Plan = ScheduleModel | DecomposedSchedule
 
 
 def network_path(cfg: DictConfig) -> Path:
@@ -33,37 +38,80 @@ def prices_path(cfg: DictConfig) -> Path:
     return Path(cfg.paths.data) / str(cfg.optimize.prices_file)
 
 
-def prepare(cfg: DictConfig) -> ScheduleModel:
+def decomposes(inst: Instance, cfg: DictConfig) -> bool:
+    """optimize.decomposition: auto decomposes several days or presses; none never does."""
+    mode = str(cfg.optimize.get("decomposition", "auto"))
+    if mode not in DECOMPOSITION:
+        raise ValueError(f"optimize.decomposition must be one of {list(DECOMPOSITION)}, got {mode!r}")
+    return mode == "auto" and (inst.presses > 1 or len(inst.days) > 1)
+
+
+def prepare(cfg: DictConfig) -> Plan:
     """Validate inputs and build the model once (the expensive, cost-independent part)."""
     start = time.perf_counter()
     prices = read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours))
     inst = build_instance(cfg, prices)
     net = load_fault_network(network_path(cfg))
+    costs = Costs.from_cfg(cfg.costs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        schedule = build_schedule_model(inst, net, Costs.from_cfg(cfg.costs), cfg.optimize.formulation)
+        if decomposes(inst, cfg):
+            plan = DecomposedSchedule.build(inst, net, costs, cfg.optimize.formulation)
+        else:
+            plan = build_schedule_model(inst, net, costs, cfg.optimize.formulation)
     for w in caught:
         log.warning("%s", w.message)
-    schedule.build_seconds = time.perf_counter() - start
-    return schedule
+    plan.build_seconds = time.perf_counter() - start
+    return plan
 
 
-def optimize(schedule: ScheduleModel, cfg: DictConfig, solver: ScheduleSolver | None = None):
-    """Solve with cfg.costs and verify; returns (table, metrics). Pass the same `solver` to
-    re-solve a schedule with new costs through its persistent solvers."""
+def solve_plan(plan: Plan, cfg: DictConfig, solver: ScheduleSolver | None = None,
+               start: dict | None = None) -> SolveResult:
+    """Solve with cfg.costs (the plan keeps its models; only the costs change)."""
     costs = Costs.from_cfg(cfg.costs)
-    set_costs(schedule, costs)
     solver = solver or ScheduleSolver(cfg.solver, cfg.optimize.search)
-    result = solver.solve(schedule)
-    ver = verify(schedule, result, costs, cfg.optimize)
-    table = schedule_table(schedule, result.values, costs, ver)
-    return table, metrics(schedule, result, ver, costs)
+    if isinstance(plan, DecomposedSchedule):
+        return plan.solve(costs, solver)
+    if plan.costs != costs:
+        set_costs(plan, costs)
+    return solver.solve(plan, start)
 
 
-def metrics(schedule: ScheduleModel, result, ver, costs: Costs) -> dict:
-    best = schedule.submodels[result.best]
-    sizes = [s.stats for s in schedule.submodels]
-    inst = schedule.instance
+def optimize(plan: Plan, cfg: DictConfig, solver: ScheduleSolver | None = None, start: dict | None = None):
+    """Solve with cfg.costs and verify; returns (table, metrics). Pass the same `solver` to
+    re-solve with new costs through its persistent solvers, and a `start` schedule (the values
+    of an earlier result, e.g. a neighbouring sweep point) as the first incumbent."""
+    costs = Costs.from_cfg(cfg.costs)
+    result = solve_plan(plan, cfg, solver, start)
+    ver = verify(plan.instance, plan.network, result, costs, cfg.optimize)
+    table = schedule_table(plan.instance, result.values, costs, ver)
+    return table, metrics(plan, result, ver, costs)
+
+
+def _model_metrics(plan: Plan, result: SolveResult) -> dict:
+    if isinstance(plan, DecomposedSchedule):
+        days = list(plan.days.values())
+        return {"decomposition": {"days": len(plan.instance.days), "presses": plan.instance.presses,
+                                  "day_models_built": len(days)},
+                "sub_models": sum(len(d.submodels) for d in days),
+                "total_binaries": sum(s.stats["binaries"] for d in days for s in d.submodels),
+                "bound_tightening_seconds": plan.bound_seconds, "build_seconds": plan.build_seconds,
+                "hour_value_cuts": bool(plan.shared[2]), "training_range_warnings": plan.warnings}
+    best = plan.submodels[result.best]
+    sizes = [s.stats for s in plan.submodels]
+    return {"sub_models": len(plan.submodels), "best": best.label, "best_size": best.stats,
+            "total_binaries": sum(s["binaries"] for s in sizes),
+            "total_variables": sum(s["variables"] for s in sizes),
+            "total_constraints": sum(s["constraints"] for s in sizes),
+            "bound_tightening_seconds": plan.bound_seconds,
+            "hour_value_cuts": bool(plan.hour_values), "cut_seconds": plan.cut_seconds,
+            "build_seconds": plan.build_seconds,
+            "unstable_neurons_per_copy": unstable_counts(plan),
+            "training_range_warnings": plan.warnings}
+
+
+def metrics(plan: Plan, result: SolveResult, ver, costs: Costs) -> dict:
+    inst = plan.instance
     return {
         "objective": result.objective,
         **{k: v for k, v in ver.parts.items() if k != "profit"},
@@ -74,23 +122,17 @@ def metrics(schedule: ScheduleModel, result, ver, costs: Costs) -> dict:
         "solve": {"status": result.status, "optimal": result.status == "optimal", "seconds": result.seconds,
                   "nodes": result.nodes, "gap": result.gap, "bound": result.bound,
                   "time_limit_hit": result.time_limit_hit, "solver": result.solver, "polished": result.polished,
+                  "incumbent_source": result.incumbent_source,
                   "sub_models": [vars(s) | {"stats": None} for s in result.subs]},
-        "model": {"sub_models": len(schedule.submodels), "best": best.label, "best_size": best.stats,
-                  "total_binaries": sum(s["binaries"] for s in sizes),
-                  "total_variables": sum(s["variables"] for s in sizes),
-                  "total_constraints": sum(s["constraints"] for s in sizes),
-                  "bound_tightening_seconds": schedule.bound_seconds,
-                  "build_seconds": schedule.build_seconds,
-                  "unstable_neurons_per_copy": unstable_counts(schedule),
-                  "training_range_warnings": schedule.warnings},
-        "sigmoid_error_bound": max(e.sigmoid.error_bound for e in best.encodings.values()),
+        "model": _model_metrics(plan, result),
+        "sigmoid_error_bound": result.sigmoid_error_bound,
         "verification": ver.metrics(),
     }
 
 
 def run_optimization(cfg: DictConfig, out_dir: str | Path) -> dict:
     """Build, solve, verify and write schedule.csv, metrics.json and schedule.png to out_dir."""
-    schedule = prepare(cfg)
-    table, result_metrics = optimize(schedule, cfg)
+    plan = prepare(cfg)
+    table, result_metrics = optimize(plan, cfg)
     write_outputs(table, result_metrics, out_dir)
     return result_metrics

@@ -1,9 +1,18 @@
 """Solving a ScheduleModel with any Pyomo solver named in conf/solver, and reading it back.
 
-Sub-models (one per enumerated maintenance count) are solved best-first; their bounds
-together prove the optimum: overall bound = max of the sub-models' bounds. A time limit
-returns the best schedule found with its gap, flagged. Gurobi's size-limited licence error
-becomes one sentence saying what to do instead.
+The sub-models (one per enumerated maintenance count N) are independent, so the optimum is
+the best of their optima and the proven bound is the largest of their bounds. The search
+(optimize.search) uses that:
+1. every sub-model's LP relaxation is solved first (milliseconds; with the hour-value cuts it
+   lies within a fraction of a percent of the sub-model's optimum) and is a valid bound;
+2. a start schedule (the neighbouring sweep point's, say) is completed in every sub-model of
+   its maintenance count and evaluated under the current costs: an incumbent at once;
+3. the sub-models are solved best bound first; one whose bound cannot beat the incumbent by
+   more than the gap target is pruned without a solve, and every solve gets the incumbent as
+   its cutoff (for HiGHS, `objective_bound` in its own minimisation sense; Gurobi: Cutoff);
+4. the new incumbent's integers are fixed and the LP re-solved ("polish").
+Whatever stops the search (its time limit), the result carries the bound that is proven: the
+largest of the solved sub-models' dual bounds and the unsolved ones' LP bounds.
 """
 from __future__ import annotations
 
@@ -16,11 +25,12 @@ import numpy as np
 import pyomo.environ as pe
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.optimize.formulation import ScheduleModel, SubModel
+from pipeline.optimize.formulation import ScheduleModel, SubModel, model_stats
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SEARCH = {"polish": True, "prune_with_incumbent": True}  # conf/optimize `search`
+DEFAULT_SEARCH = {"polish": True, "prune": True, "lp_bounds": True, "start": True}  # conf/optimize `search`
+SOLVERS = ("highs", "gurobi_direct", "gurobi_persistent", "appsi_highs")
 
 
 class SolverUnavailableError(RuntimeError):
@@ -34,12 +44,13 @@ class NoScheduleFoundError(RuntimeError):
 @dataclass
 class SubResult:
     label: str
-    status: str
+    status: str                 # a solver's termination, or pruned_by_lp_bound / not_started
     objective: float | None
-    bound: float | None
+    bound: float | None         # proven upper bound of this sub-model
     seconds: float
     nodes: int | None
     stats: dict
+    lp_bound: float | None = None
 
 
 @dataclass
@@ -56,25 +67,29 @@ class SolveResult:
     values: dict                # arrays of the schedule (T, H, x, b, p, eT, eH, N)
     subs: list[SubResult] = field(default_factory=list)
     polished: bool = False
+    incumbent_source: str = "search"  # search | start (the start schedule was not beaten)
+    sigmoid_error_bound: float = 0.0  # the PWL sigmoid's proven error where the schedule was found
 
 
 def make_solver(solver_cfg: DictConfig, time_limit: float):
+    """A Pyomo solver for conf/solver; a clear error if it is unknown or unusable here."""
     from pyomo.contrib.solver.common.factory import SolverFactory
 
     name = str(solver_cfg.name)
     try:
         solver = SolverFactory(name)
-    except Exception as exc:
-        raise SolverUnavailableError(f"solver {name!r} is not a Pyomo solver here ({exc}); use solver=highs") from exc
+    except Exception:
+        raise SolverUnavailableError(f"solver.name={name!r} is not a Pyomo solver; use one of {list(SOLVERS)} "
+                                     "(solver=highs or solver=gurobi)") from None
     if not solver.available():
-        raise SolverUnavailableError(f"solver {name!r} is not available on this machine; use solver=highs")
+        raise SolverUnavailableError(f"solver.name={name!r} is not available on this machine; use solver=highs")
     if name == "highs":
         # HiGHS keeps one scheduler per process, sized by the first run's `threads`; a later run
         # asking for more threads then fails with status 'unknown'. Reset it so ours applies.
         import highspy
 
         highspy.Highs.resetGlobalScheduler(True)
-    solver.config.time_limit = max(float(time_limit), 1.0)
+    solver.config.time_limit = max(float(time_limit), 0.1)
     solver.config.rel_gap = float(solver_cfg.mip_rel_gap)
     solver.config.threads = int(solver_cfg.threads)
     solver.config.load_solutions = False
@@ -87,15 +102,13 @@ def make_solver(solver_cfg: DictConfig, time_limit: float):
 
 
 def _licence_message(name: str, exc: Exception, model: pe.ConcreteModel) -> str:
-    from pipeline.optimize.formulation import model_stats
-
     s = model_stats(model)
     return (f"Gurobi's size-limited licence (pip's gurobipy) refuses this {s['variables']}-variable, "
             f"{s['constraints']}-constraint model (limit 2,000 each): use solver=highs, shorten "
             f"optimize.horizon_hours, or install a full Gurobi licence. ({name}: {exc})")
 
 
-def _solve_one(solver, sub: SubModel, name: str):
+def _run(solver, sub: SubModel, name: str):
     try:
         return solver.solve(sub.model)
     except Exception as exc:
@@ -103,25 +116,6 @@ def _solve_one(solver, sub: SubModel, name: str):
         if "size-limited" in text or "too large" in text.lower() or "10010" in text:
             raise SolverUnavailableError(_licence_message(name, exc, sub.model)) from None
         raise
-
-
-def _polish(solver, sub: SubModel, name: str) -> bool:
-    """Fix the integers at their values and re-solve the LP: the continuous part (setpoints,
-    energies, p_t) becomes exactly optimal for that integer schedule."""
-    fixed = []
-    for v in sub.model.component_data_objects(pe.Var, active=True):
-        if v.is_integer() and not v.fixed and v.value is not None:
-            v.fix(round(v.value))
-            fixed.append(v)
-    try:
-        res = _solve_one(solver, sub, name)
-        ok = res.incumbent_objective is not None
-        if ok:
-            res.solution_loader.load_vars()
-        return ok
-    finally:
-        for v in fixed:
-            v.unfix()
 
 
 def read_values(schedule: ScheduleModel, sub: SubModel) -> dict:
@@ -140,53 +134,28 @@ def read_values(schedule: ScheduleModel, sub: SubModel) -> dict:
     }
 
 
-def _solve_sub(schedule: ScheduleModel, i: int, solvers: "ScheduleSolver", time_limit: float,
-               cutoff: float | None) -> dict:
-    """Solve sub-model i (and polish its incumbent); a plain, picklable summary."""
-    solver_cfg = solvers.solver_cfg
-    name = str(solver_cfg.name)
-    sub = schedule.submodels[i]
-    solver = solvers.for_submodel(sub, time_limit)
-    if cutoff is not None and name == "highs":
-        # HiGHS stops once its dual bound cannot beat the best schedule found so far
-        solver.config.solver_options["objective_bound"] = cutoff
-    t0 = time.perf_counter()
-    res = _solve_one(solver, sub, name)
-    tc = str(res.termination_condition).split(".")[-1]
-    nodes = getattr(res.extra_info, "mip_node_count", None)
-    obj, bound = res.incumbent_objective, res.objective_bound
-    if bound is None or (isinstance(bound, float) and math.isnan(bound)):
-        bound = math.inf
-    if tc == "provenInfeasible":
-        # under a cutoff, "infeasible" means: no schedule of this sub-model beats the cutoff
-        bound, tc = (cutoff, "pruned") if cutoff is not None else (-math.inf, tc)
-    elif tc == "objectiveLimit" and cutoff is not None:
-        bound = min(bound, cutoff)
-    out = {"i": i, "label": sub.label, "status": tc, "objective": obj, "bound": bound,
-           "seconds": time.perf_counter() - t0, "nodes": int(nodes or 0), "values": None, "polished": False}
-    if obj is not None:
-        res.solution_loader.load_vars()
-        if bool(solvers.search.polish):
-            solver.config.solver_options.pop("objective_bound", None)
-            out["polished"] = _polish(solver, sub, name)
-        out["values"] = read_values(schedule, sub)
-        out["objective"] = max(obj, out["values"]["objective"]) if out["polished"] else obj
-    log.info("%s: %s objective=%s bound=%s %.2fs nodes=%s", sub.label, tc, obj, bound, out["seconds"], nodes)
-    return out
-
-
-_FORKED: dict = {}
-
-
-def _forked_sub(args) -> dict:
-    i, time_limit = args
-    return _solve_sub(_FORKED["schedule"], i, _FORKED["solvers"], time_limit, None)
-
-
-def solve(schedule: ScheduleModel, solver_cfg: DictConfig, search: DictConfig | None = None,
-          order: list[int] | None = None) -> SolveResult:
-    """Solve with a fresh ScheduleSolver (no state kept between calls)."""
-    return ScheduleSolver(solver_cfg, search).solve(schedule, order)
+def _fixed(sub: SubModel, values: dict | None, n_bits: int = 0):
+    """Fix the integers at their current values (values None) or a schedule's decisions (T, H,
+    units in `n_bits` bits, maintenance); returns the variables fixed, to unfix after."""
+    m, fixed = sub.model, []
+    if values is None:
+        for v in m.component_data_objects(pe.Var, active=True):
+            if v.is_integer() and not v.fixed and v.value is not None:
+                v.fix(round(v.value))
+                fixed.append(v)
+        return fixed
+    bits = range(n_bits)
+    for t, (temp, hum) in enumerate(zip(values["T"], values["H"])):
+        for v, value in ((m.T[t], temp), (m.H[t], hum)):
+            v.fix(float(value))
+            fixed.append(v)
+    for (k, t), units in np.ndenumerate(values["x"]):
+        for i in bits:
+            m.u[k, t, i].fix((int(units) >> i) & 1)
+            fixed.append(m.u[k, t, i])
+        m.b[k, t].fix(int(values["b"][k, t]))
+        fixed.append(m.b[k, t])
+    return fixed
 
 
 class ScheduleSolver:
@@ -197,69 +166,152 @@ class ScheduleSolver:
     def __init__(self, solver_cfg: DictConfig, search: DictConfig | None = None):
         self.solver_cfg = solver_cfg
         self.search = search if search is not None else OmegaConf.create(DEFAULT_SEARCH)
-        self._solvers: dict[int, object] = {}
+        self.name = str(solver_cfg.name)
+        self._solvers: dict[tuple[int, str], object] = {}
 
-    def for_submodel(self, sub: SubModel, time_limit: float):
-        """The sub-model's persistent solver, with this call's time limit and options."""
-        fresh = make_solver(self.solver_cfg, time_limit)
-        solver = self._solvers.setdefault(id(sub.model), fresh)
+    def _solver(self, sub: SubModel, time_limit: float, kind: str = "mip"):
+        """The sub-model's persistent solver of this kind (the MILP solver, or HiGHS for its LP)."""
+        cfg = self.solver_cfg if kind == "mip" else OmegaConf.merge(self.solver_cfg, {"name": "highs", "options": {}})
+        fresh = make_solver(cfg, time_limit)
+        solver = self._solvers.setdefault((id(sub.model), kind), fresh)
         solver.config.time_limit = fresh.config.time_limit
         solver.config.solver_options.clear()
         solver.config.solver_options.update(fresh.config.solver_options)
+        if cfg.name == "highs":  # options persist inside a HiGHS object: say each one every time
+            solver.config.solver_options["solve_relaxation"] = kind == "lp"
+            solver.config.solver_options.setdefault("objective_bound", math.inf)
         return solver
 
-    def solve(self, schedule: ScheduleModel, order: list[int] | None = None) -> SolveResult:
-        """Solve every sub-model within one time budget; the best schedule and the proven bound
-        (the maximum of the sub-models' bounds). With solver.workers > 1 the independent
-        sub-models run in parallel processes; otherwise in sequence, each one cut off by the best
-        schedule found before it (optimize.formulation.prune_with_incumbent)."""
-        solver_cfg = self.solver_cfg
-        name = str(solver_cfg.name)
-        limit = float(solver_cfg.time_limit_s)
-        gap_target = float(solver_cfg.mip_rel_gap)
-        workers = int(solver_cfg.get("workers", 1))
-        start = time.perf_counter()
-        order = order if order is not None else list(range(len(schedule.submodels)))
-        prune = bool(self.search.prune_with_incumbent)
-        results: list[dict] = []
-        if workers > 1 and len(order) > 1:
-            import multiprocessing as mp
+    def lp_bound(self, sub: SubModel) -> float:
+        """The sub-model's LP relaxation (HiGHS): a valid upper bound of its optimum."""
+        res = _run(self._solver(sub, 60.0, "lp"), sub, "highs")
+        bound = res.incumbent_objective if res.incumbent_objective is not None else res.objective_bound
+        if bound is None or not math.isfinite(bound):
+            tc = str(res.termination_condition)
+            return -math.inf if "nfeasible" in tc else math.inf
+        return float(bound) + 1e-7 * (abs(float(bound)) + 1.0)  # LP tolerances
 
-            _FORKED.update(schedule=schedule, solvers=self)
-            try:  # fork: the children inherit the built models; each solves whole sub-models
-                with mp.get_context("fork").Pool(min(workers, len(order))) as pool:
-                    # each worker runs ceil(n / workers) sub-models one after another: split the budget
-                    rounds = math.ceil(len(order) / min(workers, len(order)))
-                    results = pool.map(_forked_sub, [(i, limit / rounds) for i in order], chunksize=1)
-            finally:
-                _FORKED.clear()
-        else:
-            best = -math.inf
-            for done, i in enumerate(order):
-                remaining = limit - (time.perf_counter() - start)
-                # an even share of what is left, so that a time limit still bounds every sub-model
-                # (time a quick sub-model does not use rolls over to the ones after it)
-                share = remaining / (len(order) - done)
-                if remaining <= 0:
-                    results.append({"i": i, "label": schedule.submodels[i].label, "status": "not_started",
-                                    "objective": None, "bound": math.inf, "seconds": 0.0, "nodes": 0,
-                                    "values": None, "polished": False})
-                    continue
-                out = _solve_sub(schedule, i, self, share, best if prune and best > -math.inf else None)
-                results.append(out)
-                if out["objective"] is not None:
-                    best = max(best, out["objective"])
-        found = [r for r in results if r["values"] is not None]
-        if not found:
-            raise NoScheduleFoundError(f"{name} found no feasible schedule within {limit:g} s "
-                                       f"(solver.time_limit_s); statuses: {[r['status'] for r in results]}")
-        top = max(found, key=lambda r: r["objective"])
-        bound = max(r["bound"] for r in results)
+    def _with_cutoff(self, solver, cutoff: float | None) -> None:
+        if cutoff is None:
+            return
+        if self.name == "highs":  # HiGHS minimises internally: the cutoff of a maximisation is negated
+            solver.config.solver_options["objective_bound"] = -cutoff
+        elif self.name.startswith("gurobi"):
+            solver.config.solver_options["Cutoff"] = cutoff
+
+    def _polish(self, sub: SubModel) -> bool:
+        """Fix the integers at their values and re-solve the LP: the continuous part (setpoints,
+        energies, p_t) becomes exactly optimal for that integer schedule."""
+        fixed = _fixed(sub, None)
+        try:
+            res = _run(self._solver(sub, 60.0), sub, self.name)
+            ok = res.incumbent_objective is not None
+            if ok:
+                res.solution_loader.load_vars()
+            return ok
+        finally:
+            for v in fixed:
+                v.unfix()
+
+    def evaluate_start(self, schedule: ScheduleModel, i: int, start: dict) -> dict | None:
+        """Complete a start schedule (T, H, x, b) in sub-model i and value it under the current
+        costs; None when it does not fit (another maintenance count, or infeasible there)."""
+        sub = schedule.submodels[i]
+        if any(n is not None and n != int(start["N"][k, d]) for (k, d), n in sub.n_fixed.items()):
+            return None
+        fixed = _fixed(sub, start, int(schedule.instance.max_per_hour).bit_length())
+        try:
+            res = _run(self._solver(sub, 30.0), sub, self.name)
+            if res.incumbent_objective is None:
+                return None
+            res.solution_loader.load_vars()
+            return read_values(schedule, sub)
+        finally:
+            for v in fixed:
+                v.unfix()
+
+    def _solve_sub(self, schedule: ScheduleModel, i: int, time_limit: float, cutoff: float | None) -> dict:
+        sub = schedule.submodels[i]
+        solver = self._solver(sub, time_limit)
+        self._with_cutoff(solver, cutoff)
+        t0 = time.perf_counter()
+        res = _run(solver, sub, self.name)
+        tc = str(res.termination_condition).split(".")[-1]
+        nodes = getattr(res.extra_info, "mip_node_count", None)
+        obj, bound = res.incumbent_objective, res.objective_bound
+        if bound is None or (isinstance(bound, float) and math.isnan(bound)):
+            bound = math.inf
+        if cutoff is not None and (tc in ("provenInfeasible", "objectiveLimit") or obj is None and tc != "maxTimeLimit"):
+            # under a cutoff, "infeasible" means: nothing in this sub-model beats the cutoff
+            bound, tc = min(bound, cutoff), "pruned_by_cutoff"
+        elif tc == "provenInfeasible":
+            bound = -math.inf
+        out = {"status": tc, "objective": obj, "bound": float(bound), "seconds": time.perf_counter() - t0,
+               "nodes": int(nodes or 0), "values": None, "polished": False}
+        if obj is not None and tc != "pruned_by_cutoff":
+            res.solution_loader.load_vars()
+            if bool(self.search.polish):
+                out["polished"] = self._polish(sub)
+            out["values"] = read_values(schedule, sub)
+            out["objective"] = max(obj, out["values"]["objective"]) if out["polished"] else obj
+        return out
+
+    def solve(self, schedule: ScheduleModel, start: dict | None = None) -> SolveResult:
+        """Best bound first with pruning; the best schedule and the bound that is proven."""
+        limit = float(self.solver_cfg.time_limit_s)
+        tol = float(self.solver_cfg.mip_rel_gap)
+        begin = time.perf_counter()
+        subs = schedule.submodels
+        lp = [self.lp_bound(s) if bool(self.search.lp_bounds) else math.inf for s in subs]
+        rows = [{"i": i, "label": s.label, "status": "not_started", "objective": None, "bound": lp[i],
+                 "seconds": 0.0, "nodes": 0, "values": None, "polished": False} for i, s in enumerate(subs)]
+        best, source = None, "search"
+        if start is not None and bool(self.search.start):
+            for i in range(len(subs)):
+                values = self.evaluate_start(schedule, i, start)
+                if values is not None and (best is None or values["objective"] > rows[best]["objective"]):
+                    rows[i].update(objective=values["objective"], values=values, status="start")
+                    best, source = i, "start"
+        for i in sorted(range(len(subs)), key=lambda j: -lp[j]):
+            incumbent = rows[best]["objective"] if best is not None else None
+            threshold = None if incumbent is None else incumbent + tol * abs(incumbent)
+            if bool(self.search.prune) and threshold is not None and lp[i] <= threshold:
+                rows[i].update(status="pruned_by_lp_bound")
+                continue
+            remaining = limit - (time.perf_counter() - begin)
+            if remaining <= 0.05:
+                continue  # not_started: its LP bound stands
+            out = self._solve_sub(schedule, i, remaining, threshold if bool(self.search.prune) else None)
+            out["bound"] = min(out["bound"], lp[i])
+            if out["values"] is None and rows[i]["values"] is not None:
+                out.update(objective=rows[i]["objective"], values=rows[i]["values"])  # the start stays
+            rows[i].update(out)
+            if out["values"] is not None and (incumbent is None or out["objective"] > incumbent):
+                best, source = i, "search"
+            log.info("%s: %s objective=%s bound=%.4f LP=%.4f %.2fs nodes=%s", subs[i].label, out["status"],
+                     out["objective"], out["bound"], lp[i], out["seconds"], out["nodes"])
+        return self._result(schedule, rows, best, lp, source, time.perf_counter() - begin)
+
+    def _result(self, schedule, rows, best, lp, source, seconds) -> SolveResult:
+        limit = float(self.solver_cfg.time_limit_s)
+        if best is None:
+            raise NoScheduleFoundError(f"{self.name} found no feasible schedule within {limit:g} s "
+                                       f"(solver.time_limit_s); statuses: {[r['status'] for r in rows]}")
+        top = rows[best]
         objective = float(top["objective"])
-        gap = max((bound - objective) / max(abs(objective), 1e-9), 0.0) if math.isfinite(bound) else math.inf
-        time_hit = any(r["status"] in ("maxTimeLimit", "not_started") for r in results)
-        status = "optimal" if gap <= gap_target + 1e-12 else ("time_limit" if time_hit else "feasible")
+        bound = max(max(r["bound"] for r in rows), objective)
+        gap = (bound - objective) / max(abs(objective), 1e-9) if math.isfinite(bound) else math.inf
+        time_hit = any(r["status"] in ("maxTimeLimit", "not_started") for r in rows)
+        status = "optimal" if gap <= float(self.solver_cfg.mip_rel_gap) + 1e-12 else ("time_limit" if time_hit else "feasible")
         subs = [SubResult(r["label"], r["status"], r["objective"], r["bound"] if math.isfinite(r["bound"]) else None,
-                          r["seconds"], r["nodes"], schedule.submodels[r["i"]].stats) for r in results]
-        return SolveResult(name, status, objective, bound, gap, time.perf_counter() - start,
-                           sum(r["nodes"] for r in results), time_hit, top["i"], top["values"], subs, top["polished"])
+                          r["seconds"], r["nodes"], schedule.submodels[r["i"]].stats,
+                          lp[r["i"]] if math.isfinite(lp[r["i"]]) else None) for r in rows]
+        sigmoid = max(e.sigmoid.error_bound for e in schedule.submodels[top["i"]].encodings.values())
+        return SolveResult(self.name, status, objective, bound, gap, seconds, sum(r["nodes"] for r in rows),
+                           time_hit, top["i"], top["values"], subs, top["polished"], source, sigmoid)
+
+
+def solve(schedule: ScheduleModel, solver_cfg: DictConfig, search: DictConfig | None = None,
+          start: dict | None = None) -> SolveResult:
+    """Solve with a fresh ScheduleSolver (no state kept between calls)."""
+    return ScheduleSolver(solver_cfg, search).solve(schedule, start)

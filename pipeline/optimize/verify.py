@@ -16,8 +16,8 @@ from omegaconf import DictConfig
 
 from pipeline.core.onnx_io import session
 from pipeline.optimize.costs import Costs, objective_parts
-from pipeline.optimize.formulation import ScheduleModel
-from pipeline.optimize.network import FEATURES
+from pipeline.optimize.instance import Instance
+from pipeline.optimize.network import FEATURES, FaultNetwork
 from pipeline.optimize.sigmoid import sigmoid
 from pipeline.optimize.solve import SolveResult
 
@@ -45,9 +45,8 @@ class Verification:
                 "passed": True}
 
 
-def onnx_probabilities(schedule: ScheduleModel, values: dict) -> tuple[np.ndarray, np.ndarray]:
+def onnx_probabilities(inst: Instance, net: FaultNetwork, values: dict) -> tuple[np.ndarray, np.ndarray]:
     """onnxruntime's logit and sigmoid at every (press, hour) of the schedule."""
-    inst, net = schedule.instance, schedule.network
     K, H = inst.presses, inst.hours
     raw = np.zeros((K * H, len(FEATURES)))
     for k in range(K):
@@ -59,18 +58,24 @@ def onnx_probabilities(schedule: ScheduleModel, values: dict) -> tuple[np.ndarra
         raw[rows, FEATURES.index("humidity_pct")] = values["H"]
         raw[rows, FEATURES.index("maintenance_cycles")] = [values["N"][k, inst.day_of(t)] for t in range(H)]
     scaled = ((raw - net.offset) / net.factor).astype(np.float32)
-    sess = session(net.path)
-    logit = sess.run(None, {sess.get_inputs()[0].name: scaled})[0].reshape(K, H).astype(float)
+    logit = _run(session(net.path), scaled).reshape(K, H).astype(float)
     return logit, sigmoid(logit)
 
 
-def verify(schedule: ScheduleModel, result: SolveResult, costs: Costs, opts: DictConfig) -> Verification:
+def _run(sess, x: np.ndarray) -> np.ndarray:
+    """The graph's output on rows x, in batches of its fixed batch size if it has one (a
+    network exported without a dynamic batch axis takes [1, 6])."""
+    spec = sess.get_inputs()[0]
+    batch = spec.shape[0] if isinstance(spec.shape[0], int) and spec.shape[0] > 0 else len(x)
+    parts = [sess.run(None, {spec.name: x[i:i + batch]})[0] for i in range(0, len(x), batch)]
+    return np.concatenate(parts).reshape(len(x), -1)[:, 0]
+
+
+def verify(inst: Instance, net: FaultNetwork, result: SolveResult, costs: Costs, opts: DictConfig) -> Verification:
     """Check the solver's schedule; raise VerificationError naming what disagrees."""
     values = result.values
-    logit, p_onnx = onnx_probabilities(schedule, values)
-    sub = schedule.submodels[result.best]
-    sig_bound = max(enc.sigmoid.error_bound for enc in sub.encodings.values())
-    tol = sig_bound + float(opts.verification.probability_slack)
+    logit, p_onnx = onnx_probabilities(inst, net, values)
+    tol = result.sigmoid_error_bound + float(opts.verification.probability_slack)
     producing = values["x"] > 0
     diff = np.abs(values["p"] - p_onnx)
     max_err = float(diff[producing].max()) if producing.any() else 0.0
@@ -80,11 +85,11 @@ def verify(schedule: ScheduleModel, result: SolveResult, costs: Costs, opts: Dic
                                 f"{p_onnx[k, t]:.6f} (|diff| {max_err:.2e} > tolerance {tol:.2e}) at "
                                 f"T={values['T'][t]:.4f}, H={values['H'][t]:.4f}, N={values['N'][k].tolist()}")
     p_milp = np.where(producing, values["p"], p_onnx)
-    parts = objective_parts(schedule.instance, values, costs, p_milp)
+    parts = objective_parts(inst, values, costs, p_milp)
     rel = abs(parts["profit"] - result.objective) / max(abs(result.objective), 1.0)
     if rel > float(opts.verification.objective_rel_tol):
         raise VerificationError(f"objective: MILP {result.objective:.6f} vs numpy {parts['profit']:.6f} "
                                 f"(relative difference {rel:.2e} > {opts.verification.objective_rel_tol})")
-    true_parts = objective_parts(schedule.instance, values, costs, p_onnx)
+    true_parts = objective_parts(inst, values, costs, p_onnx)
     return Verification(p_onnx, logit, max_err, tol, parts["profit"], rel, true_parts["profit"], parts,
                         int((~producing).sum()))
