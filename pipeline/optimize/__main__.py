@@ -23,7 +23,9 @@ from omegaconf import DictConfig
 from pipeline.core.config import repo_root
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.optimize.run import optimize, prepare
-from pipeline.optimize.outputs import write_outputs
+from pipeline.optimize.solve import ScheduleSolver
+from pipeline.optimize.worker import reused_plan
+from pipeline.optimize.outputs import start_from_table, write_outputs
 
 log = logging.getLogger("pipeline.optimize")
 
@@ -45,7 +47,7 @@ def _with_defaults(argv: list[str], conf: Path) -> list[str]:
 
 def _as_group_choice(arg: str, conf: Path) -> str:
     """`group=option[,option...]` -> `+group=...` when every option is a file of conf/<group>/."""
-    if "=" not in arg or arg.startswith(("+", "~", "-")):
+    if "=" not in arg or arg.startswith(("+", "~", "-", "hydra")):  # hydra/...: Hydra's own defaults list
         return arg
     group, options = arg.split("=", 1)
     names = options.split(",")
@@ -68,11 +70,14 @@ def _tracked_metrics(metrics: dict) -> dict:
 @hydra.main(version_base="1.3", config_path="../..", config_name="params")
 def main(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
-    schedule = prepare(cfg)
-    table, metrics = optimize(schedule, cfg)
     if hc.mode == RunMode.MULTIRUN:
+        worker = reused_plan(cfg, lambda c: {"plan": prepare(c), "solver": ScheduleSolver(c.solver, c.optimize.search)})
+        table, metrics = optimize(worker["plan"], cfg, worker["solver"], start=worker["last"])
+        worker["last"] = start_from_table(table)
         write_outputs(table, metrics, Path(hc.runtime.output_dir))
         return
+    schedule = prepare(cfg)
+    table, metrics = optimize(schedule, cfg)
     out_dir = Path(cfg.paths.reports) / "optimize"
     files = write_outputs(table, metrics, out_dir)
     with stage_run("optimize", cfg, params={"optimize": cfg.optimize, "costs": cfg.costs, "solver": cfg.solver}):

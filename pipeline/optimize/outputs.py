@@ -31,6 +31,16 @@ def schedule_table(inst: Instance, values: dict, costs: Costs, ver: Verification
     return pd.concat(frames, ignore_index=True)
 
 
+def start_from_table(table: pd.DataFrame) -> dict:
+    """The decisions of a schedule table (T, H, units, maintenance, N per press and day): a start
+    schedule for the next solve (solve.ScheduleSolver.solve(start=...))."""
+    grid = lambda column: table.pivot(index="press", columns="hour", values=column).to_numpy()  # noqa: E731
+    room = table[table.press == table.press.min()].sort_values("hour")
+    n = grid("maintenance_count_N").astype(int)
+    return {"T": room.temperature_C.to_numpy(float), "H": room.humidity_pct.to_numpy(float),
+            "x": grid("units").astype(int), "b": grid("maintenance").astype(int), "N": n[:, ::24]}
+
+
 # schedule.csv column -> cost_terms name
 TABLE_COLUMNS = {
     "revenue_usd": "revenue", "penalty_usd": "penalty", "energy_temperature_kwh": "energy_temperature_kwh",

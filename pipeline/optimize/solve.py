@@ -30,6 +30,13 @@ from pipeline.optimize.formulation import ScheduleModel, SubModel, model_stats
 log = logging.getLogger(__name__)
 
 DEFAULT_SEARCH = {"polish": True, "prune": True, "lp_bounds": True, "start": True}  # conf/optimize `search`
+# HiGHS's primal heuristics, off once an incumbent is known (optimize.search.heuristics_with_incumbent)
+HIGHS_NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False,
+                       "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
+                       "mip_heuristic_run_root_reduced_cost": False}
+HIGHS_HEURISTICS_ON = {"mip_heuristic_effort": 0.05, "mip_heuristic_run_feasibility_jump": True,
+                       "mip_heuristic_run_rins": True, "mip_heuristic_run_rens": True,
+                       "mip_heuristic_run_root_reduced_cost": True}  # HiGHS 1.15's defaults
 SOLVERS = ("highs", "gurobi_direct", "gurobi_persistent", "appsi_highs")
 
 
@@ -178,8 +185,9 @@ class ScheduleSolver:
         solver.config.solver_options.clear()
         solver.config.solver_options.update(fresh.config.solver_options)
         if cfg.name == "highs":  # options persist inside a HiGHS object: say each one every time
-            solver.config.solver_options["solve_relaxation"] = kind == "lp"
-            solver.config.solver_options.setdefault("objective_bound", math.inf)
+            defaults = {"solve_relaxation": kind == "lp", "objective_bound": math.inf, **HIGHS_HEURISTICS_ON}
+            solver.config.solver_options.update({k: v for k, v in defaults.items()
+                                                 if k not in fresh.config.solver_options or k == "solve_relaxation"})
         return solver
 
     def lp_bound(self, sub: SubModel) -> float:
@@ -196,6 +204,8 @@ class ScheduleSolver:
             return
         if self.name == "highs":  # HiGHS minimises internally: the cutoff of a maximisation is negated
             solver.config.solver_options["objective_bound"] = -cutoff
+            if not bool(self.search.get("heuristics_with_incumbent", True)):
+                solver.config.solver_options.update(HIGHS_NO_HEURISTICS)
         elif self.name.startswith("gurobi"):
             solver.config.solver_options["Cutoff"] = cutoff
 
@@ -241,14 +251,17 @@ class ScheduleSolver:
         obj, bound = res.incumbent_objective, res.objective_bound
         if bound is None or (isinstance(bound, float) and math.isnan(bound)):
             bound = math.inf
-        if cutoff is not None and (tc in ("provenInfeasible", "objectiveLimit") or obj is None and tc != "maxTimeLimit"):
-            # under a cutoff, "infeasible" means: nothing in this sub-model beats the cutoff
-            bound, tc = min(bound, cutoff), "pruned_by_cutoff"
+        if cutoff is not None and (obj is None or obj < cutoff):
+            # under a cutoff the solver proves only "nothing better than the cutoff" (a schedule it
+            # finds below the cutoff is of no use: the incumbent is better)
+            obj = None
+            bound = max(bound, cutoff) if tc == "maxTimeLimit" else cutoff
+            tc = tc if tc == "maxTimeLimit" else "pruned_by_cutoff"
         elif tc == "provenInfeasible":
             bound = -math.inf
         out = {"status": tc, "objective": obj, "bound": float(bound), "seconds": time.perf_counter() - t0,
                "nodes": int(nodes or 0), "values": None, "polished": False}
-        if obj is not None and tc != "pruned_by_cutoff":
+        if obj is not None:
             res.solution_loader.load_vars()
             if bool(self.search.polish):
                 out["polished"] = self._polish(sub)
@@ -283,8 +296,8 @@ class ScheduleSolver:
                 continue  # not_started: its LP bound stands
             out = self._solve_sub(schedule, i, remaining, threshold if bool(self.search.prune) else None)
             out["bound"] = min(out["bound"], lp[i])
-            if out["values"] is None and rows[i]["values"] is not None:
-                out.update(objective=rows[i]["objective"], values=rows[i]["values"])  # the start stays
+            if rows[i]["values"] is not None and (out["values"] is None or out["objective"] < rows[i]["objective"]):
+                out.update(objective=rows[i]["objective"], values=rows[i]["values"], polished=rows[i]["polished"])
             rows[i].update(out)
             if out["values"] is not None and (incumbent is None or out["objective"] > incumbent):
                 best, source = i, "search"

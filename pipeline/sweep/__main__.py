@@ -58,6 +58,9 @@ def main() -> None:
     params_file = Path(args.params) if args.params else root / PARAMS_FILE
     metrics = run_sweep(load_params(params_file), params_file, root)
     print("sweep: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
+    if metrics.get("not_proven"):
+        print(f"sweep: WARNING {metrics['not_proven']} point(s) were not proven optimal (time limit): left out "
+              "of the curves and drawn as crosses; see solve.* in points.csv")
 
 
 if __name__ == "__main__":

@@ -56,8 +56,8 @@ def override_params(overrides: list[str]) -> dict[str, object]:
 
 
 def numeric_leaves(data: dict) -> dict[str, float]:
-    return {k: float(v) for k, v in flatten(data).items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    """Every number of a metrics file, flat; flags (solve.optimal) become 0/1."""
+    return {k: float(v) for k, v in flatten(data).items() if isinstance(v, (int, float))}
 
 
 def read_point(marker: Path) -> Point:

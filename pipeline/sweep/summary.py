@@ -6,7 +6,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from pipeline.core.io import write_json
-from pipeline.sweep.figures import curves_frame, plot_curves
+from pipeline.sweep.figures import curves_frame, plot_curves, proven
 from pipeline.sweep.points import Point, points_table
 
 POINTS_FILE = "points.csv"
@@ -20,13 +20,17 @@ def summarise(points: list[Point], sweep_cfg: DictConfig, out_dir: Path, extra: 
     curves = {str(k): str(v) for k, v in sweep_cfg.curves.items()}
     completed = table[table["status"] == "COMPLETED"] if not table.empty else table
     swept = [c for c in sweep_cfg.costs if not completed.empty and (completed["cost"] == c).any()]
+    source = str(out_dir / POINTS_FILE)
     for cost in swept:
-        frame = curves_frame(table, cost, curves, source=str(out_dir / POINTS_FILE))
+        frame = curves_frame(table, cost, curves, source)
         frame.to_csv(out_dir / f"curves_{cost}.csv", index=False)
-        plot_curves(frame, cost, out_dir / f"{cost}.png")
+        plot_curves(frame, cost, out_dir / f"{cost}.png", curves_frame(table, cost, curves, source, only_proven=False))
+    completed = int((table["status"] == "COMPLETED").sum()) if not table.empty else 0
     metrics = {
         "points": len(points),
-        "completed": int((table["status"] == "COMPLETED").sum()) if not table.empty else 0,
+        "completed": completed,
+        "proven_optimal": int(proven(table).sum()) if not table.empty else 0,
+        "not_proven": completed - (int(proven(table).sum()) if not table.empty else 0),
         "failed": sum(p.status != "COMPLETED" for p in points),
         "figures": len(swept),
         **(extra or {}),
