@@ -1,16 +1,22 @@
 """Benchmark of the schedule optimiser -> reports/bench/optimizer.json.
 
-Side by side, each case under its own time limit (so the whole run stays near 15 min):
-- the naive OMLT big-M model (OMLT's own formulation over all six inputs, interval bounds,
-  N a variable) vs ours (conf/optimize defaults), 24 h, HiGHS;
-- our formulation step by step (which step buys how much) at a shorter horizon;
-- horizons 3, 6, 12, 24; a seeded random-weight 6-64-32-1 network; 7 days; 3 presses;
-- Gurobi vs HiGHS where the pip licence allows (3 h), and the licence message beyond it.
-Every solved case is verified outside the solver (onnxruntime + numpy).
+Side by side in one run, same instance, network and 2 cores:
+- ours (conf/optimize defaults, HiGHS) on the default 24-hour day, several times (median);
+- the peers on that day: OMLT's naive big-M model with HiGHS, PySCIPOpt-ML with SCIP (the
+  `peers` extra), and Gurobi on our formulation where pip's size-limited licence admits it;
+- which step bought how much: the previous round's search (no LP bounds, a cutoff that never
+  pruned, no hour-value cuts), then + LP bounds and pruning, then + hour-value cuts (ours);
+- other networks at 24 h: trained by our stage with the ReLU-stability penalty off, a network
+  trained outside the project with plain torch and exported plainly (read through a sidecar
+  YAML), a seeded random-weight 6-64-32-1 network;
+- longer horizons and several presses: 48 h, 7 days (the default price day repeated, and a
+  real CAISO week where ../shared/data is present), 3 presses x 24 h, 3 presses x 7 days.
+Every schedule is verified outside the solver (onnxruntime + numpy); a failure is a row.
 
-    python benchmarks/optimizer.py [--quick] [--network models/fault_dnn.onnx]
+    python benchmarks/optimizer.py [--quick] [--only PREFIX[,PREFIX]] [--repeats 3]
 
-Timings depend on the machine's load: the JSON records the load average before each case.
+Needs models/fault_dnn.onnx (`dvc repro train_fault`) and, for the SCIP peer,
+`pip install -e ".[peers]"`. Timings depend on the machine's load: each row records it.
 """
 from __future__ import annotations
 
@@ -18,123 +24,175 @@ import argparse
 import json
 import logging
 import os
-import sys
+import statistics
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
+import pandas as pd
 from omegaconf import OmegaConf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from pipeline.core.config import load_params, repo_root
+from pipeline.core.io import write_json
+from pipeline.data.prices import profile_prices
+from pipeline.optimize.costs import Costs
+from pipeline.optimize.decompose import DecomposedSchedule
+from pipeline.optimize.example_network import build as build_network
+from pipeline.optimize.formulation import build_schedule_model
+from pipeline.optimize.instance import build_instance
+from pipeline.optimize.network import load_fault_network
+from pipeline.optimize.run import decomposes, solve_plan
+from pipeline.optimize.solve import SolverUnavailableError
+from pipeline.optimize.verify import verify
 
-from pipeline.core.config import load_params  # noqa: E402
-from pipeline.core.io import write_json  # noqa: E402
-from pipeline.data.prices import profile_prices  # noqa: E402
-from pipeline.optimize.example_network import build as build_network  # noqa: E402
-from pipeline.optimize.costs import Costs  # noqa: E402
-from pipeline.optimize.formulation import build_schedule_model, unstable_counts  # noqa: E402
-from pipeline.optimize.instance import build_instance  # noqa: E402
-from pipeline.optimize.network import load_fault_network  # noqa: E402
-from pipeline.optimize.solve import SolverUnavailableError, solve  # noqa: E402
-from pipeline.optimize.verify import verify  # noqa: E402
-
+ROOT = repo_root(Path(__file__).resolve().parent)
+CAISO = ROOT.parent / "shared" / "data" / "prices" / "CAISO_avg_price_hourly_2021.csv"
 log = logging.getLogger("bench")
 
+ROUND_TWO = {"optimize.formulation.hour_value_cuts": False, "optimize.search.lp_bounds": False,
+             "optimize.search.prune": False, "optimize.search.start": False}
 
-def run_case(name: str, base, network: Path, overrides: dict, limit: float) -> dict:
+
+def _prices(cfg, week_from: str | None) -> pd.DataFrame:
+    hours = int(cfg.optimize.horizon_hours)
+    if week_from is None:
+        return profile_prices(list(cfg.data.prices.profile_usd_per_mwh), cfg.data.prices.start, hours)
+    table = pd.read_csv(CAISO, parse_dates=["date"])
+    table = table[table.date >= week_from].iloc[:hours]
+    return pd.DataFrame({"timestamp": table.date.to_numpy(), "price_usd_per_mwh": table.price.to_numpy()})
+
+
+def _cfg(base, overrides: dict, limit: float):
     cfg = OmegaConf.create(OmegaConf.to_container(base, resolve=True))
     for key, value in overrides.items():
         OmegaConf.update(cfg, key, value)
     cfg.solver.time_limit_s = limit
-    row = {"case": name, "overrides": overrides, "time_limit_s": limit, "load_avg_1min": os.getloadavg()[0]}
+    return cfg
+
+
+def run_ours(cfg, network: Path, week_from: str | None) -> dict:
     t0 = time.perf_counter()
-    try:
-        inst = build_instance(cfg, profile_prices(list(cfg.data.prices.profile_usd_per_mwh), cfg.data.prices.start,
-                                                 int(cfg.optimize.horizon_hours)))
-        net = load_fault_network(network)
-        schedule = build_schedule_model(inst, net, Costs.from_cfg(cfg.costs), cfg.optimize.formulation)
-        row["build_s"] = time.perf_counter() - t0
-        row["bound_tightening_s"] = schedule.bound_seconds
-        row["size"] = {k: sum(s.stats[k] for s in schedule.submodels) for k in ("variables", "binaries", "constraints")}
-        row["sub_models"] = len(schedule.submodels)
-        row["unstable_neurons_per_copy"] = {k: {"interval": v["interval"], "tightened": v["tightened"]}
-                                            for k, v in unstable_counts(schedule).items()}
-        result = solve(schedule, cfg.solver)
-        row.update(status=result.status, objective=result.objective, bound=result.bound, gap=result.gap,
-                   solve_s=result.seconds, nodes=result.nodes, time_limit_hit=result.time_limit_hit,
-                   per_sub_model=[{"label": s.label, "status": s.status, "s": s.seconds, "nodes": s.nodes,
-                                   "objective": s.objective} for s in result.subs])
-        ver = verify(schedule.instance, schedule.network, result, Costs.from_cfg(cfg.costs), cfg.optimize)
-        row["verification"] = ver.metrics()
-        row["units"], row["maintenance"] = int(result.values["x"].sum()), result.values["N"].tolist()
-        row["x"], row["b"] = result.values["x"].tolist(), result.values["b"].tolist()
-    except SolverUnavailableError as exc:
-        row.update(status="solver_refused", message=str(exc))
-    except Exception as exc:  # a benchmark row records the failure instead of stopping the run
-        row.update(status="error", message=f"{type(exc).__name__}: {exc}")
-    row["wall_s"] = time.perf_counter() - t0
-    log.info("%-34s %-12s obj=%s gap=%s solve=%.1fs wall=%.1fs", name, row.get("status"), row.get("objective"),
-             row.get("gap"), row.get("solve_s", float("nan")), row["wall_s"])
+    inst = build_instance(cfg, _prices(cfg, week_from))
+    net = load_fault_network(network)
+    costs = Costs.from_cfg(cfg.costs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if decomposes(inst, cfg):
+            plan = DecomposedSchedule.build(inst, net, costs, cfg.optimize.formulation)
+        else:
+            plan = build_schedule_model(inst, net, costs, cfg.optimize.formulation)
+    build_s = time.perf_counter() - t0
+    result = solve_plan(plan, cfg)
+    ver = verify(inst, net, result, costs, cfg.optimize)
+    row = {"status": result.status, "objective": result.objective, "objective_true_sigmoid": ver.objective_true,
+           "bound": result.bound, "gap": result.gap, "build_s": build_s, "solve_s": result.seconds,
+           "nodes": result.nodes, "verified": True, "maintenance": result.values["N"].tolist(),
+           "sub_models": [{"label": s.label, "status": s.status, "s": round(s.seconds, 3), "lp_bound": s.lp_bound}
+                          for s in result.subs]}
+    if not isinstance(plan, DecomposedSchedule):
+        row["binaries_per_sub_model"] = [s.stats["binaries"] for s in plan.submodels]
     return row
+
+
+def run_scip(cfg, network: Path, limit: float) -> dict:
+    import peer_scip
+
+    inst = build_instance(cfg, _prices(cfg, None))
+    result = peer_scip.solve(inst, load_fault_network(network), Costs.from_cfg(cfg.costs), limit,
+                             threads=int(cfg.solver.threads))
+    return result | {"solve_s": result.pop("seconds"), "verified": result.get("objective") is not None}
+
+
+def case(name: str, base, network: Path, overrides: dict, limit: float, method: str = "ours",
+         week_from: str | None = None) -> dict:
+    cfg = _cfg(base, overrides, limit)
+    row = {"case": name, "method": method, "network": network.name, "overrides": overrides, "time_limit_s": limit,
+           "prices": f"CAISO 2021 from {week_from}" if week_from else "default profile day", "load_avg_1min": os.getloadavg()[0]}
+    start = time.perf_counter()
+    try:
+        row |= run_scip(cfg, network, limit) if method == "PySCIPOpt-ML (SCIP)" else run_ours(cfg, network, week_from)
+    except SolverUnavailableError as exc:
+        row |= {"status": "solver_refused", "message": str(exc)}
+    except Exception as exc:  # a benchmark row records a failure instead of stopping the run
+        row |= {"status": "error", "message": f"{type(exc).__name__}: {exc}"}
+    row["wall_s"] = time.perf_counter() - start
+    log.info("%-48s %-22s %-12s obj=%s gap=%s solve=%.1fs load=%.1f", name, method, row.get("status"),
+             row.get("objective"), row.get("gap"), row.get("solve_s", float("nan")), row["load_avg_1min"])
+    return row
+
+
+def networks(tmp: Path, base) -> dict[str, Path]:
+    """The networks of the run: ours (the stage's), plain-stage, outside-trained, random."""
+    from plain_network import train_outside, train_stage_plain
+
+    default = ROOT / "models" / "fault_dnn.onnx"
+    if not default.exists():
+        raise SystemExit(f"{default} not found: run `dvc repro train_fault` first")
+    return {"default": default, "stage_plain": train_stage_plain(tmp / "stage_plain"),
+            "outside_plain": train_outside(tmp / "outside_plain", ROOT / "data" / "fault"),
+            "random": build_network(tmp / "random.onnx", base.data.fault, "random", seed=0)}
+
+
+def plan_cases(nets: dict[str, Path], q: float, repeats: int) -> list[tuple]:
+    d, caiso = nets["default"], "2021-07-05" if CAISO.exists() else None
+    cases = [(f"24h default net #{i + 1}", d, {}, 60 * q, "ours", None) for i in range(repeats)]
+    cases += [("24h default net", d, {"optimize.formulation.network_encoding": "omlt_bigm",
+                                      "optimize.search.polish": False, **ROUND_TWO}, 120 * q, "OMLT big-M (HiGHS)", None),
+              ("24h default net", d, {}, 120 * q, "PySCIPOpt-ML (SCIP)", None),
+              ("24h default net", d, {"solver.name": "gurobi_direct"}, 60 * q, "ours (Gurobi, pip licence)", None),
+              ("steps/1 previous round's search", d, ROUND_TWO, 120 * q, "ours", None),
+              ("steps/2 + LP bounds, pruning, working cutoff", d, {"optimize.formulation.hour_value_cuts": False}, 120 * q, "ours", None),
+              ("steps/3 + hour-value cuts (ours)", d, {}, 120 * q, "ours", None),
+              ("24h stage net, stability penalty off", nets["stage_plain"], {}, 120 * q, "ours", None),
+              ("24h outside net, plain torch + sidecar", nets["outside_plain"], {}, 120 * q, "ours", None),
+              ("24h random-weight net", nets["random"], {}, 120 * q, "ours", None),
+              ("48h", d, {"optimize.horizon_hours": 48}, 120 * q, "ours", None),
+              ("7d, default price day", d, {"optimize.horizon_hours": 168}, 120 * q, "ours", None),
+              ("3 presses x 24h", d, {"optimize.presses": 3, "optimize.production.demand_per_day": 1800}, 120 * q, "ours", None)]
+    if caiso:
+        cases += [("7d, CAISO week", d, {"optimize.horizon_hours": 168}, 120 * q, "ours", caiso),
+                  ("3 presses x 7d, CAISO week", d, {"optimize.horizon_hours": 168, "optimize.presses": 3,
+                                                     "optimize.production.demand_per_day": 1800}, 240 * q, "ours", caiso)]
+    else:
+        cases += [("3 presses x 7d, default price day", d, {"optimize.horizon_hours": 168, "optimize.presses": 3,
+                                                            "optimize.production.demand_per_day": 1800}, 240 * q, "ours", None)]
+    return cases
+
+
+def summary(rows: list[dict]) -> dict:
+    ours = [r["solve_s"] for r in rows if r["case"].startswith("24h default net #") and r.get("status") == "optimal"]
+    peers = {r["method"]: r.get("solve_s") for r in rows if r["case"] == "24h default net" and r["method"] != "ours"}
+    median = statistics.median(ours) if ours else None
+    return {"default_24h_ours_median_solve_s": median,
+            "peer_solve_s": peers,
+            "speedup_vs_peer": {k: (v / median if median and v else None) for k, v in peers.items()}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--network", default=None, help="default: models/fault_dnn.onnx, else a fitted stand-in")
-    parser.add_argument("--quick", action="store_true", help="short limits, fewer cases (smoke test)")
+    parser.add_argument("--quick", action="store_true", help="a fifth of every time limit (smoke test)")
     parser.add_argument("--only", default=None, help="comma-separated case name prefixes")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the default 24-hour case (median)")
     parser.add_argument("--out", default=str(ROOT / "reports" / "bench" / "optimizer.json"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("pyomo", "pipeline.optimize.solve"):
+    for noisy in ("pyomo", "pipeline"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     base = load_params(ROOT / "params.yaml")
-    tmp = Path(tempfile.mkdtemp(prefix="bench_opt_"))
-    trained = Path(args.network) if args.network else ROOT / "models" / "fault_dnn.onnx"
-    if not trained.exists():
-        trained = build_network(tmp / "trained_stand_in.onnx", base.data.fault, "fitted", seed=0)
-    random_net = build_network(tmp / "random.onnx", base.data.fault, "random", seed=0)
-    fitted = build_network(tmp / "fitted.onnx", base.data.fault, "fitted", seed=0)
     q = 0.2 if args.quick else 1.0
-    ours = {}
-    naive = {"optimize.formulation.network_encoding": "omlt_bigm", "optimize.search.polish": False}
-    steps = [  # each adds one step to the one before (6-hour horizon: the naive model solves there)
-        ("steps/6h/0 naive OMLT big-M", naive),
-        ("steps/6h/1 folded, interval bounds", {"optimize.formulation.bound_tightening": "interval",
-                                                "optimize.formulation.one_sided_output": False,
-                                                "optimize.formulation.enumerate_maintenance_count": False}),
-        ("steps/6h/2 + LP bound tightening", {"optimize.formulation.one_sided_output": False,
-                                              "optimize.formulation.enumerate_maintenance_count": False}),
-        ("steps/6h/3 + one-sided output layer", {"optimize.formulation.enumerate_maintenance_count": False}),
-        ("steps/6h/4 + N enumerated (ours)", {}),
-        ("steps/6h/5 ours, region encoding", {"optimize.formulation.network_encoding": "regions"}),
-    ]
-    cases = [("24h/ours", ours, 240), ("24h/ours, fitted stand-in net", {"_network": "fitted"}, 240),
-             ("24h/naive OMLT big-M", naive, 120)]
-    cases += [(f"{h}h/ours", {"optimize.horizon_hours": h}, 60) for h in (3, 6, 12)]
-    cases += [(name, {"optimize.horizon_hours": 6, **o}, 45) for name, o in steps]
-    cases += [("3h/gurobi", {"optimize.horizon_hours": 3, "solver.name": "gurobi_direct"}, 30),
-              ("3h/highs", {"optimize.horizon_hours": 3}, 30),
-              ("24h/gurobi (licence)", {"solver.name": "gurobi_direct"}, 30)]
-    cases += [("7d/ours (N per day a variable)", {"optimize.horizon_hours": 168}, 90),
-              ("24h/3 presses", {"optimize.presses": 3, "optimize.production.demand_per_day": 1800}, 90)]
-    cases += [("24h/random-weight net", {"_network": "random"}, 90),
-              ("24h/ours, 2 worker processes", {"solver.workers": 2}, 240)]
-    out_path = Path(args.out)
-    # rows of earlier runs are kept (a case re-run replaces its row), so cases can run in parts
-    rows = json.loads(out_path.read_text())["cases"] if out_path.exists() else []
-    for name, overrides, limit in cases:
-        if args.only and not any(name.startswith(p) for p in args.only.split(",")):
-            continue
-        overrides = dict(overrides)
-        net = {"random": random_net, "fitted": fitted, None: trained}[overrides.pop("_network", None)]
-        row = run_case(name, base, net, overrides, limit * q) | {"network": str(net)}
-        rows = [r for r in rows if r["case"] != name] + [row]
-        out = {"machine": {"cpus": os.cpu_count(), "note": "shared machine: see load_avg_1min per case"},
-               "gap_target": float(base.solver.mip_rel_gap), "cases": rows}
-        write_json(out_path, out)
-    print(f"wrote {out_path}")
+    with tempfile.TemporaryDirectory(prefix="bench_opt_") as tmp:
+        nets = networks(Path(tmp), base)
+        rows = []
+        for name, net, overrides, limit, method, week in plan_cases(nets, q, args.repeats):
+            if args.only and not any(name.startswith(p) for p in args.only.split(",")):
+                continue
+            rows.append(case(name, base, net, overrides, limit, method, week))
+            out = {"machine": {"cpus": os.cpu_count(), "note": "shared machine: see load_avg_1min per row"},
+                   "gap_target": float(base.solver.mip_rel_gap), "summary": summary(rows), "cases": rows}
+            write_json(args.out, out)
+    print(json.dumps(summary(rows), indent=1))
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

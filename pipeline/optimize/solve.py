@@ -37,7 +37,7 @@ HIGHS_NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibili
 HIGHS_HEURISTICS_ON = {"mip_heuristic_effort": 0.05, "mip_heuristic_run_feasibility_jump": True,
                        "mip_heuristic_run_rins": True, "mip_heuristic_run_rens": True,
                        "mip_heuristic_run_root_reduced_cost": True}  # HiGHS 1.15's defaults
-SOLVERS = ("highs", "gurobi_direct", "gurobi_persistent", "appsi_highs")
+SOLVERS = ("highs", "gurobi_direct", "gurobi_persistent", "auto")
 
 
 class SolverUnavailableError(RuntimeError):
@@ -58,6 +58,7 @@ class SubResult:
     nodes: int | None
     stats: dict
     lp_bound: float | None = None
+    solver: str | None = None   # the MILP solver that ran it (solver.name=auto: gurobi_direct or highs)
 
 
 @dataclass
@@ -174,13 +175,40 @@ class ScheduleSolver:
         self.solver_cfg = solver_cfg
         self.search = search if search is not None else OmegaConf.create(DEFAULT_SEARCH)
         self.name = str(solver_cfg.name)
-        self._solvers: dict[tuple[int, str], object] = {}
+        self._solvers: dict[tuple[int, str, str], object] = {}
+        self._choice: dict[int, str] = {}  # solver.name=auto: the MILP solver each sub-model got
+
+    def mip_name(self, sub: SubModel) -> str:
+        """The sub-model's MILP solver: the configured one, or for `auto` Gurobi where its licence
+        admits the model (tried once per sub-model) and HiGHS otherwise."""
+        if self.name != "auto":
+            return self.name
+        if id(sub.model) not in self._choice:
+            from pyomo.contrib.solver.common.factory import SolverFactory
+
+            self._choice[id(sub.model)] = "gurobi_direct" if SolverFactory("gurobi_direct").available() else "highs"
+        return self._choice[id(sub.model)]
+
+    def _run_mip(self, sub: SubModel, time_limit: float, cutoff: float | None = None):
+        """Run the sub-model's MILP solver; for `auto`, a licence refusal falls back to HiGHS."""
+        while True:
+            name = self.mip_name(sub)
+            solver = self._solver(sub, time_limit)
+            self._with_cutoff(solver, cutoff, name)
+            try:
+                return _run(solver, sub, name)
+            except SolverUnavailableError:
+                if self.name != "auto" or name == "highs":
+                    raise
+                log.info("%s: Gurobi's licence refuses it, HiGHS instead (solver.name=auto)", sub.label)
+                self._choice[id(sub.model)] = "highs"
 
     def _solver(self, sub: SubModel, time_limit: float, kind: str = "mip"):
         """The sub-model's persistent solver of this kind (the MILP solver, or HiGHS for its LP)."""
-        cfg = self.solver_cfg if kind == "mip" else OmegaConf.merge(self.solver_cfg, {"name": "highs", "options": {}})
+        name = self.mip_name(sub) if kind == "mip" else "highs"
+        cfg = OmegaConf.merge(self.solver_cfg, {"name": name} if kind == "mip" else {"name": "highs", "options": {}})
         fresh = make_solver(cfg, time_limit)
-        solver = self._solvers.setdefault((id(sub.model), kind), fresh)
+        solver = self._solvers.setdefault((id(sub.model), kind, name), fresh)
         solver.config.time_limit = fresh.config.time_limit
         solver.config.solver_options.clear()
         solver.config.solver_options.update(fresh.config.solver_options)
@@ -199,14 +227,14 @@ class ScheduleSolver:
             return -math.inf if "nfeasible" in tc else math.inf
         return float(bound) + 1e-7 * (abs(float(bound)) + 1.0)  # LP tolerances
 
-    def _with_cutoff(self, solver, cutoff: float | None) -> None:
+    def _with_cutoff(self, solver, cutoff: float | None, name: str) -> None:
         if cutoff is None:
             return
-        if self.name == "highs":  # HiGHS minimises internally: the cutoff of a maximisation is negated
+        if name == "highs":  # HiGHS minimises internally: the cutoff of a maximisation is negated
             solver.config.solver_options["objective_bound"] = -cutoff
             if not bool(self.search.get("heuristics_with_incumbent", True)):
                 solver.config.solver_options.update(HIGHS_NO_HEURISTICS)
-        elif self.name.startswith("gurobi"):
+        elif name.startswith("gurobi"):
             solver.config.solver_options["Cutoff"] = cutoff
 
     def _polish(self, sub: SubModel) -> bool:
@@ -214,7 +242,7 @@ class ScheduleSolver:
         energies, p_t) becomes exactly optimal for that integer schedule."""
         fixed = _fixed(sub, None)
         try:
-            res = _run(self._solver(sub, 60.0), sub, self.name)
+            res = self._run_mip(sub, 60.0)
             ok = res.incumbent_objective is not None
             if ok:
                 res.solution_loader.load_vars()
@@ -231,7 +259,7 @@ class ScheduleSolver:
             return None
         fixed = _fixed(sub, start, int(schedule.instance.max_per_hour).bit_length())
         try:
-            res = _run(self._solver(sub, 30.0), sub, self.name)
+            res = self._run_mip(sub, 30.0)
             if res.incumbent_objective is None:
                 return None
             res.solution_loader.load_vars()
@@ -242,10 +270,8 @@ class ScheduleSolver:
 
     def _solve_sub(self, schedule: ScheduleModel, i: int, time_limit: float, cutoff: float | None) -> dict:
         sub = schedule.submodels[i]
-        solver = self._solver(sub, time_limit)
-        self._with_cutoff(solver, cutoff)
         t0 = time.perf_counter()
-        res = _run(solver, sub, self.name)
+        res = self._run_mip(sub, time_limit, cutoff)
         tc = str(res.termination_condition).split(".")[-1]
         nodes = getattr(res.extra_info, "mip_node_count", None)
         obj, bound = res.incumbent_objective, res.objective_bound
@@ -260,7 +286,7 @@ class ScheduleSolver:
         elif tc == "provenInfeasible":
             bound = -math.inf
         out = {"status": tc, "objective": obj, "bound": float(bound), "seconds": time.perf_counter() - t0,
-               "nodes": int(nodes or 0), "values": None, "polished": False}
+               "nodes": int(nodes or 0), "values": None, "polished": False, "solver": self.mip_name(sub)}
         if obj is not None:
             res.solution_loader.load_vars()
             if bool(self.search.polish):
@@ -318,7 +344,7 @@ class ScheduleSolver:
         status = "optimal" if gap <= float(self.solver_cfg.mip_rel_gap) + 1e-12 else ("time_limit" if time_hit else "feasible")
         subs = [SubResult(r["label"], r["status"], r["objective"], r["bound"] if math.isfinite(r["bound"]) else None,
                           r["seconds"], r["nodes"], schedule.submodels[r["i"]].stats,
-                          lp[r["i"]] if math.isfinite(lp[r["i"]]) else None) for r in rows]
+                          lp[r["i"]] if math.isfinite(lp[r["i"]]) else None, r.get("solver")) for r in rows]
         sigmoid = max(e.sigmoid.error_bound for e in schedule.submodels[top["i"]].encodings.values())
         return SolveResult(self.name, status, objective, bound, gap, seconds, sum(r["nodes"] for r in rows),
                            time_hit, top["i"], top["values"], subs, top["polished"], source, sigmoid)
