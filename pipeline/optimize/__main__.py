@@ -39,10 +39,32 @@ def _with_defaults(argv: list[str], conf: Path) -> list[str]:
     """Our Hydra defaults, conf/ on the search path, and config groups chosen as the README
     writes them (`solver=gurobi`, `data/prices=caiso`): params.yaml has no defaults list, so
     Hydra needs them appended (`+solver=gurobi`, merged over params.yaml's `solver`)."""
-    argv = [_as_group_choice(a, conf) for a in argv]
-    given = {a.split("=", 1)[0].lstrip("+~") for a in argv if "=" in a}
+    flags, overrides = _split(argv)
+    overrides = [_as_group_choice(a, conf) for a in overrides]
+    given = {a.split("=", 1)[0].lstrip("+~") for a in overrides}
     defaults = {**_DEFAULTS, "hydra.searchpath": f"[file://{conf}]"}
-    return argv + [f"{k}={v}" for k, v in defaults.items() if k not in given]
+    return flags + overrides + [f"{k}={v}" for k, v in defaults.items() if k not in given]
+
+
+_VALUE_FLAGS = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--cfg", "-c",
+                "--package", "-p", "--info", "-i", "--experimental-rerun"}
+
+
+def _split(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Hydra's flags (with their values) and the overrides, so the overrides can all go last
+    (argparse takes no positional arguments between flags)."""
+    flags, overrides, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("-"):
+            flags.append(arg)
+            if arg in _VALUE_FLAGS and i + 1 < len(argv) and "=" not in argv[i + 1] and not argv[i + 1].startswith("-"):
+                flags.append(argv[i + 1])
+                i += 1
+        else:
+            overrides.append(arg)
+        i += 1
+    return flags, overrides
 
 
 def _as_group_choice(arg: str, conf: Path) -> str:

@@ -80,7 +80,8 @@ def read_prices(path: str | Path, hours: int) -> pd.DataFrame:
     table = read_price_file(path, "timestamp", PRICE)
     if len(table) < hours:
         raise DataValidationError(path, f"{len(table)} hourly prices, the horizon needs {hours} "
-                                        "(optimize.horizon_hours); regenerate data/prices", column="timestamp")
+                                        f"(optimize.horizon_hours): prices for a new horizon come from "
+                                        f"`dvc exp run -S optimize.horizon_hours={hours}`", column="timestamp")
     table = table.iloc[:hours].reset_index(drop=True)
     steps = table["timestamp"].diff().dropna()
     if (steps != pd.Timedelta(hours=1)).any():
