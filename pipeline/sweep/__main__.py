@@ -15,7 +15,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from pipeline.core.config import PARAMS_FILE, load_params, repo_root
-from pipeline.sweep.callback import PARENT_FILE, SUMMARY_DIR, finish_sweep
+from pipeline.sweep.callback import finish_sweep
+from pipeline.sweep.files import PARENT_FILE, SUMMARY_DIR
 from pipeline.sweep.grid import multirun_command
 from pipeline.sweep.points import read_points
 

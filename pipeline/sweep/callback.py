@@ -17,11 +17,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.core.io import write_json
+from pipeline.sweep.files import MARKER, PARENT_FILE, SUMMARY_DIR
 from pipeline.sweep.grid import scales_of
-
-MARKER = "sweep_job.json"  # per job folder: status and overrides, written by the job
-SUMMARY_DIR = "summary"
-PARENT_FILE = "mlflow_parent.json"
 
 
 def finish_sweep(cfg: DictConfig, sweep_dir: Path, started: float, parent_params: dict) -> dict:

@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from pipeline.core.tracking import ensure_experiment, experiment_name, tracking_uri
-from pipeline.sweep.callback import MARKER
+from pipeline.sweep.files import MARKER
 from pipeline.sweep.grid import scale_key
 from pipeline.sweep.points import Point
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 from hydra.core.override_parser.overrides_parser import OverridesParser
+
 from pipeline.core.tracking import flatten
-from pipeline.sweep.callback import MARKER
+from pipeline.sweep.files import MARKER
 from pipeline.sweep.grid import scale_key
 
 SCALE = re.compile(r"^costs\." + scale_key(r"(\w+)") + "$")
