@@ -11,6 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
+from pipeline.core.figures import save_figure  # noqa: E402
+
 
 def history_frame(history: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(history)
@@ -27,9 +29,9 @@ def learning_curves(history: pd.DataFrame, path: Path) -> Path:
         ax.set_title(f"{what} per epoch")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, f"Binary cross-entropy and accuracy of the fault DNN per epoch on the training and "
+                                  f"the validation split ({len(history)} epochs; the best epoch's weights are exported).",
+                       dpi=120)
 
 
 def roc_figure(y: np.ndarray, probabilities: dict[str, np.ndarray], aucs: dict[str, float], path: Path) -> Path:
@@ -43,9 +45,9 @@ def roc_figure(y: np.ndarray, probabilities: dict[str, np.ndarray], aucs: dict[s
     ax.set_title("ROC, test split")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    others = ", ".join(f"{name} {auc:.3f}" for name, auc in aucs.items() if name != "dnn")
+    return save_figure(fig, path, f"ROC curves on the held-out test split: the fault DNN (AUC {aucs['dnn']:.3f}) "
+                                  f"against the baselines ({others}).", dpi=120)
 
 
 def roc_frame(y: np.ndarray, prob: np.ndarray) -> pd.DataFrame:
@@ -65,9 +67,8 @@ def reliability_figure(table: dict[str, np.ndarray], ece: float, path: Path) -> 
     bar.set_xlabel("predicted failure probability")
     bar.set_ylabel("rows")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, f"Reliability of the fault DNN's probabilities on the test split: observed fault rate "
+                                  f"per bin of predicted probability (ECE {ece:.3f}) and the rows per bin.", dpi=120)
 
 
 def reliability_frame(table: dict[str, np.ndarray]) -> pd.DataFrame:

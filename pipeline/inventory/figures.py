@@ -9,6 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from pipeline.core.figures import save_figure  # noqa: E402
+
 
 def forecast_vs_actual(frame: pd.DataFrame, chemical: str, unit: str, selected: str, path: Path) -> Path:
     """Daily use of one chemical (all labs) on the test part: actual, selected model and
@@ -24,7 +26,6 @@ def forecast_vs_actual(frame: pd.DataFrame, chemical: str, unit: str, selected: 
     ax.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    baseline = "" if selected == "seasonal_naive" else " and seasonal naive"
+    return save_figure(fig, path, f"Daily use of {chemical} ({unit}, all labs) on the held-out test part: actual, "
+                                  f"the selected model ({selected}){baseline}, each forecast one day ahead.")

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.core.figures import save_figure
 from pipeline.core.io import write_json
 from pipeline.optimize.costs import Costs, cost_terms
 from pipeline.optimize.instance import Instance
@@ -83,11 +84,9 @@ def plot_schedule(table: pd.DataFrame, path: str | Path) -> Path:
     ax2.legend(l2[0] + lh[0], l2[1] + lh[1], loc="upper left", fontsize=8)
     ax2.set_xlabel("hour")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, "The optimised schedule: units produced and maintenance per hour against the hourly "
+                                  "electricity price (top); room temperature and humidity setpoints with the outside "
+                                  "temperature (bottom).")
 
 
 def write_outputs(table: pd.DataFrame, metrics: dict, out_dir: str | Path) -> dict[str, Path]:

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from pipeline.core.figures import save_figure  # noqa: E402
 from pipeline.process.control import Golden  # noqa: E402
 
 
@@ -53,12 +54,10 @@ def forecast_vs_actual(path: Path, time: pd.DatetimeIndex, actual: np.ndarray, f
     fig.suptitle("Forecast vs measured around disturbances (red band: disturbance, dashed: control limits, "
                  "purple: early warnings, solid on the target named)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Description": (
+    return save_figure(fig, path, (
         f"Each critical process parameter around disturbances of the test period: the measurement, the LSTM's "
         f"and the linear AR's {horizon_s:g}-s forecasts (plotted at the time they forecast), the control limits "
-        f"and the early warnings the LSTM raised.")})
-    plt.close(fig)
-    return path
+        f"and the early warnings the LSTM raised."))
 
 
 def mae_by_horizon(path: Path, table: pd.DataFrame) -> Path:
@@ -73,8 +72,6 @@ def mae_by_horizon(path: Path, table: pd.DataFrame) -> Path:
         ax.set_ylabel("MASE (test)")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Description": (
+    return save_figure(fig, path, (
         "Forecast error (MASE: MAE over the training period's persistence MAE at the same horizon; below 1 beats "
-        "persistence) of the LSTM and the baselines per target and horizon on the held-out test period.")})
-    plt.close(fig)
-    return path
+        "persistence) of the LSTM and the baselines per target and horizon on the held-out test period."))

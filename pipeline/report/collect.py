@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
+from pipeline.core.figures import CAPTION_KEY
 from pipeline.core.tracking import flatten
 
 
@@ -38,14 +39,14 @@ class StageOutputs:
 
 
 def figure_caption(path: Path, stage: str) -> str:
-    """The sentence a stage stored in the PNG (savefig(metadata={'Description': ...})), or
+    """The sentence a stage stored in the PNG (pipeline.core.figures.save_figure), or
     a plain statement of which stage made which figure."""
     try:
         with Image.open(path) as img:
             text = getattr(img, "text", {}) or {}
     except OSError:
         text = {}
-    sentence = (text.get("Description") or text.get("Title") or "").strip()
+    sentence = (text.get(CAPTION_KEY) or text.get("Title") or "").strip()
     if sentence:
         return sentence
     words = path.stem.replace("_", " ").replace("-", " ")

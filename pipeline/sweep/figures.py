@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from pipeline.core.figures import save_figure  # noqa: E402
 from pipeline.core.validation import DataValidationError  # noqa: E402
 
 
@@ -51,9 +52,6 @@ def plot_curves(frame: pd.DataFrame, cost: str, path: Path, unproven: pd.DataFra
     axes[0][0].set_ylabel("USD over the horizon")
     fig.suptitle(f"Sensitivity to the {cost} cost")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     sentence = (f"{', '.join(l.replace('_', ' ') for l in labels)} of the optimised schedule as the {cost} "
                 f"cost is scaled from {frame['scale'].min():g}x to {frame['scale'].max():g}x, other costs at baseline.")
-    fig.savefig(path, dpi=110, metadata={"Description": sentence})
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, sentence)
