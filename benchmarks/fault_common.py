@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from pipeline.core.compose import compose
 from pipeline.core.config import load_params, repo_root
-from pipeline.data.fault_log import prepare
+from pipeline.data.fault import prepare
 
 
 def scratch_cfg(scratch: Path, overrides: list[str]):

@@ -33,9 +33,10 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
+from pipeline.contracts.fault_model import ONNX_FILE
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
-from pipeline.data.prices import profile_prices
+from pipeline.data.prices.stage import profile_prices
 from pipeline.optimize.costs import Costs
 from pipeline.optimize.decompose import DecomposedSchedule
 from pipeline.optimize.example_network import build as build_network
@@ -126,7 +127,7 @@ def networks(tmp: Path, base) -> dict[str, Path]:
     """The networks of the run: ours (the stage's), plain-stage, outside-trained, random."""
     from plain_network import train_outside, train_stage_plain
 
-    default = ROOT / "models" / "fault_dnn.onnx"
+    default = ROOT / "models" / ONNX_FILE
     if not default.exists():
         raise SystemExit(f"{default} not found: run `dvc repro train_fault` first")
     return {"default": default, "stage_plain": train_stage_plain(tmp / "stage_plain"),

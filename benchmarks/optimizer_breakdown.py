@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
-from pipeline.data.prices import profile_prices
+from pipeline.data.prices.stage import profile_prices
 from pipeline.optimize.costs import Costs
 from pipeline.optimize.formulation import build_schedule_model
 from pipeline.optimize.instance import build_instance

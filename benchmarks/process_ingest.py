@@ -28,8 +28,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
-from pipeline.data import line
-from pipeline.data.line_generator import LineSimulator
+from pipeline.data.line import stage as line
+from pipeline.data.line.generator import LineSimulator
 
 TARGET = {"seconds_max": 600, "peak_rss_mb_max": 8192}
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -21,8 +20,7 @@ from pipeline.core.compose import compose
 from pipeline.core.config import repo_root
 from pipeline.core.io import write_json
 
-sys.path.insert(0, str(Path(__file__).parent))
-from process_seeds import run_stages  # noqa: E402
+from process_seeds import run_stages  # a sibling script: python puts benchmarks/ on the path
 
 
 def main() -> None:

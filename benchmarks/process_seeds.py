@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from pipeline.core.compose import compose
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
-from pipeline.data import line
+from pipeline.data.line import stage as line
 from pipeline.process.train import train
 
 

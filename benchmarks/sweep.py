@@ -25,13 +25,12 @@ from pathlib import Path
 from joblib import Parallel, delayed
 from omegaconf import DictConfig, OmegaConf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from pipeline.core.compose import compose
+from pipeline.core.config import load_params, repo_root
+from pipeline.core.io import write_json
+from pipeline.sweep.grid import grid_override, scale_key
 
-from pipeline.core.compose import compose  # noqa: E402
-from pipeline.core.config import load_params  # noqa: E402
-from pipeline.core.io import write_json  # noqa: E402
-from pipeline.sweep.grid import grid_override, scale_key  # noqa: E402
+ROOT = repo_root()  # the repository these benchmarks measure (run them from inside it)
 
 
 def points(cfg: DictConfig) -> list[tuple[str, float]]:

@@ -1,7 +1,8 @@
-"""The tablet-press fault log's contract: column names, units and types.
+"""The tablet-press fault log's contract: column names, units, types and files.
 
-Every producer (generator, file loader) writes exactly these columns, in this order, and
-every consumer (the fault DNN, the optimiser through the DNN's ONNX metadata) reads them.
+Every producer (generator, file loader: pipeline/data/fault) writes exactly these columns, in
+this order, to data/fault/; every consumer (the fault DNN; the optimiser through the DNN's
+ONNX metadata, pipeline/contracts/fault_model.py) reads them.
 """
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ FEATURES: list[str] = ["pressure_kN", "temperature_C", "speed_rpm", "vibration_m
 UNITS: list[str] = ["kN", "C", "rpm", "mm/s", "%RH", "count"]
 LABEL = "fault"
 TIMESTAMP = "timestamp"
+TRUE_PROB = "true_prob"
 LOG_COLUMNS: list[str] = [TIMESTAMP, *FEATURES, LABEL]
-TRUTH_COLUMNS: list[str] = [TIMESTAMP, "true_prob"]
+TRUTH_COLUMNS: list[str] = [TIMESTAMP, TRUE_PROB]
 
-LOG_FILE = "log.parquet"
-TRUTH_FILE = "truth.parquet"
+LOG_FILE = "log.parquet"      # under data/fault/
+TRUTH_FILE = "truth.parquet"  # under data/fault/, generated data only
 
 
 def typed(df):

@@ -1,14 +1,38 @@
-"""Min-max scaling fitted on the training split and carried in the ONNX metadata:
-x_scaled = (x_raw - offset) / factor, offset = train min, factor = train max - train min."""
+"""The fault DNN's ONNX contract: what pipeline/fault writes and pipeline/optimize embeds.
+
+- Input "x": float32 [batch, 6], the fault log's FEATURES in order, min-max scaled with the
+  offset and factor stored in the metadata (x_scaled = (x_raw - offset) / factor).
+- Output "logit": float32 [batch, 1]; probability = sigmoid(logit), applied outside the graph
+  (OMLT's big-M ReLU formulation refuses a Sigmoid layer).
+- Metadata (key `tablet_pipeline`, pipeline.core.onnx_io): METADATA_KEYS as written by
+  `metadata()`; a reader needs REQUIRED_METADATA and checks it with `validate_metadata()`.
+Scaling lives in the metadata, not in the graph, because OMLT takes it as its own scaling
+object and wants input bounds in the scaled space. numpy only: the MILP stage imports this
+without torch.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from pipeline.contracts.fault_log import FEATURES, UNITS
+from pipeline.core.validation import DataValidationError
+
+INPUT, OUTPUT = "x", "logit"
+ONNX_FILE, PT_FILE = "fault_dnn.onnx", "fault_dnn.pt"  # under paths.models
+# Every key `metadata()` writes; a reader needs the subset REQUIRED_METADATA.
+METADATA_KEYS = ("model", "inputs", "units", "scaling", "train_min", "train_max", "output", "probability")
+REQUIRED_METADATA = ("model", "inputs", "scaling", "train_min", "train_max", "output")
+assert set(REQUIRED_METADATA) <= set(METADATA_KEYS)
 
 
 @dataclass(frozen=True)
 class MinMaxScaling:
+    """Min-max scaling fitted on the training split: offset = train min, factor = train max -
+    train min (1 for a constant column)."""
+
     offset: np.ndarray
     factor: np.ndarray
 
@@ -24,3 +48,52 @@ class MinMaxScaling:
 
     def metadata(self) -> dict:
         return {"kind": "minmax", "offset": self.offset.tolist(), "factor": self.factor.tolist()}
+
+
+def metadata(scaling: MinMaxScaling, train_raw: np.ndarray, extra: dict | None = None) -> dict:
+    """The metadata every fault model carries (the trained one and the optimiser's stand-ins)."""
+    return {"model": "fault_dnn", "inputs": list(FEATURES), "units": list(UNITS), "scaling": scaling.metadata(),
+            "train_min": train_raw.min(axis=0).tolist(), "train_max": train_raw.max(axis=0).tolist(),
+            "output": OUTPUT, "probability": "sigmoid(logit)", **(extra or {})}
+
+
+@dataclass(frozen=True)
+class FaultModelMetadata:
+    """A fault model's metadata, checked: scaling and training range per input (FEATURES order)."""
+
+    scaling: MinMaxScaling
+    train_min: np.ndarray
+    train_max: np.ndarray
+    output: str
+
+
+def _vector(meta: dict, key: str, path: Path, n: int) -> np.ndarray:
+    value = meta
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    arr = np.asarray(value if value is not None else [], dtype=float)
+    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+        raise DataValidationError(path, f"metadata '{key}' must be {n} finite numbers, got {value!r}")
+    return arr
+
+
+def validate_metadata(meta: dict, path: str | Path) -> FaultModelMetadata:
+    """Check a fault model's metadata against the contract; DataValidationError naming the file
+    and the key otherwise (missing keys, inputs in another order, scaling that is not min-max,
+    vectors of the wrong length, non-finite or non-positive factors)."""
+    path = Path(path)
+    missing = [k for k in REQUIRED_METADATA if k not in meta]
+    if missing:
+        raise DataValidationError(path, f"metadata lacks {missing}")
+    if list(meta["inputs"]) != list(FEATURES):
+        raise DataValidationError(path, f"inputs {meta['inputs']} do not match the contract {list(FEATURES)}")
+    scaling = meta["scaling"]
+    if not isinstance(scaling, dict) or scaling.get("kind") != "minmax":
+        raise DataValidationError(path, f"scaling must be {{'kind': 'minmax', ...}}, got {scaling!r}")
+    n = len(FEATURES)
+    offset = _vector(meta, "scaling.offset", path, n)
+    factor = _vector(meta, "scaling.factor", path, n)
+    if np.any(factor <= 0):
+        raise DataValidationError(path, f"scaling.factor must be positive, got {factor.tolist()}")
+    return FaultModelMetadata(MinMaxScaling(offset, factor), _vector(meta, "train_min", path, n),
+                              _vector(meta, "train_max", path, n), str(meta["output"]))

@@ -1,9 +1,18 @@
-"""The Lightning Trainer every model uses: conf/trainer + the model's own epochs and callbacks,
-logging to the stage's MLflow run (never to ./mlruns)."""
+"""The training template of the three models (fault, process, inventory).
+
+- `TrainingModule`: a LightningModule that receives ready objects, built from the model's conf
+  by hydra.utils.instantiate (`network`, `loss`, `optimizer` and `scheduler` with
+  `_partial_: true`), as in lightning-hydra-template; epoch losses are torchmetrics MeanMetrics.
+- `build_trainer` / `fit_best`: the Lightning Trainer of conf/trainer with the model's epochs,
+  early stopping and a weights-only checkpoint, logging to the stage's MLflow run (never ./mlruns).
+The split is pipeline/core/split.py, the ONNX parity check pipeline/core/onnx_io.py, figures
+pipeline/core/figures.py.
+"""
 from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -12,6 +21,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import MLFlowLogger
+from torch import nn
+from torchmetrics import MeanMetric
 
 from pipeline.core.tracking import tracking_uri
 
@@ -52,3 +63,42 @@ def fit_best(cfg: DictConfig, model_cfg: DictConfig, run, module: pl.LightningMo
 
 def seed_everything(seed: int) -> None:
     pl.seed_everything(int(seed), workers=True, verbose=False)
+
+
+class TrainingModule(pl.LightningModule):
+    """Network, loss, optimizer factory and optional LR-scheduler factory, given ready-made.
+
+    `log_loss` accumulates each stage's loss over the epoch (weighted by batch size) in a
+    torchmetrics MeanMetric and logs `<stage>/loss`, which early stopping and the checkpoint
+    watch (`monitor`)."""
+
+    def __init__(self, network: nn.Module, loss: nn.Module, optimizer: Callable, scheduler: Callable | None = None,
+                 monitor: str = "val/loss"):
+        super().__init__()
+        self.network, self.loss = network, loss
+        self.optimizer_factory, self.scheduler_factory, self.monitor = optimizer, scheduler, monitor
+        # keyed "<stage>_<name>" (a ModuleDict key may not be "train": nn.Module.train exists)
+        self.epoch_metrics = nn.ModuleDict({f"{stage}_loss": MeanMetric() for stage in ("train", "val")})
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.network(*inputs)
+
+    def log_loss(self, stage: str, loss: torch.Tensor, batch_size: int, prog_bar: bool = False) -> None:
+        metric = self.epoch_metrics[f"{stage}_loss"]
+        metric.update(loss.detach(), batch_size)
+        self.log(f"{stage}/loss", metric, on_step=False, on_epoch=True, prog_bar=prog_bar, batch_size=batch_size)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "monitor": self.monitor}}
+
+
+def training_parts(model_cfg: DictConfig) -> dict:
+    """loss, optimizer factory and scheduler factory (None when `scheduler` is absent or null)
+    from a model's conf, ready for a TrainingModule."""
+    scheduler = model_cfg.get("scheduler")
+    return {"loss": instantiate(model_cfg.loss), "optimizer": instantiate(model_cfg.optimizer),
+            "scheduler": instantiate(scheduler) if scheduler is not None else None}

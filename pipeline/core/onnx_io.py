@@ -1,4 +1,5 @@
-"""ONNX export with metadata, and the onnxruntime check every exported model passes.
+"""ONNX export with metadata, and the one onnxruntime parity check every exported model passes
+(tolerances from each model's conf: `export.tolerance`).
 
 We use torch's TorchScript-based exporter (`dynamo=False`): it needs no onnxscript and
 writes plain Gemm/Relu/LSTM graphs that OMLT and onnxruntime read.
@@ -6,14 +7,19 @@ writes plain Gemm/Relu/LSTM graphs that OMLT and onnxruntime read.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
-import torch
 
 from pipeline.core.validation import DataValidationError
+
+if TYPE_CHECKING:  # torch is imported where a module is exported or run, so readers of ONNX files
+    import torch   # (the optimiser, the monitor) never load it
 
 METADATA_KEY = "tablet_pipeline"
 
@@ -22,6 +28,8 @@ def export(module: torch.nn.Module, example: torch.Tensor | tuple, path: str | P
            input_names: Sequence[str], output_names: Sequence[str], metadata: dict,
            opset: int = 17) -> Path:
     """Export `module` with a dynamic batch axis (dim 0) and our metadata as JSON."""
+    import torch
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     args = example if isinstance(example, tuple) else (example,)
@@ -66,13 +74,32 @@ def session(path: str | Path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def max_abs_difference(path: str | Path, module: torch.nn.Module, inputs: dict[str, np.ndarray],
-                       batch: int = 4096) -> float:
-    """Largest |onnxruntime - torch| over all outputs, evaluated on `inputs` in batches."""
+@dataclass(frozen=True)
+class Parity:
+    """How far onnxruntime's outputs are from torch's on the same inputs."""
+
+    max_abs_difference: float  # largest |onnxruntime - torch| over every output element
+    max_abs_output: float      # largest |torch output|: the scale the difference is judged against
+    rows: int
+
+    @property
+    def relative(self) -> float:
+        """max_abs_difference / max(1, max_abs_output): float32 rounding shows as ~1e-7."""
+        return self.max_abs_difference / max(1.0, self.max_abs_output)
+
+
+class OnnxParityError(AssertionError):
+    """The exported graph computes something else than the torch module."""
+
+
+def parity(path: str | Path, module: torch.nn.Module, inputs: dict[str, np.ndarray], batch: int = 4096) -> Parity:
+    """onnxruntime against torch on `inputs` (named as the graph's inputs), in batches."""
+    import torch
+
     sess = session(path)
     names = [i.name for i in sess.get_inputs()]
     n = len(next(iter(inputs.values())))
-    worst = 0.0
+    worst, largest = 0.0, 0.0
     module = module.eval()
     for start in range(0, n, batch):
         chunk = {k: v[start : start + batch] for k, v in inputs.items()}
@@ -81,5 +108,27 @@ def max_abs_difference(path: str | Path, module: torch.nn.Module, inputs: dict[s
             torch_out = module(*[torch.from_numpy(chunk[k]) for k in names])
         torch_out = torch_out if isinstance(torch_out, (tuple, list)) else (torch_out,)
         for a, b in zip(ort_out, torch_out):
-            worst = max(worst, float(np.max(np.abs(a - b.numpy()))) if a.size else 0.0)
-    return worst
+            if a.size:
+                worst = max(worst, float(np.max(np.abs(a - b.numpy()))))
+                largest = max(largest, float(b.abs().max()))
+    return Parity(worst, largest, n)
+
+
+def max_abs_difference(path: str | Path, module: torch.nn.Module, inputs: dict[str, np.ndarray],
+                       batch: int = 4096) -> float:
+    """Largest |onnxruntime - torch| over all outputs, evaluated on `inputs` in batches."""
+    return parity(path, module, inputs, batch).max_abs_difference
+
+
+def check_parity(path: str | Path, module: torch.nn.Module, inputs: dict[str, np.ndarray],
+                 tolerance: Mapping) -> Parity:
+    """`parity`, failing the stage unless max |onnxruntime - torch| <= atol + rtol * max |torch output|
+    (`tolerance`: the model's conf `export.tolerance`, {atol, rtol})."""
+    result = parity(path, module, inputs)
+    atol, rtol = float(tolerance["atol"]), float(tolerance["rtol"])
+    allowed = atol + rtol * result.max_abs_output
+    if not result.max_abs_difference <= allowed:
+        raise OnnxParityError(f"{path}: onnxruntime and torch differ by {result.max_abs_difference:.3g} > "
+                              f"{allowed:.3g} (export.tolerance atol {atol:g} + rtol {rtol:g} x max |output| "
+                              f"{result.max_abs_output:.3g})")
+    return result

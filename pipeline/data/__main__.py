@@ -1,8 +1,10 @@
 """DVC stage entry point: `python -m pipeline.data {fault,line,inventory,prices}`.
 
-Each kind's module exposes `prepare(cfg, out_dir, reports_dir) -> metrics`: it generates the
-data set (or loads and validates the user's file), writes it under data/<kind>/, writes any
-quarantined rows to reports/data/<kind>_quarantine.csv and returns the stage's metrics.
+Each kind is a sub-package, pipeline/data/<kind>/, exposing `prepare(cfg, out_dir, reports_dir)
+-> metrics`; only the kind asked for is imported, so each prepare stage depends on its own
+folder. `prepare` generates the data set (or loads and validates the user's file), writes it
+under data/<kind>/, writes any quarantined rows to reports/data/<kind>_quarantine.csv and
+returns the stage's metrics.
 """
 from __future__ import annotations
 
@@ -14,12 +16,12 @@ from pipeline.core.config import load_params
 from pipeline.core.io import write_json
 from pipeline.core.tracking import log_metrics, stage_run
 
-KINDS = {"fault": "fault_log", "line": "line", "inventory": "inventory", "prices": "prices"}
+KINDS = ("fault", "line", "inventory", "prices")
 
 
 def run(kind: str, params_file: str | None = None) -> dict:
     cfg = load_params(params_file)
-    module = importlib.import_module(f"pipeline.data.{KINDS[kind]}")
+    module = importlib.import_module(f"pipeline.data.{kind}")
     out_dir = Path(cfg.paths.data) / kind
     reports_dir = Path(cfg.paths.reports) / "data"
     with stage_run(f"prepare_{kind}", cfg, params={"data": cfg.data[kind], "seed": cfg.seed}):

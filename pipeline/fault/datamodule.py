@@ -12,11 +12,10 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, TensorDataset
 
+from pipeline.contracts.fault_log import FEATURES, LABEL, LOG_COLUMNS, LOG_FILE, TIMESTAMP, TRUE_PROB, TRUTH_FILE
+from pipeline.contracts.fault_model import MinMaxScaling
+from pipeline.core.split import split_slices
 from pipeline.core.validation import DataValidationError, file_row, require_columns
-from pipeline.data.fault_schema import FEATURES, LABEL, LOG_COLUMNS, LOG_FILE, TIMESTAMP, TRUTH_FILE
-from pipeline.fault.scaling import MinMaxScaling
-
-SPLITS = ("train", "val", "test")
 
 
 @dataclass
@@ -54,18 +53,13 @@ def read_log(data_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 def chronological_split(log: pd.DataFrame, truth: pd.DataFrame | None, split_cfg: DictConfig) -> dict[str, Split]:
     """train = the oldest rows, then val, then test = the most recent (no future in the past)."""
-    train, val = float(split_cfg.train), float(split_cfg.val)
-    if not (0 < train and 0 < val and train + val < 1):
-        raise ValueError(f"model.fault.split: need 0 < train, 0 < val, train + val < 1; got {train}, {val}")
-    n = len(log)
-    cuts = [0, int(n * train), int(n * (train + val)), n]
     out = {}
-    for name, start, stop in zip(SPLITS, cuts[:-1], cuts[1:]):
-        part = log.iloc[start:stop]
+    for name, rows in split_slices(len(log), split_cfg, "model.fault.split").items():
+        part = log.iloc[rows]
         if part[LABEL].nunique() < 2:
             raise ValueError(f"the {name} split ({len(part)} rows) holds one class only: use more rows")
         out[name] = Split(raw=part[FEATURES].to_numpy(np.float64), y=part[LABEL].to_numpy(np.int64),
-                          true_prob=None if truth is None else truth["true_prob"].to_numpy()[start:stop],
+                          true_prob=None if truth is None else truth[TRUE_PROB].to_numpy()[rows],
                           first=str(part[TIMESTAMP].iloc[0]), last=str(part[TIMESTAMP].iloc[-1]))
     return out
 

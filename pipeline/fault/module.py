@@ -1,81 +1,95 @@
-"""The fault DNN as a LightningModule: binary cross-entropy on logits, Adam (from conf),
-per-epoch loss/accuracy history for the study's Fig. 3, optional MILP-aware penalties."""
+"""The fault DNN as a LightningModule (the template of pipeline/core/lightning.py): binary
+cross-entropy on logits and Adam from conf, per-epoch loss/accuracy/AUC history for the study's
+Fig. 3 (torchmetrics aggregation), optional MILP-aware penalties."""
 from __future__ import annotations
 
-import numpy as np
-import pytorch_lightning as pl
-import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig
-from sklearn.metrics import roc_auc_score
-from torch.nn.functional import binary_cross_entropy_with_logits
+from collections.abc import Callable
 
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
+from torchmetrics import CatMetric, MeanMetric
+
+from pipeline.core.lightning import TrainingModule
 from pipeline.fault.stability import l1_penalty, stability_penalty
 
 
-class FaultClassifier(pl.LightningModule):
-    def __init__(self, model_cfg: DictConfig, box_low: np.ndarray | None = None, box_high: np.ndarray | None = None):
-        super().__init__()
-        self.model_cfg = model_cfg
-        self.net = instantiate(model_cfg.network)
-        self.milp = model_cfg.milp_aware
-        if self.milp.enabled and box_low is None:
-            raise ValueError("milp_aware.enabled needs the stability box (scaled) for its penalty")
-        self.register_buffer("box_low", torch.as_tensor(box_low if box_low is not None else np.zeros((1, 1))))
-        self.register_buffer("box_high", torch.as_tensor(box_high if box_high is not None else np.zeros((1, 1))))
-        self.history: list[dict[str, float]] = []
-        self._sums = {"train": np.zeros(3), "val": np.zeros(3)}  # loss*n, correct, n
-        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+class MilpAwarePenalty(nn.Module):
+    """ReLU-stability penalty over the optimiser's box (scaled inputs) plus L1 on the weights,
+    weighted as conf `model.fault.milp_aware` says (Xiao et al. 2019)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def __init__(self, box_low: np.ndarray, box_high: np.ndarray, stability_weight: float, l1_weight: float):
+        super().__init__()
+        self.register_buffer("box_low", torch.as_tensor(box_low))
+        self.register_buffer("box_high", torch.as_tensor(box_high))
+        self.stability_weight, self.l1_weight = float(stability_weight), float(l1_weight)
+
+    def forward(self, network: nn.Module) -> dict[str, torch.Tensor]:
+        return {"stability_penalty": stability_penalty(network, self.box_low, self.box_high),
+                "l1": l1_penalty(network)}
+
+
+class FaultClassifier(TrainingModule):
+    def __init__(self, network: nn.Module, loss: nn.Module, optimizer: Callable, scheduler: Callable | None = None,
+                 penalty: MilpAwarePenalty | None = None):
+        super().__init__(network, loss, optimizer, scheduler)
+        self.penalty = penalty
+        self.history: list[dict[str, float]] = []
+        # float64 sums, as the per-epoch history (reports/fault/history.csv) has always been computed
+        self.epoch_metrics.update({f"{stage}_accuracy": MeanMetric() for stage in ("train", "val")})
+        for metric in self.epoch_metrics.values():
+            metric.set_dtype(torch.float64)
+        self.val_logits, self.val_labels = CatMetric(), CatMetric()
+
+    @property
+    def net(self) -> nn.Module:
+        """The network itself (what is exported and embedded)."""
+        return self.network
 
     def _tally(self, split: str, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> None:
-        n = len(y)
-        correct = ((logits >= 0).float() == y).sum().item()
-        self._sums[split] += np.array([loss.item() * n, correct, n])
+        self.epoch_metrics[f"{split}_loss"].update(loss, len(y))
+        self.epoch_metrics[f"{split}_accuracy"].update(((logits >= 0).float() == y).flatten())
 
     def training_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
-        loss = binary_cross_entropy_with_logits(logits, y)
+        loss = self.loss(logits, y)
         self._tally("train", logits.detach(), y, loss.detach())
-        total = loss
-        if self.milp.enabled:
-            stab = stability_penalty(self.net, self.box_low, self.box_high)
-            l1 = l1_penalty(self.net)
-            total = loss + float(self.milp.stability_weight) * stab + float(self.milp.l1_weight) * l1
-            self.log_dict({"train/stability_penalty": stab, "train/l1": l1}, on_step=False, on_epoch=True)
-        return total
+        if self.penalty is None:
+            return loss
+        terms = self.penalty(self.network)
+        self.log_dict({f"train/{k}": v for k, v in terms.items()}, on_step=False, on_epoch=True)
+        return (loss + self.penalty.stability_weight * terms["stability_penalty"]
+                + self.penalty.l1_weight * terms["l1"])
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
-        loss = binary_cross_entropy_with_logits(logits, y)
-        self._tally("val", logits, y, loss)
-        self._val_outputs.append((logits.squeeze(1), y.squeeze(1)))
+        self._tally("val", logits, y, self.loss(logits, y))
+        self.val_logits.update(logits.squeeze(1))
+        self.val_labels.update(y.squeeze(1))
+
+    def _epoch(self, split: str) -> tuple[float, float]:
+        loss, accuracy = self.epoch_metrics[f"{split}_loss"], self.epoch_metrics[f"{split}_accuracy"]
+        values = float(loss.compute()), float(accuracy.compute())
+        loss.reset()
+        accuracy.reset()
+        return values
 
     def on_validation_epoch_end(self) -> None:
-        loss_sum, correct, n = self._sums["val"]
-        logits = torch.cat([o[0] for o in self._val_outputs]).cpu().numpy()
-        y = torch.cat([o[1] for o in self._val_outputs]).cpu().numpy()
+        loss, accuracy = self._epoch("val")
+        logits, y = self.val_logits.compute().cpu().numpy(), self.val_labels.compute().cpu().numpy()
+        # sklearn, not torchmetrics' BinaryAUROC: that one computes in float32 (the 7th digit moves)
         auc = roc_auc_score(y, logits) if len(np.unique(y)) == 2 else float("nan")
-        self._val_last = {"val/loss": loss_sum / n, "val/accuracy": correct / n, "val/auc": float(auc)}
+        self._val_last = {"val/loss": loss, "val/accuracy": accuracy, "val/auc": float(auc)}
         self.log_dict(self._val_last)
-        self._sums["val"][:] = 0
-        self._val_outputs.clear()
+        self.val_logits.reset()
+        self.val_labels.reset()
 
     def on_train_epoch_end(self) -> None:
-        loss_sum, correct, n = self._sums["train"]
-        row = {"epoch": self.current_epoch, "train/loss": loss_sum / n, "train/accuracy": correct / n,
+        loss, accuracy = self._epoch("train")
+        row = {"epoch": self.current_epoch, "train/loss": loss, "train/accuracy": accuracy,
                **getattr(self, "_val_last", {})}
         self.log_dict({"train/loss": row["train/loss"], "train/accuracy": row["train/accuracy"]})
         self.history.append(row)
-        self._sums["train"][:] = 0
-
-    def configure_optimizers(self):
-        optimizer = instantiate(self.model_cfg.optimizer)(self.parameters())
-        if self.model_cfg.scheduler is None:
-            return optimizer
-        scheduler = instantiate(self.model_cfg.scheduler)(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"}}

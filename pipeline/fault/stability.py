@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from pipeline.contracts.fault_log import FEATURES
+from pipeline.contracts.fault_model import MinMaxScaling
 from pipeline.core.relu_bounds import NeuronBounds, interval_bounds, tighten
-from pipeline.data.fault_schema import FEATURES
 from pipeline.fault.network import FaultMLP
-from pipeline.fault.scaling import MinMaxScaling
 
 
 def box_bounds(box: DictConfig, scaling: MinMaxScaling) -> tuple[np.ndarray, np.ndarray]:

@@ -6,20 +6,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from pipeline.contracts.fault_model import INPUT, ONNX_FILE, PT_FILE, metadata
 from pipeline.core.io import ensure_dir, write_json
-from pipeline.core.lightning import fit_best, seed_everything
+from pipeline.core.lightning import fit_best, seed_everything, training_parts
+from pipeline.core.onnx_io import check_parity
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.fault import plots
 from pipeline.fault.baselines import baseline_probabilities
-from pipeline.fault.datamodule import SPLITS, FaultDataModule
-from pipeline.fault.export import check_equivalence, export_model, metadata
+from pipeline.core.split import SPLITS
+from pipeline.fault.datamodule import FaultDataModule
+from pipeline.fault.export import export_model
 from pipeline.fault.metrics import classification_metrics, reliability
-from pipeline.fault.module import FaultClassifier
+from pipeline.fault.module import FaultClassifier, MilpAwarePenalty
 from pipeline.fault.stability import box_bounds, prune, stable_neurons
-
-ONNX_FILE, PT_FILE = "fault_dnn.onnx", "fault_dnn.pt"
 
 
 def fit(cfg: DictConfig, dm: FaultDataModule, run) -> tuple[FaultClassifier, dict]:
@@ -28,7 +30,9 @@ def fit(cfg: DictConfig, dm: FaultDataModule, run) -> tuple[FaultClassifier, dic
     seed_everything(cfg.seed)
     torch.set_num_threads(int(mcfg.torch_threads))
     low, high = box_bounds(mcfg.stability_box, dm.scaling)
-    module = FaultClassifier(mcfg, low, high)
+    milp = mcfg.milp_aware
+    penalty = MilpAwarePenalty(low, high, milp.stability_weight, milp.l1_weight) if milp.enabled else None
+    module = FaultClassifier(instantiate(mcfg.network), **training_parts(mcfg), penalty=penalty)
     _, seconds = fit_best(cfg, mcfg, run, module, dm, monitor="val/loss", mode="min", num_sanity_val_steps=0)
     best_epoch = min(module.history, key=lambda row: row["val/loss"])["epoch"]
     pruned = prune(module.net, float(mcfg.milp_aware.prune_below)) if mcfg.milp_aware.enabled else 0
@@ -107,7 +111,7 @@ def train(cfg: DictConfig) -> dict:
                         {"hidden": list(mcfg.network.hidden), "milp_aware": bool(mcfg.milp_aware.enabled)})
         onnx_path = export_model(net, models / ONNX_FILE, models / PT_FILE, meta, int(mcfg.export.opset))
         x_test = dm.scaled("test")
-        worst = check_equivalence(onnx_path, net, x_test, float(mcfg.export.tolerance))
+        parity = check_parity(onnx_path, net, {INPUT: np.ascontiguousarray(x_test, dtype=np.float32)}, mcfg.export.tolerance)
         metrics = {
             "test": scores, **summarise(scores, dm.has_truth), "training": training,
             "rows": {name: len(dm.splits[name]) for name in SPLITS},
@@ -116,7 +120,7 @@ def train(cfg: DictConfig) -> dict:
                           for method, counts in stability.items()},
             "stability_layers": {method: counts["layers"] for method, counts in stability.items()},
             "milp_aware": bool(mcfg.milp_aware.enabled),
-            "onnx": {"max_abs_difference": worst, "rows_checked": len(x_test)},
+            "onnx": {"max_abs_difference": parity.max_abs_difference, "rows_checked": parity.rows},
         }
         figures = write_figures(reports, module.history, dm.splits["test"].y, scores, probs, int(mcfg.calibration_bins))
         log_metrics({k: v for k, v in metrics.items() if k != "test"})

@@ -25,7 +25,7 @@ def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     keys = [list(k) for k in daily[["chemical", "location"]].drop_duplicates().sort_values(["chemical", "location"]).itertuples(index=False)]
     if keys != selection["keys"]:
         raise ValueError("data/inventory/daily.parquet holds other series than the trained models: rerun training")
-    data = build_series(daily, float(c["val_fraction"]), float(c["test_fraction"]), scale=selection["scale"])
+    data = build_series(daily, c["split"], scale=selection["scale"])
     future = reorder.predict_future(data, selection, models_dir)
     table, daily = reorder.reorder_table(data, future, selection, int(days or r.default_days),
                                          int(r.lead_time_days), float(r.service_level))

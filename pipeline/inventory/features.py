@@ -8,15 +8,21 @@ input, the `horizon` days after t as target. Splits are chronological by target 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from pipeline.contracts.inventory import DAILY_COLUMNS, DAILY_FILE
+from pipeline.core.split import split_points
+
 FEATURES = ["use", "roll7", "roll28", "season4", "experiments", "purchased", "dow_sin", "dow_cos", "woy_sin", "woy_cos"]
 # Features in usage units (divided by the series scale; the LSTM also divides them by the window's level).
 USAGE_FEATURES = ["use", "roll7", "roll28", "season4"]
-SPLITS = ("train", "val", "test")
+# The columns of the daily series (pipeline/contracts/inventory.py) the features are built from.
+DAILY_READ = {"chemical", "location", "date", "used", "purchased", "experiments", "stock", "base_unit"}
+assert DAILY_READ <= set(DAILY_COLUMNS)
 
 
 @dataclass
@@ -36,13 +42,10 @@ class SeriesSet:
     bounds: dict[str, int]               # first day index of val and test, number of days
 
 
-def split_bounds(n_days: int, val_fraction: float, test_fraction: float) -> dict[str, int]:
-    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise ValueError(f"model.inventory val_fraction ({val_fraction}) and test_fraction ({test_fraction}) "
-                         "must be in (0, 1) and sum to less than 1")
-    n_test = max(1, int(round(n_days * test_fraction)))
-    n_val = max(1, int(round(n_days * val_fraction)))
-    return {"val": n_days - n_test - n_val, "test": n_days - n_test, "end": n_days}
+def split_bounds(n_days: int, split: Mapping) -> dict[str, int]:
+    """First day index of the validation and of the test part, and the number of days."""
+    val, test = split_points(n_days, split, "model.inventory.split")
+    return {"val": val, "test": test, "end": n_days}
 
 
 def _calendar(dates: pd.DatetimeIndex) -> np.ndarray:
@@ -70,14 +73,13 @@ def _seasonal_mean(a: np.ndarray, season: int, cycles: int) -> np.ndarray:
     return total / count
 
 
-def build_series(daily: pd.DataFrame, val_fraction: float, test_fraction: float,
+def build_series(daily: pd.DataFrame, split: Mapping,
                  scale: np.ndarray | None = None) -> SeriesSet:
     """Series, features and splits; `scale` (per series) as the models were trained with, or
     computed here from the training part."""
-    required = {"chemical", "location", "date", "used", "purchased", "experiments", "stock", "base_unit"}
-    missing = required - set(daily.columns)
+    missing = DAILY_READ - set(daily.columns)
     if missing:
-        raise ValueError(f"data/inventory/daily.parquet lacks columns {sorted(missing)}: rerun prepare_inventory")
+        raise ValueError(f"data/inventory/{DAILY_FILE} lacks columns {sorted(missing)}: rerun prepare_inventory")
     daily = daily.sort_values(["chemical", "location", "date"])
     keys = list(daily[["chemical", "location"]].drop_duplicates().itertuples(index=False, name=None))
     dates = pd.DatetimeIndex(sorted(daily["date"].unique()))
@@ -89,7 +91,7 @@ def build_series(daily: pd.DataFrame, val_fraction: float, test_fraction: float,
 
     used, stock = grid("used"), grid("stock")
     assert used.shape == shape
-    bounds = split_bounds(len(dates), val_fraction, test_fraction)
+    bounds = split_bounds(len(dates), split)
     if scale is None:
         scale = used[:, : bounds["val"]].mean(axis=1)
         scale = np.where(scale > 0, scale, np.maximum(used.mean(axis=1), 1e-6))

@@ -1,4 +1,5 @@
-"""Lightning wrappers: the forecaster (loss, optimiser from conf/) and the windows as a DataModule."""
+"""Lightning wrappers: the forecaster (the template of pipeline/core/lightning.py: network, loss
+and optimiser from conf/) and the windows as a DataModule."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,25 +8,15 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from pipeline.core.lightning import TrainingModule
 from pipeline.inventory.features import Windows
 
-LOSSES = {"l1": nn.functional.l1_loss, "mse": nn.functional.mse_loss}
 
-
-class UsageForecaster(pl.LightningModule):
-    def __init__(self, network: nn.Module, optimizer_factory, loss: str = "l1"):
-        super().__init__()
-        if loss not in LOSSES:
-            raise ValueError(f"model.inventory.loss must be one of {sorted(LOSSES)}, got {loss!r}")
-        self.network, self.optimizer_factory, self.loss_fn = network, optimizer_factory, LOSSES[loss]
-
-    def forward(self, x, chemical, location):
-        return self.network(x, chemical, location)
-
+class UsageForecaster(TrainingModule):
     def _step(self, batch, stage: str):
         x, chemical, location, y = batch
-        loss = self.loss_fn(self(x, chemical, location), y)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
+        loss = self.loss(self(x, chemical, location), y)
+        self.log_loss(stage, loss, len(x), prog_bar=True)
         return loss
 
     def training_step(self, batch, batch_idx):
@@ -33,9 +24,6 @@ class UsageForecaster(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         return self._step(batch, "val")
-
-    def configure_optimizers(self):
-        return self.optimizer_factory(self.parameters())
 
 
 def tensors(w: Windows, chem_index: np.ndarray, loc_index: np.ndarray) -> TensorDataset:

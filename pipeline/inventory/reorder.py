@@ -10,12 +10,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from pipeline.contracts.inventory import LINEAR_FILE, LINEAR_INPUTS, LSTM_FILE, LSTM_INPUTS, SELECTION_FILE
 from pipeline.core.onnx_io import read_metadata, session
 from pipeline.inventory import baselines
 from pipeline.inventory.features import SeriesSet, last_window
-
-SELECTION_FILE = "inventory_selection.json"
-LSTM_FILE, LINEAR_FILE = "inventory_lstm.onnx", "inventory_linear.onnx"
 
 
 def predict_future(data: SeriesSet, selection: dict, models_dir: Path) -> np.ndarray:
@@ -30,9 +28,9 @@ def predict_future(data: SeriesSet, selection: dict, models_dir: Path) -> np.nda
         "weekday_profile": baselines.weekday_profile(w.x, horizon, int(b["season_days"])),
     }
     feats = baselines.linear_features(w.x, int(b["linear_lags"]))
-    out["linear"] = session(models_dir / LINEAR_FILE).run(None, {"features": feats, "chemical": chem})[0]
+    out["linear"] = session(models_dir / LINEAR_FILE).run(None, dict(zip(LINEAR_INPUTS, (feats, chem))))[0]
     read_metadata(models_dir / LSTM_FILE, required=["features", "horizon"])
-    out["lstm"] = session(models_dir / LSTM_FILE).run(None, {"x": w.x, "chemical": chem, "location": loc})[0]
+    out["lstm"] = session(models_dir / LSTM_FILE).run(None, dict(zip(LSTM_INPUTS, (w.x, chem, loc))))[0]
     chosen = [selection["selected"][data.chemicals[c]] for c in chem]
     scaled = np.stack([out[m][i] for i, m in enumerate(chosen)])
     return scaled * data.scale[:, None]

@@ -12,9 +12,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.contracts.inventory import (DAILY_FILE, LINEAR_FILE, LINEAR_INPUTS, LSTM_FILE, LSTM_INPUTS, LSTM_PT_FILE,
+                                          OUTPUT, SELECTION_FILE)
 from pipeline.core.io import ensure_dir, write_json
-from pipeline.core.lightning import fit_best, seed_everything
-from pipeline.core.onnx_io import export, max_abs_difference
+from pipeline.core.lightning import fit_best, seed_everything, training_parts
+from pipeline.core.onnx_io import check_parity, export
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.inventory import baselines, reorder
 from pipeline.inventory.features import FEATURES, SeriesSet, Windows, build_series, windows
@@ -23,11 +25,9 @@ from pipeline.inventory.lightning_module import UsageDataModule, UsageForecaster
 from pipeline.inventory.network import LinearBank
 from pipeline.inventory.selection import NAIVE, metric_table, select, summary
 
-ONNX_TOLERANCE = 1e-5  # |onnxruntime - torch| / max(1, |output|): float32 rounding, not a different model
-
 
 def load_daily(cfg: DictConfig) -> pd.DataFrame:
-    path = Path(cfg.paths.data) / "inventory" / "daily.parquet"
+    path = Path(cfg.paths.data) / "inventory" / DAILY_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path}: run `python -m pipeline.data inventory` first")
     return pd.read_parquet(path)
@@ -35,7 +35,7 @@ def load_daily(cfg: DictConfig) -> pd.DataFrame:
 
 def load_series(cfg: DictConfig) -> SeriesSet:
     m = cfg.model.inventory
-    return build_series(load_daily(cfg), float(m.val_fraction), float(m.test_fraction))
+    return build_series(load_daily(cfg), m.split)
 
 
 def baseline_predictions(w: Windows, m: DictConfig, linear_w: np.ndarray, chem: np.ndarray) -> dict[str, np.ndarray]:
@@ -51,7 +51,7 @@ def train_lstm(cfg: DictConfig, data: SeriesSet, split: dict[str, Windows], run)
     network = instantiate(m.network, n_features=len(FEATURES), n_chemicals=len(data.chemicals),
                           n_locations=len(data.locations), horizon=int(m.horizon),
                           season=int(m.baselines.season_days))
-    module = UsageForecaster(network, instantiate(m.optimizer), str(m.loss))
+    module = UsageForecaster(network, **training_parts(m))
     dm = UsageDataModule(split["train"], split["val"], data.chem_index, data.loc_index, int(m.batch_size))
     trainer, _ = fit_best(cfg, m, run, module, dm)
     return network.eval(), int(trainer.current_epoch)
@@ -63,23 +63,20 @@ def export_models(network, linear_w: np.ndarray, data: SeriesSet, m: DictConfig,
     loc = torch.from_numpy(data.loc_index[sample.series])
     meta = {"features": FEATURES, "horizon": int(m.horizon), "seq_len": int(m.seq_len),
             "chemicals": data.chemicals, "locations": data.locations, "output": "usage / series scale"}
-    lstm_path = export(network, (torch.from_numpy(sample.x), chem, loc), models_dir / reorder.LSTM_FILE,
-                       ["x", "chemical", "location"], ["usage"], meta)
-    torch.save(network.state_dict(), models_dir / "inventory_lstm.pt")
+    opset = int(m.export.opset)
+    lstm_path = export(network, (torch.from_numpy(sample.x), chem, loc), models_dir / LSTM_FILE,
+                       LSTM_INPUTS, [OUTPUT], meta, opset=opset)
+    torch.save(network.state_dict(), models_dir / LSTM_PT_FILE)
     bank = LinearBank(torch.from_numpy(linear_w))
     feats = torch.from_numpy(baselines.linear_features(sample.x, int(m.baselines.linear_lags)))
-    linear_path = export(bank, (feats, chem), models_dir / reorder.LINEAR_FILE, ["features", "chemical"], ["usage"],
-                         {**meta, "features": f"pipeline.inventory.baselines.linear_features(lags={m.baselines.linear_lags})"})
-    diffs = {"lstm": max_abs_difference(lstm_path, network, {"x": sample.x, "chemical": chem.numpy(), "location": loc.numpy()}),
-             "linear": max_abs_difference(linear_path, bank, {"features": feats.numpy(), "chemical": chem.numpy()})}
-    with torch.no_grad():
-        size = {"lstm": float(network(torch.from_numpy(sample.x), chem, loc).abs().max()),
-                "linear": float(bank(feats, chem).abs().max())}
-    relative = {k: diffs[k] / max(1.0, size[k]) for k in diffs}
-    bad = {k: v for k, v in relative.items() if v > ONNX_TOLERANCE}
-    if bad:
-        raise RuntimeError(f"onnxruntime disagrees with torch beyond {ONNX_TOLERANCE} (relative): {bad}")
-    return relative
+    linear_path = export(bank, (feats, chem), models_dir / LINEAR_FILE, LINEAR_INPUTS, [OUTPUT],
+                         {**meta, "features": f"pipeline.inventory.baselines.linear_features(lags={m.baselines.linear_lags})"},
+                         opset=opset)
+    checked = {"lstm": check_parity(lstm_path, network, dict(zip(LSTM_INPUTS, (sample.x, chem.numpy(), loc.numpy()))),
+                                    m.export.tolerance),
+               "linear": check_parity(linear_path, bank, dict(zip(LINEAR_INPUTS, (feats.numpy(), chem.numpy()))),
+                                      m.export.tolerance)}
+    return {k: parity.relative for k, parity in checked.items()}
 
 
 def _slug(name: str) -> str:
@@ -115,14 +112,14 @@ def run(cfg: DictConfig) -> dict:
         per_chem, statements = summary(table, chosen)
         onnx_diff = export_models(network, linear_w, data, m, models_dir, split["test"])
         selection = _selection_record(data, chosen, preds["test"], actual["test"], split["test"], m)
-        write_json(models_dir / reorder.SELECTION_FILE, selection)
+        write_json(models_dir / SELECTION_FILE, selection)
         metrics = _metrics(table, per_chem, statements, onnx_diff, epochs, split)
         _write_reports(cfg, data, table, per_chem, statements, preds["test"], actual["test"], split["test"],
                        chosen, selection, models_dir, reports_dir)
         log_metrics({"test": metrics["test"], "val": metrics["val"]}, prefix="")
         log_metrics({k: v for k, v in metrics.items() if k not in ("test", "val")}, prefix="train_inventory/")
         mlflow.log_artifacts(str(reports_dir), artifact_path="reports")
-        for name in (reorder.LSTM_FILE, reorder.LINEAR_FILE, reorder.SELECTION_FILE):
+        for name in (LSTM_FILE, LINEAR_FILE, SELECTION_FILE):
             mlflow.log_artifact(str(models_dir / name), artifact_path="models")
     write_json(reports_dir / "metrics.json", metrics)
     return metrics
@@ -139,7 +136,7 @@ def _selection_record(data: SeriesSet, chosen: dict, test_pred: dict, test_actua
     return {"selected": chosen, "keys": [list(k) for k in data.keys], "scale": data.scale.tolist(),
             "error_sd_per_day": sd, "last_date": str(data.dates[-1].date()),
             "config": {"seq_len": int(m.seq_len), "horizon": int(m.horizon),
-                       "val_fraction": float(m.val_fraction), "test_fraction": float(m.test_fraction),
+                       "split": OmegaConf.to_container(m.split),
                        "baselines": OmegaConf.to_container(m.baselines)}}
 
 

@@ -4,7 +4,7 @@ Until (or besides) the trained models/fault_dnn.onnx, the optimiser needs networ
 same interface: input "x" [batch, 6] (min-max scaled), output "logit" [batch, 1], plain
 Gemm/Relu layers and the metadata of pipeline/fault. Two kinds:
 - `fitted`: a 6-64-32-1 ReLU net regressed (MSE, Adam) onto the data generator's true failure
-  log-odds (pipeline/data/fault_generator.true_logit), i.e. a smooth, realistic surface;
+  log-odds (pipeline/data/fault/generator.true_logit), i.e. a smooth, realistic surface;
 - `random`: the same architecture with seeded random (Kaiming-uniform) weights, the hard case.
 """
 from __future__ import annotations
@@ -15,10 +15,9 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from pipeline.contracts.fault_log import FEATURES
+from pipeline.contracts.fault_model import INPUT, OUTPUT, MinMaxScaling, metadata
 from pipeline.core.onnx_io import export
-
-FEATURES = ["pressure_kN", "temperature_C", "speed_rpm", "vibration_mm_s", "humidity_pct", "maintenance_cycles"]
-UNITS = ["kN", "C", "rpm", "mm/s", "%RH", "count"]
 
 
 def _net(hidden: tuple[int, ...], seed: int) -> torch.nn.Sequential:
@@ -51,13 +50,12 @@ def build(path: str | Path, fault_cfg: DictConfig, kind: str = "fitted", seed: i
     """Write a stand-in fault network to `path` (ONNX with the fault DNN's metadata)."""
     import pandas as pd
 
-    from pipeline.data.fault_generator import true_logit
+    from pipeline.data.fault.generator import true_logit
 
     rng = np.random.default_rng(seed)
     raw = _sample_inputs(fault_cfg, n_samples, rng)
-    lo, hi = raw.min(axis=0), raw.max(axis=0)
-    factor = np.where(hi > lo, hi - lo, 1.0)
-    scaled = ((raw - lo) / factor).astype(np.float32)
+    scaling = MinMaxScaling.fit(raw)
+    scaled = scaling.apply(raw)
     net = _net(hidden, seed)
     if kind == "fitted":
         target = true_logit(pd.DataFrame(raw, columns=FEATURES), fault_cfg.truth).astype(np.float32)
@@ -71,10 +69,5 @@ def build(path: str | Path, fault_cfg: DictConfig, kind: str = "fitted", seed: i
             opt.step()
     elif kind != "random":
         raise ValueError(f"kind must be 'fitted' or 'random', got {kind!r}")
-    metadata = {
-        "model": "fault_dnn", "inputs": FEATURES, "units": UNITS,
-        "scaling": {"kind": "minmax", "offset": lo.tolist(), "factor": factor.tolist()},
-        "train_min": lo.tolist(), "train_max": hi.tolist(),
-        "output": "logit", "probability": "sigmoid(logit)", "stand_in": kind,
-    }
-    return export(net, torch.zeros(1, len(FEATURES)), path, ["x"], ["logit"], metadata)
+    meta = metadata(scaling, raw, {"stand_in": kind})
+    return export(net, torch.zeros(1, len(FEATURES)), path, [INPUT], [OUTPUT], meta)

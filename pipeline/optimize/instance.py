@@ -15,7 +15,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from pipeline.core.validation import DataValidationError, file_row
-from pipeline.data.prices import PRICE
+from pipeline.contracts.prices import PRICE
 
 
 class InfeasibleInstanceError(ValueError):
@@ -74,7 +74,7 @@ class Instance:
 
 def read_prices(path: str | Path, hours: int) -> pd.DataFrame:
     """The first `hours` rows of the data layer's prices.csv, validated (names file, row, column)."""
-    from pipeline.data.prices import read_price_file
+    from pipeline.contracts.prices import read_price_file
 
     path = Path(path)
     table = read_price_file(path, "timestamp", PRICE)

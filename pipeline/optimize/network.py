@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from pipeline.contracts import fault_log
+from pipeline.contracts.fault_model import INPUT, REQUIRED_METADATA, validate_metadata
 from pipeline.core.onnx_io import read_metadata
 from pipeline.core.validation import DataValidationError
-from pipeline.data import fault_schema
-from pipeline.fault.export import INPUT
 
-FEATURES = tuple(fault_schema.FEATURES)  # the fault DNN's input order (a tuple: read-only here)
+FEATURES = tuple(fault_log.FEATURES)  # the fault DNN's input order (a tuple: read-only here)
 N_INPUT = "maintenance_cycles"  # the input the optimiser enumerates (one sub-model per count)
-REQUIRED_METADATA = ("model", "inputs", "scaling", "train_min", "train_max", "output")
 
 
 class BoundsOutsideTrainingWarning(UserWarning):
@@ -95,16 +94,6 @@ class FoldedNetwork:
         return h[:, 0]
 
 
-def _vector(meta: dict, key: str, path: Path, n: int) -> np.ndarray:
-    value = meta
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    arr = np.asarray(value if value is not None else [], dtype=float)
-    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
-        raise DataValidationError(path, f"metadata '{key}' must be {n} finite numbers, got {value!r}")
-    return arr
-
-
 def load_fault_network(path: str | Path) -> FaultNetwork:
     """Read and check the fault DNN: six inputs in contract order, min-max scaling, one logit
     output, dense ReLU layers. Anything else is refused with the reason and the file."""
@@ -113,15 +102,7 @@ def load_fault_network(path: str | Path) -> FaultNetwork:
 
     path = Path(path)
     meta = read_metadata(path, REQUIRED_METADATA)
-    if list(meta["inputs"]) != list(FEATURES):
-        raise DataValidationError(path, f"inputs {meta['inputs']} do not match the contract {list(FEATURES)}")
-    scaling = meta["scaling"]
-    if not isinstance(scaling, dict) or scaling.get("kind") != "minmax":
-        raise DataValidationError(path, f"scaling must be {{'kind': 'minmax', ...}}, got {scaling!r}")
-    offset = _vector(meta, "scaling.offset", path, 6)
-    factor = _vector(meta, "scaling.factor", path, 6)
-    if np.any(factor <= 0):
-        raise DataValidationError(path, f"scaling.factor must be positive, got {factor.tolist()}")
+    checked = validate_metadata(meta, path)  # inputs, scaling and training range vs the contract
     model = onnx.load(str(path))
     graph_inputs = [i.name for i in model.graph.input]
     if graph_inputs != [INPUT] or [o.name for o in model.graph.output] != [meta["output"]]:
@@ -143,4 +124,4 @@ def load_fault_network(path: str | Path) -> FaultNetwork:
         raise DataValidationError(path, f"network maps {weights[0].shape[0]} inputs to {weights[-1].shape[1]} "
                                         "outputs; the contract is 6 -> 1")
     return FaultNetwork(path, weights, [np.asarray(layer.biases, float).reshape(-1) for layer in dense],
-                        offset, factor, _vector(meta, "train_min", path, 6), _vector(meta, "train_max", path, 6))
+                        checked.scaling.offset, checked.scaling.factor, checked.train_min, checked.train_max)

@@ -6,7 +6,6 @@ windows. Window t holds steps t-lookback+1..t and targets t+h for every horizon 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,9 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
+from pipeline.contracts.line import ALIGNED_FILE, EVENTS_FILE, FILES, LAYOUT_FILE, TIMESTAMP, read_layout
+from pipeline.core.split import split_points
 from pipeline.core.validation import DataValidationError
-from pipeline.data.line_generator import TIMESTAMP
 from pipeline.process.control import robust_scale
 
 
@@ -43,28 +43,20 @@ class LineData:
 def load_line(data_dir: str | Path) -> LineData:
     """data/line as written by prepare_line, with clear errors for a missing or stale folder."""
     data_dir = Path(data_dir)
-    for name in ("aligned.parquet", "layout.json", "events.csv"):
+    for name in FILES:
         if not (data_dir / name).exists():
             raise FileNotFoundError(f"{data_dir / name} not found: run `python -m pipeline.data line` first")
-    layout = json.loads((data_dir / "layout.json").read_text())
-    frame = pd.read_parquet(data_dir / "aligned.parquet")
+    layout = read_layout(data_dir / LAYOUT_FILE)
+    frame = pd.read_parquet(data_dir / ALIGNED_FILE)
     channels = [c for c in frame.columns if c != TIMESTAMP]
     if channels != layout["channels"]:
-        raise DataValidationError(data_dir / "aligned.parquet", "channels differ from layout.json: rerun prepare_line")
-    events = pd.read_csv(data_dir / "events.csv")
+        raise DataValidationError(data_dir / ALIGNED_FILE, f"channels differ from {LAYOUT_FILE}: rerun prepare_line")
+    events = pd.read_csv(data_dir / EVENTS_FILE)
     if len(events):
         events["start"], events["end"] = pd.to_datetime(events["start"]), pd.to_datetime(events["end"])
         events = events[events["scored"].astype(bool)].reset_index(drop=True)
     return LineData(pd.DatetimeIndex(frame[TIMESTAMP]), frame[channels].to_numpy(np.float32), channels,
                     list(layout["targets"]), layout, events)
-
-
-def split_points(n: int, split: DictConfig) -> tuple[int, int]:
-    """First step of the validation and of the test period."""
-    a, b = int(n * float(split.train)), int(n * (float(split.train) + float(split.val)))
-    if not 0 < a < b < n:
-        raise ValueError(f"model.process.split {dict(split)} leaves an empty period for {n} steps")
-    return a, b
 
 
 @dataclass
@@ -119,7 +111,7 @@ class LineDataModule(pl.LightningDataModule):
         self.data, self.cfg = data, model_cfg
         self.lookback, self.horizons = int(model_cfg.lookback), [int(h) for h in model_cfg.horizons]
         n = len(data.values)
-        self.val_start, self.test_start = split_points(n, model_cfg.split)
+        self.val_start, self.test_start = split_points(n, model_cfg.split, "model.process.split")
         self.x_norm = Normalizer.fit(data.values[: self.val_start])
         self.y_norm = Normalizer(self.x_norm.mean[data.target_index], self.x_norm.std[data.target_index])
         x = self.x_norm(data.values)

@@ -1,12 +1,16 @@
 """The CPP forecaster: an LSTM over the window, a linear head to every (horizon, target)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
+from torchmetrics import MeanAbsoluteError
+
+from pipeline.core.lightning import TrainingModule
 
 
 class LSTMNet(nn.Module):
@@ -35,22 +39,21 @@ def build_network(model_cfg: DictConfig, n_inputs: int, target_index: list[int])
                        n_horizons=len(model_cfg.horizons))
 
 
-class Forecaster(pl.LightningModule):
-    def __init__(self, network: nn.Module, model_cfg: DictConfig):
-        super().__init__()
-        self.network = network
-        self.model_cfg = model_cfg
-        self.loss = instantiate(model_cfg.loss)
+class Forecaster(TrainingModule):
+    """Loss (conf `loss`) and MAE in normalised units per epoch; no LR scheduler."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x)
+    def __init__(self, network: nn.Module, loss: nn.Module, optimizer: Callable, scheduler: Callable | None = None):
+        super().__init__(network, loss, optimizer, scheduler)
+        self.epoch_metrics.update({f"{stage}_mae": MeanAbsoluteError() for stage in ("train", "val")})
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         x, y = batch
         pred = self(x)
         loss = self.loss(pred, y)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=len(x))
-        self.log(f"{stage}/mae_norm", (pred - y).abs().mean(), on_step=False, on_epoch=True, batch_size=len(x))
+        self.log_loss(stage, loss, len(x), prog_bar=stage == "val")
+        mae = self.epoch_metrics[f"{stage}_mae"]
+        mae.update(pred.detach(), y)
+        self.log(f"{stage}/mae_norm", mae, on_step=False, on_epoch=True, batch_size=len(x))
         return loss
 
     def training_step(self, batch, batch_idx):
@@ -58,9 +61,6 @@ class Forecaster(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         self._step(batch, "val")
-
-    def configure_optimizers(self):
-        return instantiate(self.model_cfg.optimizer)(self.parameters())
 
 
 class RawUnitsForecaster(nn.Module):

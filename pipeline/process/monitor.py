@@ -21,14 +21,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from pipeline.contracts.line import ALIGNED_FILE, TIMESTAMP
+from pipeline.contracts.process_model import ONNX_FILE, REQUIRED_METADATA
 from pipeline.core import onnx_io
 from pipeline.core.config import load_params
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.validation import DataValidationError
-from pipeline.data.line_generator import TIMESTAMP
 from pipeline.process.control import WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings
 
-REQUIRED = ("channels", "targets", "horizons", "horizon", "lookback", "period_s", "golden", "warnings")
 FIELDS = [*WARNING_COLUMNS, "latency_ms"]
 
 
@@ -71,7 +71,7 @@ def latency_summary(ms) -> dict:
 
 def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = None, steps: int | None = None,
            speed: float = 0.0) -> dict:
-    meta = onnx_io.read_metadata(onnx_path, REQUIRED)
+    meta = onnx_io.read_metadata(onnx_path, REQUIRED_METADATA)
     sess = onnx_io.session(onnx_path)
     name = sess.get_inputs()[0].name
     channels, targets = meta["channels"], meta["targets"]
@@ -126,16 +126,16 @@ def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = Non
 def main() -> None:
     parser = argparse.ArgumentParser(description="Replay a recorded line series through the ONNX forecaster.")
     parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
-    parser.add_argument("--onnx", default=None, help="model (default: <paths.models>/process_lstm.onnx)")
-    parser.add_argument("--series", default=None, help="aligned Parquet (default: <paths.data>/line/aligned.parquet)")
+    parser.add_argument("--onnx", default=None, help=f"model (default: <paths.models>/{ONNX_FILE})")
+    parser.add_argument("--series", default=None, help=f"aligned Parquet (default: <paths.data>/line/{ALIGNED_FILE})")
     parser.add_argument("--from", dest="start", default=None, help="first timestamp (default: the model's test period)")
     parser.add_argument("--steps", type=int, default=None, help="number of steps to replay (default: all)")
     parser.add_argument("--speed", type=float, default=0.0, help="pace: 1 = real time, 0 = as fast as possible")
     parser.add_argument("--out", default=None, help="output folder (default: <paths.reports>/process)")
     args = parser.parse_args()
     cfg = load_params(args.params)
-    onnx_path = Path(args.onnx or Path(cfg.paths.models) / "process_lstm.onnx")
-    series = Path(args.series or Path(cfg.paths.data) / "line" / "aligned.parquet")
+    onnx_path = Path(args.onnx or Path(cfg.paths.models) / ONNX_FILE)
+    series = Path(args.series or Path(cfg.paths.data) / "line" / ALIGNED_FILE)
     out = Path(args.out or Path(cfg.paths.reports) / "process")
     m = replay(onnx_path, series, out, args.start, args.steps, args.speed)
     lat = m["latency_ms"]

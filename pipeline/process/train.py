@@ -10,9 +10,10 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.contracts.process_model import INPUT, ONNX_FILE, OUTPUT, PT_FILE
 from pipeline.core import onnx_io
 from pipeline.core.io import ensure_dir, write_json
-from pipeline.core.lightning import fit_best, seed_everything
+from pipeline.core.lightning import fit_best, seed_everything, training_parts
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.process import baselines, figures
 from pipeline.process.control import (WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings, golden_profile,
@@ -20,8 +21,6 @@ from pipeline.process.control import (WARNING_COLUMNS, EarlyWarning, Golden, War
 from pipeline.process.data import LineData, LineDataModule, load_line, window_ends
 from pipeline.process.model import Forecaster, RawUnitsForecaster, build_network
 from pipeline.process.scores import compare, naive_scale, score_table
-
-ONNX_INPUT, ONNX_OUTPUT = "window", "forecast"
 
 
 def check_config(mc: DictConfig) -> None:
@@ -62,7 +61,7 @@ def run_warnings(data: LineData, golden: Golden, forecast: np.ndarray, ends: np.
 def fit(cfg: DictConfig, dm: LineDataModule, run) -> tuple[torch.nn.Module, dict]:
     mc = cfg.model.process
     network = build_network(mc, n_inputs=dm.x.shape[1], target_index=dm.data.target_index)
-    module = Forecaster(network, mc)
+    module = Forecaster(network, **training_parts(mc))
     trainer, seconds = fit_best(cfg, mc, run, module, dm)
     windows = len(dm.ends["train"]) * trainer.current_epoch
     info = {"epochs": int(trainer.current_epoch), "seconds": seconds,
@@ -73,7 +72,8 @@ def fit(cfg: DictConfig, dm: LineDataModule, run) -> tuple[torch.nn.Module, dict
 
 def export(network: torch.nn.Module, dm: LineDataModule, golden: Golden, mc: DictConfig, models_dir: Path,
            test_ends: np.ndarray, settings: WarningSettings) -> tuple[Path, float]:
-    """models/process_lstm.onnx (+ weights-only .pt) and its largest difference from torch."""
+    """models/process_lstm.onnx (+ weights-only .pt) and its largest difference from torch (checked
+    against model.process.export.tolerance)."""
     data = dm.data
     exported = RawUnitsForecaster(network, dm.x_norm.mean, dm.x_norm.std, dm.y_norm.mean, dm.y_norm.std).eval()
     window = data.values  # test windows are complete (window_ends): no NaN to fill
@@ -83,12 +83,12 @@ def export(network: torch.nn.Module, dm: LineDataModule, golden: Golden, mc: Dic
             "golden": golden.as_dict(), "actuators": data.layout.get("actuators", {}),
             "replay_from": str(data.time[dm.test_start]),
             "warnings": settings.as_dict()}
-    onnx_path = onnx_io.export(exported, example, models_dir / "process_lstm.onnx", [ONNX_INPUT], [ONNX_OUTPUT], meta)
-    torch.save(exported.state_dict(), models_dir / "process_lstm.pt")
+    onnx_path = onnx_io.export(exported, example, models_dir / ONNX_FILE, [INPUT], [OUTPUT], meta, opset=int(mc.export.opset))
+    torch.save(exported.state_dict(), models_dir / PT_FILE)
     sample = test_ends[:: max(1, len(test_ends) // 512)]
-    inputs = {ONNX_INPUT: window[sample[:, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)}
-    diff = onnx_io.max_abs_difference(onnx_path, exported, inputs)
-    return onnx_path, diff
+    inputs = {INPUT: window[sample[:, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)}
+    parity = onnx_io.check_parity(onnx_path, exported, inputs, mc.export.tolerance)
+    return onnx_path, parity.max_abs_difference
 
 
 def train(cfg: DictConfig) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pipeline.data.inventory_generator import COLUMNS
+from pipeline.contracts.inventory import LOG_COLUMNS as COLUMNS
 
 GOOD = (1, "100", "ml", "Lab_1", "Ethanol", "64-17-5", "Experiment_1")
 

@@ -10,9 +10,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from pipeline.core.validation import DataValidationError, Quarantine
-from pipeline.data import fault_generator, fault_loader
-from pipeline.data.fault_log import QUARANTINE_FILE, prepare
-from pipeline.data.fault_schema import FEATURES, LOG_COLUMNS, LOG_FILE, TRUTH_FILE
+from pipeline.data.fault import generator as fault_generator, loader as fault_loader
+from pipeline.data.fault.stage import QUARANTINE_FILE, prepare
+from pipeline.contracts.fault_log import FEATURES, LOG_COLUMNS, LOG_FILE, TRUTH_FILE
 from tests.conftest import make_cfg, shared_file
 
 KAGGLE = {"timestamp": "Timestamp", "pressure_kN": "Pressure", "temperature_C": "Temperature",

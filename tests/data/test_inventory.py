@@ -3,10 +3,11 @@ import pandas as pd
 import pytest
 
 from pipeline.core.validation import Quarantine
-from pipeline.data import inventory
-from pipeline.data.cas import cas_problem
-from pipeline.data.inventory_generator import COLUMNS, PURCHASE, generate_log
-from pipeline.data.units import UNITS
+from pipeline.data.inventory import stage as inventory
+from pipeline.data.inventory.cas import cas_problem
+from pipeline.contracts.inventory import LOG_COLUMNS as COLUMNS, PURCHASE
+from pipeline.data.inventory.generator import generate_log
+from pipeline.data.inventory.units import UNITS
 from tests.conftest import make_cfg
 from tests.data.inventory_corpus import write_log
 

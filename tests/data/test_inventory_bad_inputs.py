@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from pipeline.core.validation import DataValidationError, Quarantine
-from pipeline.data import inventory
+from pipeline.data.inventory import stage as inventory
 from tests.conftest import make_cfg
 from tests.data.inventory_corpus import BAD_ROWS, GOOD, write_log
 

@@ -1,7 +1,7 @@
 """The public sample log in ../shared/data (skips when the folder is absent)."""
 import pandas as pd
 
-from pipeline.data import inventory
+from pipeline.data.inventory import stage as inventory
 from tests.conftest import make_cfg, shared_file
 
 

@@ -11,9 +11,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from pipeline.core.validation import DataValidationError, Quarantine
-from pipeline.data import line
-from pipeline.data.line_generator import TIMESTAMP, DelayLag, Event, LineSimulator
-from pipeline.data.line_validation import Resampler, SheetValidator
+from pipeline.data.line import stage as line
+from pipeline.contracts.line import TIMESTAMP
+from pipeline.data.line.generator import DelayLag, Event, LineSimulator
+from pipeline.data.line.validation import Resampler, SheetValidator
 from tests.conftest import make_cfg, shared_file
 
 

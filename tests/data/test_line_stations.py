@@ -11,9 +11,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from pipeline.core.validation import DataValidationError
-from pipeline.data import line
-from pipeline.data.line_generator import TIMESTAMP, Event, LineSimulator
-from pipeline.data.line_stations import StationGenerator, StationSummary, station_groups, summary_columns
+from pipeline.data.line import stage as line
+from pipeline.contracts.line import TIMESTAMP
+from pipeline.data.line.generator import Event, LineSimulator
+from pipeline.data.line.stations import StationGenerator, StationSummary, station_groups, summary_columns
 
 STATIONS = 3
 

@@ -6,7 +6,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from pipeline.core.validation import DataValidationError, Quarantine
-from pipeline.data.prices import PRICE, load_prices, prepare, read_price_file
+from pipeline.contracts.prices import PRICE, read_price_file
+from pipeline.data.prices.stage import load_prices, prepare
 from tests.conftest import make_cfg, shared_file
 
 

@@ -10,11 +10,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from pipeline.data.fault_log import prepare
-from pipeline.data.fault_schema import FEATURES
+from pipeline.data.fault import prepare
+from pipeline.contracts.fault_log import FEATURES
 from pipeline.fault.datamodule import FaultDataModule, chronological_split
 from pipeline.fault.metrics import classification_metrics, expected_calibration_error, reliability
-from pipeline.fault.scaling import MinMaxScaling
+from pipeline.contracts.fault_model import MinMaxScaling
 from pipeline.fault.stability import (box_bounds, lp_preactivation_bounds, preactivation_bounds, prune,
                                       stability_penalty, stable_neurons)
 

@@ -14,10 +14,10 @@ import torch
 from hydra.utils import instantiate
 
 from pipeline.core import onnx_io
-from pipeline.data.fault_log import prepare
-from pipeline.data.fault_schema import FEATURES, UNITS
+from pipeline.data.fault import prepare
+from pipeline.contracts.fault_log import FEATURES, UNITS
 from pipeline.fault.datamodule import FaultDataModule
-from pipeline.fault.export import REQUIRED_METADATA
+from pipeline.contracts.fault_model import METADATA_KEYS
 from pipeline.fault.train import ONNX_FILE, PT_FILE, train
 from tests.conftest import make_cfg
 
@@ -73,7 +73,7 @@ def test_onnx_contract_for_the_optimiser(trained):
     assert in_dims == ["batch", 6] and out_dims == ["batch", 1]
     assert {node.op_type for node in model.graph.node} == {"Gemm", "Relu"}
     assert sum(node.op_type == "Gemm" for node in model.graph.node) == len(cfg.model.fault.network.hidden) + 1
-    meta = onnx_io.read_metadata(path, REQUIRED_METADATA)
+    meta = onnx_io.read_metadata(path, METADATA_KEYS)
     assert meta["model"] == "fault_dnn" and meta["inputs"] == FEATURES and meta["units"] == UNITS
     assert meta["output"] == "logit" and meta["probability"] == "sigmoid(logit)"
     dm = FaultDataModule(Path(cfg.paths.data) / "fault", cfg.model.fault.split, 64)
@@ -152,7 +152,7 @@ def test_omlt_reads_the_model_with_its_metadata_scaling(trained):
 
     cfg, _ = trained
     path = Path(cfg.paths.models) / ONNX_FILE
-    meta = onnx_io.read_metadata(path, REQUIRED_METADATA)
+    meta = onnx_io.read_metadata(path, METADATA_KEYS)
     offset, factor = np.array(meta["scaling"]["offset"]), np.array(meta["scaling"]["factor"])
     box = cfg.model.fault.stability_box
     raw = [tuple(v) if hasattr(v, "__len__") else (v, v) for v in (box[name] for name in FEATURES)]

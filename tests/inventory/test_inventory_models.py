@@ -33,7 +33,7 @@ def test_errors_wape_handles_zero_days():
 
 
 def test_splits_are_chronological_without_leakage():
-    data = build_series(toy_daily(days=240), 0.1, 0.2)
+    data = build_series(toy_daily(days=240), {"train": 0.7, "val": 0.1})
     b = data.bounds
     tr, va, te = (origins(data, s, 28, 14) for s in ("train", "val", "test"))
     assert tr.max() + 14 < b["val"] and va.min() + 1 >= b["val"] and va.max() + 14 < b["test"]
@@ -43,7 +43,7 @@ def test_splits_are_chronological_without_leakage():
 
 
 def test_windows_match_the_series():
-    data = build_series(toy_daily(), 0.1, 0.2)
+    data = build_series(toy_daily(), {"train": 0.7, "val": 0.1})
     w = windows(data, "test", 28, 14)
     s, t = w.series[5], w.origin[5]
     assert w.x.shape[1:] == (28, len(FEATURES)) and w.y.shape[1] == 14
@@ -52,7 +52,7 @@ def test_windows_match_the_series():
 
 
 def test_seasonal_baselines_are_exact_on_a_pure_weekly_pattern():
-    data = build_series(toy_daily(), 0.1, 0.2)
+    data = build_series(toy_daily(), {"train": 0.7, "val": 0.1})
     w = windows(data, "test", 28, 14)
     assert np.allclose(baselines.seasonal_naive(w.x, 14, 7), w.y, atol=1e-5)
     assert np.allclose(baselines.weekday_profile(w.x, 14, 7), w.y, atol=1e-5)
@@ -73,7 +73,7 @@ def test_linear_model_fits_a_linear_target():
 
 
 def test_lstm_starts_from_the_weekday_profile_and_exports_to_onnx(tmp_path):
-    data = build_series(toy_daily(noise=0.3), 0.1, 0.2)
+    data = build_series(toy_daily(noise=0.3), {"train": 0.7, "val": 0.1})
     w = windows(data, "test", 28, 14)
     net = UsageLSTM(len(FEATURES), 2, 1, 14, hidden_size=8).eval()
     chem = torch.from_numpy(data.chem_index[w.series])

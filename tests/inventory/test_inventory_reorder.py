@@ -12,7 +12,7 @@ from tests.inventory.test_inventory_models import toy_daily
 def data():
     d = toy_daily(days=60)
     d["stock"] = np.where(d["chemical"] == "A", 50.0, -5.0)
-    return build_series(d, 0.1, 0.2)
+    return build_series(d, {"train": 0.7, "val": 0.1})
 
 
 def test_reorder_point_is_lead_time_use_plus_safety_stock(data):

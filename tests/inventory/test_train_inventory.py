@@ -62,7 +62,7 @@ def test_forecast_command_uses_the_trained_models(trained):
 def test_shared_sample_reports_every_model_against_naive(tmp_path):
     path = shared_file("chemical_inventory", "chemical_inventory_usage.csv")
     cfg = make_cfg(tmp_path, ["data/inventory=shared_sample", f"data.inventory.path={path}",
-                              "model.inventory.val_fraction=0.15"])
+                              "model.inventory.split.train=0.65", "model.inventory.split.val=0.15"])
     metrics = _prepare_and_train(cfg)
     assert set(metrics["test"]) == MODELS and metrics["chemicals"] == 4
     per_chem = pd.read_csv(tmp_path / "reports" / "inventory" / "selection.csv")

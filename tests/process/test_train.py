@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from pipeline.core import onnx_io
-from pipeline.data import line
-from pipeline.process.monitor import REQUIRED, Window, replay
+from pipeline.data.line import stage as line
+from pipeline.contracts.process_model import REQUIRED_METADATA as REQUIRED
+from pipeline.process.monitor import Window, replay
 from pipeline.process.train import train
 from tests.conftest import make_cfg, shared_file
 

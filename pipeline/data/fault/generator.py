@@ -26,7 +26,7 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy.signal import lfilter
 
-from pipeline.data.fault_schema import FEATURES, LABEL, TIMESTAMP, typed
+from pipeline.contracts.fault_log import FEATURES, LABEL, TIMESTAMP, TRUE_PROB, typed
 
 
 def true_logit(df: pd.DataFrame, truth: DictConfig) -> np.ndarray:
@@ -101,5 +101,5 @@ def generate(fault_cfg: DictConfig, seed: int) -> tuple[pd.DataFrame, pd.DataFra
     prob = true_probability(df, fault_cfg.truth)
     df[LABEL] = (rng.uniform(size=n) < prob).astype(np.int64)
     log = typed(df[[TIMESTAMP, *FEATURES, LABEL]])
-    truth = pd.DataFrame({TIMESTAMP: log[TIMESTAMP], "true_prob": prob})
+    truth = pd.DataFrame({TIMESTAMP: log[TIMESTAMP], TRUE_PROB: prob})
     return log, truth

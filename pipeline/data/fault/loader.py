@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from pipeline.contracts.fault_log import FEATURES, LABEL, LOG_COLUMNS, TIMESTAMP, typed
 from pipeline.core.validation import DataValidationError, Quarantine, file_row
-from pipeline.data.fault_schema import FEATURES, LABEL, LOG_COLUMNS, TIMESTAMP, typed
 
 
 class _Rejector:

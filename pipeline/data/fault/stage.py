@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
+from pipeline.contracts.fault_log import FEATURES, LABEL, LOG_FILE, TIMESTAMP, TRUE_PROB, TRUTH_FILE
 from pipeline.core.io import ensure_dir
 from pipeline.core.validation import Quarantine
-from pipeline.data import fault_generator, fault_loader
-from pipeline.data.fault_schema import FEATURES, LABEL, LOG_FILE, TIMESTAMP, TRUTH_FILE
+from pipeline.data.fault import generator, loader
 
 QUARANTINE_FILE = "fault_quarantine.csv"
 
@@ -39,16 +39,16 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     truth_path.unlink(missing_ok=True)  # a truth file left from generated data would lie about real data
     source = str(fault_cfg.source)
     if source == "generated":
-        log, truth = fault_generator.generate(fault_cfg, int(cfg.seed))
+        log, truth = generator.generate(fault_cfg, int(cfg.seed))
         truth.to_parquet(truth_path, index=False)
         quarantine = Quarantine("generated")
         extra = {"rows_read": len(log), "truth_available": True,
-                 "true_prob_mean": float(truth["true_prob"].mean()),
-                 "true_prob_min": float(truth["true_prob"].min()),
-                 "true_prob_max": float(truth["true_prob"].max())}
+                 "true_prob_mean": float(truth[TRUE_PROB].mean()),
+                 "true_prob_min": float(truth[TRUE_PROB].min()),
+                 "true_prob_max": float(truth[TRUE_PROB].max())}
     elif source == "file":
         quarantine = Quarantine(fault_cfg.path)
-        log, extra = fault_loader.load(fault_cfg, quarantine)
+        log, extra = loader.load(fault_cfg, quarantine)
         extra |= {"truth_available": False,
                   "truth_note": "real data: the true failure probability is unknown, so no Bayes limit"}
     else:

@@ -23,10 +23,8 @@ import pandas as pd
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from pipeline.data.units import BASE_UNIT, MASS, VOLUME, from_base
-
-COLUMNS = ["id", "amount_taken", "unit", "location", "chemical", "CAS", "reason"]
-PURCHASE = "initial purchase"
+from pipeline.contracts.inventory import LOG_COLUMNS, PURCHASE
+from pipeline.data.inventory.units import BASE_UNIT, MASS, VOLUME, from_base
 
 
 def display_name(key: str, entry: DictConfig) -> str:
@@ -112,5 +110,5 @@ def generate_log(icfg: DictConfig, seed: int, days: int | None = None) -> pd.Dat
                 rows.append((day, round(from_base(amount, unit), 6), unit, loc, display_name(chem, entry), entry.cas,
                              exp_name))
             stock[key] = have - today
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=LOG_COLUMNS)
 

@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from pipeline.contracts.inventory import (CLEAN_FILE, DAILY_COLUMNS, DAILY_FILE, LOG_COLUMNS, LOG_FILE,
+                                          PURCHASE)
 from pipeline.core.config import origin_root
 from pipeline.core.validation import DataValidationError, Quarantine, require_columns
-from pipeline.data.cas import cas_problem
-from pipeline.data.inventory_generator import COLUMNS, PURCHASE, display_name, generate_log
-from pipeline.data.units import BASE_UNIT, UNITS, to_base
+from pipeline.data.inventory.cas import cas_problem
+from pipeline.data.inventory.generator import display_name, generate_log
+from pipeline.data.inventory.units import BASE_UNIT, UNITS, to_base
 
 LOG_REASON = "log_reason"
 EXPERIMENT = re.compile(r"^Experiment_(\d+)$", re.IGNORECASE)
@@ -40,7 +42,7 @@ def read_log(file: str | Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataValidationError(file, f"not a readable CSV ({exc})") from exc
     df.columns = [str(c).strip() for c in df.columns]
-    require_columns(df, COLUMNS, file)
+    require_columns(df, LOG_COLUMNS, file)
     if df.empty:
         raise DataValidationError(file, "no data rows")
     return df
@@ -100,8 +102,8 @@ def clean_log(raw: pd.DataFrame, icfg: DictConfig, quarantine: Quarantine) -> pd
     cas_owner = {str(e["cas"]): key for key, e in catalogue.items() if e["cas"]}
     locations = {str(x) for x in icfg.locations} if icfg.get("locations") else None
     # The raw `reason` column is renamed while we work: Quarantine adds its own `reason`.
-    df = raw[COLUMNS].rename(columns={"reason": LOG_REASON})
-    for col in [*COLUMNS[2:-1], LOG_REASON]:
+    df = raw[LOG_COLUMNS].rename(columns={"reason": LOG_REASON})
+    for col in [*LOG_COLUMNS[2:-1], LOG_REASON]:
         df[col] = df[col].map(lambda v: v.strip() if isinstance(v, str) and v.strip() else None).astype(object)
     df = quarantine.split(df, ~df["id"].map(_id_ok), "id not a whole day number >= 1", "id")
     reasons = df["amount_taken"].map(_amount_reason)
@@ -184,6 +186,7 @@ def daily_series(clean: pd.DataFrame, day_one: str, days: int | None = None) -> 
         frames.append(frame)
     daily = pd.concat(frames, ignore_index=True)
     daily.insert(4, "date", pd.Timestamp(day_one) + pd.to_timedelta(daily["day"] - 1, unit="D"))
+    assert list(daily.columns) == DAILY_COLUMNS, "daily series out of step with pipeline/contracts/inventory.py"
     return daily
 
 
@@ -222,9 +225,9 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     days = int(icfg.days) if icfg.source == "generated" else last_day(raw)
     daily = daily_series(clean, icfg.day_one, days)
     out_dir.mkdir(parents=True, exist_ok=True)
-    raw.to_csv(out_dir / "log.csv", index=False)
-    clean.to_parquet(out_dir / "clean.parquet", index=False)
-    daily.to_parquet(out_dir / "daily.parquet", index=False)
+    raw.to_csv(out_dir / LOG_FILE, index=False)
+    clean.to_parquet(out_dir / CLEAN_FILE, index=False)
+    daily.to_parquet(out_dir / DAILY_FILE, index=False)
     quarantine.write(reports_dir / "inventory_quarantine.csv")
     return summarise(raw, clean, daily, quarantine, source)
 

@@ -26,10 +26,8 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy.signal import lfilter
 
-from pipeline.data.line_stations import StationGenerator, station_groups
-
-TIMESTAMP = "TimeStamp"
-EVENT_COLUMNS = ["event_id", "kind", "unit", "start", "end", "start_s", "end_s", "magnitude", "scored"]
+from pipeline.contracts.line import EVENT_COLUMNS, TIMESTAMP
+from pipeline.data.line.stations import StationGenerator, station_groups
 
 
 class DelayLag:

@@ -1,12 +1,9 @@
 """Line data (stage prepare_line): generate the 1 Hz line or load a real file, validate it
 chunk by chunk, write it once as partitioned Parquet and resample/align it for the model.
 
-Writes under data/line/:
-  raw/<sheet>/part-NNNNN.parquet   every validated row, one file per chunk and sheet
-  aligned.parquet                   all channels on one grid of data.line.align_period_s
-  events.csv                        ground-truth disturbances and refills (generated data)
-  layout.json                       channels per sheet, targets, actuators, grid period
-and reports/data/line_quarantine.csv with every rejected row and its reason.
+Writes the files of pipeline/contracts/line.py under data/line/ (the aligned grid has the
+period data.line.align_period_s; events only for generated data) and
+reports/data/line_quarantine.csv with every rejected row and its reason.
 """
 from __future__ import annotations
 
@@ -23,13 +20,14 @@ import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from pipeline.contracts.line import ALIGNED_FILE, EVENTS_FILE, LAYOUT_FILE, RAW_DIR, TIMESTAMP
 from pipeline.core.config import origin_root
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.validation import DataValidationError, Quarantine
-from pipeline.data.line_generator import TIMESTAMP, LineSimulator
-from pipeline.data.line_loaders import SheetSpec, iter_csv, iter_workbook, sheet_specs
-from pipeline.data.line_stations import StationSummary
-from pipeline.data.line_validation import Resampler, SheetValidator
+from pipeline.data.line.generator import LineSimulator
+from pipeline.data.line.loaders import SheetSpec, iter_csv, iter_workbook, sheet_specs
+from pipeline.data.line.stations import StationSummary
+from pipeline.data.line.validation import Resampler, SheetValidator
 
 SOURCES = ("generated", "workbook", "csv")
 
@@ -130,8 +128,8 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     t_start = time.perf_counter()
     line = cfg.data.line
     out_dir, reports_dir = Path(out_dir), Path(reports_dir)
-    if (out_dir / "raw").exists():
-        shutil.rmtree(out_dir / "raw")  # stale partitions of a longer earlier run must not survive
+    if (out_dir / RAW_DIR).exists():
+        shutil.rmtree(out_dir / RAW_DIR)  # stale partitions of a longer earlier run must not survive
     ensure_dir(out_dir)
     chunks, source, n_chunks, sim = stream(cfg)
     quarantine = Quarantine(source)
@@ -153,7 +151,7 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
         if clean.empty:
             continue
         k = parts.get(spec.name, 0)
-        folder = ensure_dir(out_dir / "raw" / slug(spec.name))
+        folder = ensure_dir(out_dir / RAW_DIR / slug(spec.name))
         table = pa.Table.from_pandas(clean.rename(columns={spec.timestamp: TIMESTAMP}), preserve_index=False)
         plain = summaries[spec.name].station_columns  # noisy floats: dictionary pages cost time and bytes
         pq.write_table(table, folder / f"part-{k:05d}.parquet", use_dictionary=[c for c in table.column_names if c not in plain])
@@ -167,9 +165,9 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     aligned = align({n: r.result() for n, r in resamplers.items()}, periods, line)
     channels = [c for c in aligned.columns if c != TIMESTAMP]
     check_channels(line, channels)
-    aligned.to_parquet(out_dir / "aligned.parquet", index=False)
+    aligned.to_parquet(out_dir / ALIGNED_FILE, index=False)
     events = sim.events_frame() if sim is not None else pd.DataFrame(columns=["kind", "start", "end", "scored"])
-    events.to_csv(out_dir / "events.csv", index=False)
+    events.to_csv(out_dir / EVENTS_FILE, index=False)
     layout = {"source": str(line.source), "align_period_s": float(line.align_period_s),
               "targets": list(line.targets), "channels": channels,
               "actuators": OmegaConf.to_container(line.actuators) if line.get("actuators") else {},
@@ -178,7 +176,7 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     stations = {n: d for n, s in summaries.items() if (d := s.describe())}
     if stations:  # only then: the line without stations keeps its files byte for byte
         layout["station_channels"] = stations
-    write_json(out_dir / "layout.json", layout)
+    write_json(out_dir / LAYOUT_FILE, layout)
     quarantine.write(ensure_dir(reports_dir) / "line_quarantine.csv")
     result = metrics(validators, quarantine, aligned, events, time.perf_counter() - t_start, source)
     if stations:

@@ -1,0 +1,34 @@
+"""The line data's contract (data/line/): written by pipeline/data/line, read by the forecaster
+(pipeline/process) and its real-time replay.
+
+  raw/<sheet>/part-NNNNN.parquet   every validated row, one file per chunk and sheet
+  aligned.parquet                  TIMESTAMP + every channel on one grid (float32)
+  events.csv                       ground-truth disturbances and refills (EVENT_COLUMNS)
+  layout.json                      LAYOUT_KEYS: channels per sheet, targets, actuators, grid period
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipeline.core.validation import DataValidationError
+
+TIMESTAMP = "TimeStamp"  # the time column of every sheet (the MSOM 2024 workbook's) and of aligned.parquet
+RAW_DIR = "raw"
+ALIGNED_FILE = "aligned.parquet"
+EVENTS_FILE = "events.csv"
+LAYOUT_FILE = "layout.json"
+FILES = (ALIGNED_FILE, LAYOUT_FILE, EVENTS_FILE)  # what a reader needs
+EVENT_COLUMNS = ["event_id", "kind", "unit", "start", "end", "start_s", "end_s", "magnitude", "scored"]
+# Keys of layout.json; `station_channels` is added only when the press has per-station channels.
+LAYOUT_KEYS = ("source", "align_period_s", "targets", "channels", "actuators", "running", "sheets", "has_events")
+
+
+def read_layout(path: str | Path) -> dict:
+    """layout.json, with an error naming the file and the missing key(s)."""
+    path = Path(path)
+    layout = json.loads(path.read_text())
+    missing = [k for k in LAYOUT_KEYS if k not in layout]
+    if missing:
+        raise DataValidationError(path, f"lacks key(s) {missing}: rerun prepare_line (python -m pipeline.data line)")
+    return layout
