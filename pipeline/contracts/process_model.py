@@ -2,9 +2,10 @@
 training, run by its real-time replay (pipeline/process/monitor.py) with nothing else at hand.
 
 Input "window": float32 [batch, lookback, channels] in raw units (layout.json's channel
-order); output "forecast": float32 [batch, horizons, targets] in raw units. The metadata holds
-everything the replay needs (REQUIRED_METADATA): channels, normalisation-free limits, the
-golden profile and the warning rule's settings.
+order); output "forecast": float32 [batch, horizons, targets] in raw units (the training
+period's normalisation is inside the graph). The metadata holds everything the replay needs
+(REQUIRED_METADATA): channels, targets, horizons, the golden profile with its limits and the
+warning rule's settings.
 """
 from __future__ import annotations
 

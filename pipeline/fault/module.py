@@ -48,8 +48,9 @@ class FaultClassifier(TrainingModule):
         return self.network
 
     def _tally(self, split: str, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> None:
-        self.epoch_metrics[f"{split}_loss"].update(loss, len(y))
-        self.epoch_metrics[f"{split}_accuracy"].update(((logits >= 0).float() == y).flatten())
+        # float64 before MeanMetric multiplies by the batch size (a float32 product would round)
+        self.epoch_metrics[f"{split}_loss"].update(loss.double(), len(y))
+        self.epoch_metrics[f"{split}_accuracy"].update(((logits >= 0).float() == y).flatten().double())
 
     def training_step(self, batch, batch_idx):
         x, y = batch

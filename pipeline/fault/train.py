@@ -13,10 +13,10 @@ from pipeline.contracts.fault_model import INPUT, ONNX_FILE, PT_FILE, metadata
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.lightning import fit_best, seed_everything, training_parts
 from pipeline.core.onnx_io import check_parity
+from pipeline.core.split import SPLITS
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.fault import plots
 from pipeline.fault.baselines import baseline_probabilities
-from pipeline.core.split import SPLITS
 from pipeline.fault.datamodule import FaultDataModule
 from pipeline.fault.export import export_model
 from pipeline.fault.metrics import classification_metrics, reliability
@@ -111,7 +111,8 @@ def train(cfg: DictConfig) -> dict:
                         {"hidden": list(mcfg.network.hidden), "milp_aware": bool(mcfg.milp_aware.enabled)})
         onnx_path = export_model(net, models / ONNX_FILE, models / PT_FILE, meta, int(mcfg.export.opset))
         x_test = dm.scaled("test")
-        parity = check_parity(onnx_path, net, {INPUT: np.ascontiguousarray(x_test, dtype=np.float32)}, mcfg.export.tolerance)
+        parity = check_parity(onnx_path, net, {INPUT: np.ascontiguousarray(x_test, dtype=np.float32)},
+                              mcfg.export.tolerance)
         metrics = {
             "test": scores, **summarise(scores, dm.has_truth), "training": training,
             "rows": {name: len(dm.splits[name]) for name in SPLITS},

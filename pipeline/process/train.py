@@ -83,7 +83,8 @@ def export(network: torch.nn.Module, dm: LineDataModule, golden: Golden, mc: Dic
             "golden": golden.as_dict(), "actuators": data.layout.get("actuators", {}),
             "replay_from": str(data.time[dm.test_start]),
             "warnings": settings.as_dict()}
-    onnx_path = onnx_io.export(exported, example, models_dir / ONNX_FILE, [INPUT], [OUTPUT], meta, opset=int(mc.export.opset))
+    onnx_path = onnx_io.export(exported, example, models_dir / ONNX_FILE, [INPUT], [OUTPUT], meta,
+                               opset=int(mc.export.opset))
     torch.save(exported.state_dict(), models_dir / PT_FILE)
     sample = test_ends[:: max(1, len(test_ends) // 512)]
     inputs = {INPUT: window[sample[:, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)}
