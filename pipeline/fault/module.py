@@ -36,11 +36,14 @@ class FaultClassifier(TrainingModule):
         super().__init__(network, loss, optimizer, scheduler)
         self.penalty = penalty
         self.history: list[dict[str, float]] = []
-        # float64 sums, as the per-epoch history (reports/fault/history.csv) has always been computed
         self.epoch_metrics.update({f"{stage}_accuracy": MeanMetric() for stage in ("train", "val")})
+        self.val_logits, self.val_labels = CatMetric(), CatMetric()
+
+    def on_fit_start(self) -> None:
+        # float64 sums, as the per-epoch history (reports/fault/history.csv) has always been
+        # computed; set here because the Trainer casts the module (metrics too) to float32 first
         for metric in self.epoch_metrics.values():
             metric.set_dtype(torch.float64)
-        self.val_logits, self.val_labels = CatMetric(), CatMetric()
 
     @property
     def net(self) -> nn.Module:
@@ -48,9 +51,8 @@ class FaultClassifier(TrainingModule):
         return self.network
 
     def _tally(self, split: str, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> None:
-        # float64 before MeanMetric multiplies by the batch size (a float32 product would round)
-        self.epoch_metrics[f"{split}_loss"].update(loss.double(), len(y))
-        self.epoch_metrics[f"{split}_accuracy"].update(((logits >= 0).float() == y).flatten().double())
+        self.epoch_metrics[f"{split}_loss"].update(loss, len(y))
+        self.epoch_metrics[f"{split}_accuracy"].update(((logits >= 0).float() == y).flatten())
 
     def training_step(self, batch, batch_idx):
         x, y = batch
