@@ -83,7 +83,7 @@ def collect(folder: Path, stage: str, max_rows: int = 30) -> StageOutputs:
             out.metrics[path.name] = read_metrics(path)
         except (ValueError, json.JSONDecodeError) as exc:
             out.problems.append(f"{path.name}: unreadable metrics ({exc})")
-    for path in sorted(folder.glob("*.png")):
+    for path in sorted(folder.glob("*.png")) + sorted(folder.glob("*/*.png")):  # e.g. inventory/figures/
         out.figures.append(read_figure(path, stage))
     for path in sorted(folder.glob("*.csv")):
         table = read_table(path, max_rows)

@@ -78,3 +78,11 @@ def test_public_uri_hides_credentials(uri, expected):
     from pipeline.report.identifiers import public_uri
 
     assert public_uri(uri) == expected
+
+
+def test_figures_one_folder_down_are_shown_with_their_caption(tiny_cfg):
+    """reports/inventory/figures/*.png (one per chemical) reach the page like top-level figures."""
+    reports = Path(tiny_cfg.paths.reports)
+    _figure(reports / "inventory" / "figures" / "forecast_ethanol.png", "Daily use of Ethanol on the test part.")
+    path, metrics = build_page(tiny_cfg)
+    assert metrics["figures"] == 1 and "Daily use of Ethanol on the test part." in path.read_text()
