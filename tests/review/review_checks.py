@@ -72,7 +72,8 @@ def check_mlflow_ui(store_uri: str, expected_experiments: list[str], shots: Path
 
 def check_report_page(page: Path, shots: Path) -> list[dict]:
     assert page.exists(), f"{page} was not written"
-    pngs = sorted(p for p in page.parent.glob("*/*.png") if p.parent.name != "review")
+    pngs = sorted(p for pattern in ("*/*.png", "*/*/*.png") for p in page.parent.glob(pattern)  # as collect reads
+                  if p.relative_to(page.parent).parts[0] != "review")
     with Browser() as browser:
         browser.goto(page.resolve().as_uri())
         browser.wait_for_text("Tablet manufacturing pipeline", "Identifiers", timeout=60)
