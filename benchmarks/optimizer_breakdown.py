@@ -20,6 +20,7 @@ from pathlib import Path
 import highspy
 from omegaconf import OmegaConf
 
+from pipeline.contracts.fault_model import ONNX_FILE
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
 from pipeline.data.prices.stage import profile_prices
@@ -87,7 +88,7 @@ def measure(cfg, network: Path, cuts: bool) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--network", default=str(ROOT / "models" / "fault_dnn.onnx"))
+    parser.add_argument("--network", default=str(ROOT / "models" / ONNX_FILE))
     args = parser.parse_args()
     cfg = OmegaConf.create(OmegaConf.to_container(load_params(ROOT / "params.yaml"), resolve=True))
     rows = measure(cfg, Path(args.network), cuts=False) + measure(cfg, Path(args.network), cuts=True)

@@ -17,6 +17,7 @@ import torch
 import yaml
 
 from pipeline.contracts.fault_log import FEATURES, LABEL, LOG_FILE, UNITS
+from pipeline.contracts.fault_model import ONNX_FILE
 
 
 def train_stage_plain(scratch: Path) -> Path:
@@ -28,7 +29,7 @@ def train_stage_plain(scratch: Path) -> Path:
     cfg = prepared(scratch, ["model.fault.milp_aware.enabled=false"])
     train(cfg)
     out = scratch.parent / "stage_plain.onnx"
-    shutil.copy(Path(cfg.paths.models) / "fault_dnn.onnx", out)
+    shutil.copy(Path(cfg.paths.models) / ONNX_FILE, out)
     return out
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.contracts.line import ALIGNED_FILE
 from pipeline.core import onnx_io
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
@@ -57,7 +58,7 @@ def main() -> None:
             model(x)
             torch_ms.append((time.perf_counter() - t0) * 1000)
     with tempfile.TemporaryDirectory() as tmp:
-        m = replay(onnx_path, Path(cfg.paths.data) / "line" / "aligned.parquet", Path(tmp), steps=args.steps)
+        m = replay(onnx_path, Path(cfg.paths.data) / "line" / ALIGNED_FILE, Path(tmp), steps=args.steps)
     result = {"steps": args.steps, "onnxruntime_ms": latency_summary(ort_ms), "torch_eager_ms": latency_summary(torch_ms),
               "replay_step_ms": m["latency_ms"], "replay_steps": m["steps"], "target_ms": 5.0,
               "met": {k: m["latency_ms"][k] <= 5.0 for k in ("mean", "p50", "p95", "p99")}, "cpu_count": os.cpu_count(), "loadavg_after": os.getloadavg()}
