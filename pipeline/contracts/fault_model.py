@@ -59,12 +59,63 @@ def metadata(scaling: MinMaxScaling, train_raw: np.ndarray, extra: dict | None =
 
 @dataclass(frozen=True)
 class FaultModelMetadata:
-    """A fault model's metadata, checked: scaling and training range per input (FEATURES order)."""
+    """A fault model's metadata, checked: scaling and training range per input (FEATURES order;
+    the range is None when a network trained elsewhere does not give it), and `columns`, the
+    FEATURES index of each graph input column (0..5 for ours)."""
 
     scaling: MinMaxScaling
-    train_min: np.ndarray
-    train_max: np.ndarray
+    train_min: np.ndarray | None
+    train_max: np.ndarray | None
     output: str
+    columns: tuple[int, ...] = tuple(range(len(FEATURES)))
+
+
+# A network trained elsewhere is described by a sidecar YAML beside it (<model>.yaml) or by the
+# same keys attached to it (`python -m pipeline.optimize.network attach`): docs/fault.md.
+SIDECAR_SOURCE = "sidecar"  # metadata["source"] of attached sidecar keys
+SCALING_KINDS = {"minmax": "x_scaled = (x - offset) / factor, offset = min, factor = max - min",
+                 "standard": "x_scaled = (x - offset) / factor, offset = mean, factor = standard deviation",
+                 "none": "the graph takes raw inputs (offset 0, factor 1)"}
+
+
+def validate_foreign(meta: dict, path: str | Path) -> FaultModelMetadata:
+    """Check the description of a network trained elsewhere (sidecar keys): `inputs`, our six
+    names in the graph's column order; `scaling` of a kind in SCALING_KINDS; `output: logit`;
+    `units` and the training range `train_min`/`train_max` (graph order) optional but checked."""
+    path = Path(path)
+    if not isinstance(meta, dict):
+        raise DataValidationError(path, "the network's description must be a mapping of keys (docs/fault.md)")
+    inputs = list(meta.get("inputs") or [])
+    if sorted(inputs) != sorted(FEATURES):
+        raise DataValidationError(path, f"'inputs' must name each of {list(FEATURES)} once, in the graph's column "
+                                        f"order; got {inputs}")
+    columns = tuple(FEATURES.index(name) for name in inputs)
+    units = meta.get("units")
+    if units is not None:
+        wrong = [f"{name} in {u!r} (expected {UNITS[FEATURES.index(name)]!r})" for name, u in zip(inputs, units)
+                 if str(u) != UNITS[FEATURES.index(name)]]
+        if wrong or len(units) != len(inputs):
+            raise DataValidationError(path, f"'units' must match the contract: {wrong or units}; convert the inputs "
+                                            "or retrain (the optimiser's box is in these units)")
+    if str(meta.get("output", "")) != OUTPUT:
+        raise DataValidationError(path, f"'output' must be '{OUTPUT}' (the graph ends at the logit; a final Sigmoid "
+                                        f"is refused: export without it), got {meta.get('output')!r}")
+    scaling = meta.get("scaling") or {}
+    kind = scaling.get("kind") if isinstance(scaling, dict) else None
+    if kind not in SCALING_KINDS:
+        raise DataValidationError(path, f"'scaling.kind' must be one of {sorted(SCALING_KINDS)}, got {kind!r}")
+    n = len(FEATURES)
+    back = np.argsort(columns)  # graph order -> FEATURES order
+    if kind == "none":
+        offset, factor = np.zeros(n), np.ones(n)
+    else:
+        offset, factor = _vector(meta, "scaling.offset", path, n)[back], _vector(meta, "scaling.factor", path, n)[back]
+    if np.any(factor <= 0):
+        raise DataValidationError(path, f"scaling.factor must be positive, got {factor.tolist()}")
+    ranges = [None, None]
+    if "train_min" in meta or "train_max" in meta:
+        ranges = [_vector(meta, key, path, n)[back] for key in ("train_min", "train_max")]
+    return FaultModelMetadata(MinMaxScaling(offset, factor), ranges[0], ranges[1], OUTPUT, columns)
 
 
 def _vector(meta: dict, key: str, path: Path, n: int) -> np.ndarray:

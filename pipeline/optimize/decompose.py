@@ -73,7 +73,6 @@ class DecomposedSchedule:
         shared = shared_parts(inst.day(0, inst.humidity_initial), net, opts)
         plan = cls(inst, net, opts, shared, costs=costs)
         plan.bound_seconds = time.perf_counter() - start
-        plan.warnings = net.check_box({"temperature_C": inst.temperature_box, "humidity_pct": inst.humidity_box})
         return plan
 
     @property

@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 
 from pipeline.optimize.costs import Costs
 from pipeline.optimize.encodings import NetworkEncoding, encoding_class
-from pipeline.optimize.encodings.base import check_options, free_box
+from pipeline.optimize.encodings.base import check_options
 from pipeline.optimize.hour_values import HourValues, add_hour_value_cuts
 from pipeline.optimize.instance import Instance
 from pipeline.optimize.linear import lin
@@ -227,7 +227,6 @@ def build_schedule_model(inst: Instance, net: FaultNetwork, costs: Costs, opts: 
                          shared: tuple | None = None) -> ScheduleModel:
     """Bounds once per N assignment (shared by all hourly copies), then one Pyomo model per
     assignment; `shared` (from shared_parts) skips the first part."""
-    messages = net.check_box(free_box(inst))
     start = time.perf_counter()
     assignments, encodings, hour_values = shared or shared_parts(inst, net, opts)
     bound_seconds = time.perf_counter() - start
@@ -238,7 +237,7 @@ def build_schedule_model(inst: Instance, net: FaultNetwork, costs: Costs, opts: 
         sub = SubModel(a, model, {v: encodings[v] for v in set(a.values())}, time.perf_counter() - t0)
         sub.stats = model_stats(model)
         subs.append(sub)
-    schedule = ScheduleModel(inst, net, opts, subs, bound_seconds, messages, hour_values=hour_values)
+    schedule = ScheduleModel(inst, net, opts, subs, bound_seconds, hour_values=hour_values)
     set_costs(schedule, costs)
     return schedule
 

@@ -8,16 +8,20 @@ inputs. Exact algebra: folded and original networks agree to float rounding (tes
 """
 from __future__ import annotations
 
+import argparse
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
+import yaml
 
 from pipeline.contracts import fault_log
-from pipeline.contracts.fault_model import INPUT, REQUIRED_METADATA, validate_metadata
-from pipeline.core.onnx_io import read_metadata
+from pipeline.contracts.fault_model import (INPUT, REQUIRED_METADATA, SIDECAR_SOURCE, FaultModelMetadata,
+                                            validate_foreign, validate_metadata)
+from pipeline.core.onnx_io import METADATA_KEY
 from pipeline.core.validation import DataValidationError
 
 FEATURES = tuple(fault_log.FEATURES)  # the fault DNN's input order (a tuple: read-only here)
@@ -37,8 +41,15 @@ class FaultNetwork:
     biases: list[np.ndarray]
     offset: np.ndarray
     factor: np.ndarray
-    train_min: np.ndarray
-    train_max: np.ndarray
+    train_min: np.ndarray | None      # None: a network trained elsewhere that does not say
+    train_max: np.ndarray | None
+    columns: tuple[int, ...] = tuple(range(len(FEATURES)))  # FEATURES index of each graph input column
+
+    def graph_input(self, raw: np.ndarray) -> np.ndarray:
+        """Raw inputs [n, 6] in FEATURES order as the ONNX graph takes them: scaled, float32, in
+        the graph's column order."""
+        scaled = (np.asarray(raw, float) - self.offset) / self.factor
+        return np.ascontiguousarray(scaled[:, list(self.columns)], dtype=np.float32)
 
     def logit(self, raw: np.ndarray) -> np.ndarray:
         """Forward pass in float64 on raw inputs [n, 6] (the ONNX graph computes in float32)."""
@@ -63,15 +74,26 @@ class FaultNetwork:
         first = scaled_w[[FEATURES.index(n) for n in free]]
         return FoldedNetwork(free, [first, *self.weights[1:]], [bias, *self.biases[1:]])
 
-    def check_box(self, box: dict[str, tuple[float, float]]) -> list[str]:
-        """Warn (and return the messages) where the optimiser's box leaves the training range."""
-        messages = []
+    def check_box(self, box: dict[str, tuple[float, float]], tolerance: float = 0.0) -> list[str]:
+        """Warn (and return the messages) where the optimiser's box leaves the training range by
+        more than `tolerance` times that range's width (optimize.training_range_tolerance), the
+        farthest first."""
+        if self.train_min is None or self.train_max is None:
+            message = (f"{self.path}: its description gives no training range (train_min/train_max): whether the "
+                       f"optimiser's box {box} stays inside what it was trained on cannot be checked")
+            warnings.warn(message, BoundsOutsideTrainingWarning, stacklevel=2)
+            return [message]
+        found = []
         for name, (lo, hi) in box.items():
             i = FEATURES.index(name)
             tmin, tmax = float(self.train_min[i]), float(self.train_max[i])
-            if lo < tmin - 1e-9 or hi > tmax + 1e-9:
-                messages.append(f"{name}: optimiser range [{lo:g}, {hi:g}] leaves the network's training "
-                                f"range [{tmin:g}, {tmax:g}] ({self.path}); its predictions there are extrapolation")
+            slack = tolerance * max(tmax - tmin, 0.0) + 1e-9
+            excess = max(tmin - lo, hi - tmax, 0.0)
+            if excess > slack:
+                found.append((excess / max(tmax - tmin, 1e-12),
+                              f"{name}: optimiser range [{lo:g}, {hi:g}] leaves the network's training range "
+                              f"[{tmin:g}, {tmax:g}] ({self.path}); its predictions there are extrapolation"))
+        messages = [m for _, m in sorted(found, key=lambda f: -f[0])]
         for message in messages:
             warnings.warn(message, BoundsOutsideTrainingWarning, stacklevel=2)
         return messages
@@ -94,20 +116,63 @@ class FoldedNetwork:
         return h[:, 0]
 
 
+def _readable(path: Path) -> onnx.ModelProto:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: ONNX model not found")
+    if path.stat().st_size == 0:
+        raise DataValidationError(path, "the file is empty (0 bytes): not an ONNX model")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises several types for a corrupt file
+        raise DataValidationError(path, f"not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+    if not model.graph.node:
+        raise DataValidationError(path, "not an ONNX model with a graph (no nodes): a different file type?")
+    return model
+
+
+def describe(path: Path, model: onnx.ModelProto) -> FaultModelMetadata:
+    """The network's contract: our metadata (as pipeline/fault exports it), attached sidecar
+    keys, or a sidecar YAML beside the file (<model>.yaml) for a network trained elsewhere."""
+    props = {p.key: p.value for p in model.metadata_props}
+    if METADATA_KEY in props:
+        meta = json.loads(props[METADATA_KEY])
+        if meta.get("source") == SIDECAR_SOURCE:
+            return validate_foreign(meta, path)
+        missing = [k for k in REQUIRED_METADATA if k not in meta]
+        if missing:
+            raise DataValidationError(path, f"metadata lacks {missing}")
+        checked = validate_metadata(meta, path)
+        graph_in, graph_out = [i.name for i in model.graph.input], [o.name for o in model.graph.output]
+        if graph_in != [INPUT] or graph_out != [meta["output"]]:
+            raise DataValidationError(path, f"graph must have input [{INPUT!r}] and output [{meta['output']!r}], "
+                                            f"got {graph_in} -> {graph_out}")
+        return checked
+    sidecar = path.with_suffix(".yaml")
+    if sidecar.exists():
+        try:
+            meta = yaml.safe_load(sidecar.read_text())
+        except yaml.YAMLError as exc:
+            raise DataValidationError(sidecar, f"not valid YAML ({exc})") from None
+        return validate_foreign(meta, sidecar)
+    raise DataValidationError(path, f"nothing says what its inputs are: put a YAML beside it ({sidecar.name}: inputs in "
+                                    "the graph's order, units, scaling, output: logit, train_min/train_max; "
+                                    "docs/fault.md) or attach one with `python -m pipeline.optimize.network attach "
+                                    f"{path.name} {sidecar.name}`")
+
+
 def load_fault_network(path: str | Path) -> FaultNetwork:
-    """Read and check the fault DNN: six inputs in contract order, min-max scaling, one logit
-    output, dense ReLU layers. Anything else is refused with the reason and the file."""
+    """Read and check the fault DNN: six inputs (our contract, or a network trained elsewhere
+    with its sidecar description), dense ReLU layers, one logit output. Anything else is refused
+    with the reason and the file."""
     from omlt.io import load_onnx_neural_network
     from omlt.neuralnet.layer import DenseLayer
 
     path = Path(path)
-    meta = read_metadata(path, REQUIRED_METADATA)
-    checked = validate_metadata(meta, path)  # inputs, scaling and training range vs the contract
-    model = onnx.load(str(path))
-    graph_inputs = [i.name for i in model.graph.input]
-    if graph_inputs != [INPUT] or [o.name for o in model.graph.output] != [meta["output"]]:
-        raise DataValidationError(path, f"graph must have input [{INPUT!r}] and output [{meta['output']!r}], "
-                                        f"got {graph_inputs} -> {[o.name for o in model.graph.output]}")
+    model = _readable(path)
+    checked = describe(path, model)
+    if len(model.graph.input) != 1 or len(model.graph.output) != 1:
+        raise DataValidationError(path, f"the graph must have one input and one output, got "
+                                        f"{[i.name for i in model.graph.input]} -> {[o.name for o in model.graph.output]}")
     try:
         net = load_onnx_neural_network(model)
     except Exception as exc:  # OMLT raises several types for graphs it does not understand
@@ -120,8 +185,53 @@ def load_fault_network(path: str | Path) -> FaultNetwork:
         raise DataValidationError(path, f"activations must be relu... then linear (the logit), got {acts}; "
                                         "export logits and leave the sigmoid outside the graph")
     weights = [np.asarray(layer.weights, float) for layer in dense]
-    if weights[0].shape[0] != 6 or weights[-1].shape[1] != 1:
+    if weights[0].shape[0] != len(FEATURES) or weights[-1].shape[1] != 1:
         raise DataValidationError(path, f"network maps {weights[0].shape[0]} inputs to {weights[-1].shape[1]} "
                                         "outputs; the contract is 6 -> 1")
+    weights[0] = weights[0][np.argsort(checked.columns)]  # first-layer rows in FEATURES order
     return FaultNetwork(path, weights, [np.asarray(layer.biases, float).reshape(-1) for layer in dense],
-                        checked.scaling.offset, checked.scaling.factor, checked.train_min, checked.train_max)
+                        checked.scaling.offset, checked.scaling.factor, checked.train_min, checked.train_max,
+                        checked.columns)
+
+
+def attach(model_path: Path, sidecar: Path, out: Path | None = None) -> Path:
+    """Write a sidecar's description into the ONNX file's metadata (checked first)."""
+    model = _readable(model_path)
+    meta = yaml.safe_load(sidecar.read_text())
+    validate_foreign(meta, sidecar)
+    props = [p for p in model.metadata_props if p.key != METADATA_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(props)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps({**meta, "source": SIDECAR_SOURCE})
+    out = out or model_path
+    onnx.save(model, str(out))
+    load_fault_network(out)  # it reads back
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Attach a fault network's description (a sidecar YAML, "
+                                                 "docs/fault.md) to its ONNX file, or check that it loads.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add = sub.add_parser("attach", help="write SIDECAR's keys into MODEL's metadata")
+    add.add_argument("model", type=Path)
+    add.add_argument("sidecar", type=Path)
+    add.add_argument("--out", type=Path, default=None, help="write a copy here instead of changing MODEL")
+    check = sub.add_parser("check", help="load MODEL as the optimiser does and print what it found")
+    check.add_argument("model", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "attach":
+            print(f"wrote {attach(args.model, args.sidecar, args.out)}")
+        else:
+            net = load_fault_network(args.model)
+            sizes = [w.shape[1] for w in net.weights]
+            print(f"{args.model}: {len(FEATURES)} inputs -> {sizes}, graph columns {[FEATURES[c] for c in net.columns]}, "
+                  f"training range {'given' if net.train_min is not None else 'not given'}")
+    except (DataValidationError, FileNotFoundError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from pipeline.optimize.costs import Costs
 from pipeline.optimize.decompose import DecomposedSchedule
+from pipeline.optimize.encodings.base import free_box
 from pipeline.optimize.formulation import ScheduleModel, build_schedule_model, set_costs, unstable_counts
 from pipeline.optimize.instance import Instance, build_instance, read_prices
 from pipeline.optimize.network import load_fault_network
@@ -59,6 +60,7 @@ def prepare(cfg: DictConfig) -> Plan:
             plan = DecomposedSchedule.build(inst, net, costs, cfg.optimize.formulation)
         else:
             plan = build_schedule_model(inst, net, costs, cfg.optimize.formulation)
+        plan.warnings = net.check_box(free_box(inst), float(cfg.optimize.training_range_tolerance))
     for w in caught:
         log.warning("%s", w.message)
     plan.build_seconds = time.perf_counter() - start

@@ -57,8 +57,7 @@ def onnx_probabilities(inst: Instance, net: FaultNetwork, values: dict) -> tuple
         raw[rows, FEATURES.index("temperature_C")] = values["T"]
         raw[rows, FEATURES.index("humidity_pct")] = values["H"]
         raw[rows, FEATURES.index("maintenance_cycles")] = [values["N"][k, inst.day_of(t)] for t in range(H)]
-    scaled = ((raw - net.offset) / net.factor).astype(np.float32)
-    logit = _run(session(net.path), scaled).reshape(K, H).astype(float)
+    logit = _run(session(net.path), net.graph_input(raw)).reshape(K, H).astype(float)
     return logit, sigmoid(logit)
 
 

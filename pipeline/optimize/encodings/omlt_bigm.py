@@ -32,14 +32,16 @@ class OmltBigMEncoding(NetworkEncoding):
         self.lo = np.array([box[n][0] for n in FEATURES], float)
         self.hi = np.array([box[n][1] for n in FEATURES], float)
         self.interval = self.bounds = interval_bounds(self.folded.weights, self.folded.biases, self.lo, self.hi)
-        scaler = OffsetScaling(offset_inputs=list(net.offset), factor_inputs=list(net.factor),
+        cols = list(net.columns)  # OMLT reads the graph: its inputs in the graph's column order
+        scaler = OffsetScaling(offset_inputs=list(net.offset[cols]), factor_inputs=list(net.factor[cols]),
                                offset_outputs=[0.0], factor_outputs=[1.0])
         # OMLT wants the bounds in the scaled space (shared/DESIGN.md), keyed by input position
-        scaled = {i: ((self.lo[i] - net.offset[i]) / net.factor[i], (self.hi[i] - net.offset[i]) / net.factor[i])
-                  for i in range(len(FEATURES))}
+        scaled = {i: ((self.lo[c] - net.offset[c]) / net.factor[c], (self.hi[c] - net.offset[c]) / net.factor[c])
+                  for i, c in enumerate(cols)}
         self.netdef = load_onnx_neural_network(onnx.load(str(net.path)), scaler, scaled)
         self.sigmoid = build_sigmoid(*self.bounds.logit, float(opts.sigmoid_tolerance))
         self.fixed = dict(inst.fixed)
+        self.columns = net.columns
         self.opts = opts
 
     def add(self, blk, free: dict) -> Affine:
@@ -49,7 +51,7 @@ class OmltBigMEncoding(NetworkEncoding):
         blk.nn = OmltBlock()
         blk.nn.build_formulation(ReluBigMFormulation(self.netdef))
         keys = list(blk.nn.inputs.keys())
-        values = [free.get(name, self.fixed.get(name)) for name in FEATURES]
+        values = [free.get(FEATURES[c], self.fixed.get(FEATURES[c])) for c in self.columns]
         blk.link = pe.Constraint(range(len(FEATURES)), rule=lambda _, i: blk.nn.inputs[keys[i]] == values[i])
         out = blk.nn.outputs[list(blk.nn.outputs.keys())[0]]
         return Affine(np.array([1.0]), [out], 0.0)
