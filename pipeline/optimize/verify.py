@@ -1,5 +1,7 @@
 """Every schedule is checked outside the solver, in plain numpy and onnxruntime.
 
+- numpy checks every constraint of the study on the schedule itself (boxes, capacity,
+  maintenance counts, demand): a decomposition's assembled schedule is checked like any other.
 - onnxruntime evaluates the ONNX file itself at each hour's (P, T_t, S, V, H_t, N): the
   MILP's p_t must lie within the sigmoid PWL's error bound (plus a small slack for float32
   and LP tolerances) of sigmoid(logit). Where x_t = 0 the MILP leaves p_t free (it has no
@@ -70,9 +72,34 @@ def _run(sess, x: np.ndarray) -> np.ndarray:
     return np.concatenate(parts).reshape(len(x), -1)[:, 0]
 
 
+def check_feasible(inst: Instance, values: dict, tol: float = 1e-6) -> None:
+    """Every constraint of the study, on the schedule itself: setpoint boxes, units within each
+    hour's capacity, one maintenance per hour at most, the maintenance count per press and day in
+    its range, the demand of every block met. VerificationError naming the first violation."""
+    x, b, n = values["x"], values["b"], values["N"]
+    for name, series, (lo, hi) in (("T", values["T"], inst.temperature_box), ("H", values["H"], inst.humidity_box)):
+        bad = np.flatnonzero((series < lo - tol) | (series > hi + tol))
+        if bad.size:
+            raise VerificationError(f"hour {bad[0]}: {name}={series[bad[0]]:.6f} outside [{lo}, {hi}]")
+    capacity = inst.max_per_hour - (inst.max_per_hour - inst.capacity_in_maintenance_hour) * b
+    if (x < 0).any() or (x > capacity).any() or not np.isin(b, (0, 1)).all():
+        k, t = np.argwhere((x < 0) | (x > capacity) | ~np.isin(b, (0, 1)))[0]
+        raise VerificationError(f"press {k}, hour {t}: {x[k, t]} units with maintenance {b[k, t]} (capacity {capacity[k, t]})")
+    for d, hours in enumerate(inst.days):
+        made = b[:, hours].sum(axis=1)
+        cap = min(inst.max_maintenance, len(hours))
+        if (made != n[:, d]).any() or (made < inst.required_maintenance).any() or (made > cap).any():
+            raise VerificationError(f"day {d}: maintenance counts {made.tolist()} (N {n[:, d].tolist()}, allowed "
+                                    f"{inst.required_maintenance}..{cap} per press)")
+    for k, hours in enumerate(inst.demand_blocks):
+        if x[:, hours].sum() < inst.demand[k]:
+            raise VerificationError(f"demand block {k}: {int(x[:, hours].sum())} units made, {inst.demand[k]} needed")
+
+
 def verify(inst: Instance, net: FaultNetwork, result: SolveResult, costs: Costs, opts: DictConfig) -> Verification:
     """Check the solver's schedule; raise VerificationError naming what disagrees."""
     values = result.values
+    check_feasible(inst, values)
     logit, p_onnx = onnx_probabilities(inst, net, values)
     tol = result.sigmoid_error_bound + float(opts.verification.probability_slack)
     producing = values["x"] > 0

@@ -84,3 +84,20 @@ def test_hour_value_maxima_are_never_beaten_on_a_grid(cfg, tmp_path, kind):
                 grid = gain[:, (H >= lo) & (H <= hi)].max()
                 assert grid <= maxima[j] + 1e-9, (n, t, j)
                 assert maxima[j] - grid < 25.0  # exact, not loose: within the grid's resolution
+
+
+@pytest.mark.parametrize("spoil,message", [
+    (lambda v: v["x"].__setitem__((0, 0), 0) or v["x"].__setitem__((0, slice(None)), 0), "demand"),
+    (lambda v: v["b"].__setitem__((0, slice(None)), 0), "maintenance"),
+    (lambda v: v["H"].__setitem__(0, 99.0), "outside"),
+])
+def test_verification_checks_every_constraint_on_the_schedule_itself(cfg, spoil, message):
+    from pipeline.optimize.verify import VerificationError, check_feasible
+
+    plan = prepare(cfg)
+    table, _ = optimize(plan, cfg)
+    values = start_from_table(table)
+    check_feasible(plan.instance, values)
+    spoil(values)
+    with pytest.raises(VerificationError, match=message):
+        check_feasible(plan.instance, values)
