@@ -96,7 +96,7 @@ def test_verification_checks_every_constraint_on_the_schedule_itself(cfg, spoil,
 
     plan = prepare(cfg)
     table, _ = optimize(plan, cfg)
-    values = start_from_table(table)
+    values = {k: np.array(v) for k, v in start_from_table(table).items()}
     check_feasible(plan.instance, values)
     spoil(values)
     with pytest.raises(VerificationError, match=message):
