@@ -2,9 +2,11 @@
 (pipeline/process) and its real-time replay.
 
   raw/<sheet>/part-NNNNN.parquet   every validated row, one file per chunk and sheet
-  aligned.parquet                  TIMESTAMP + every channel on one grid (float32)
+  aligned.parquet                  TIMESTAMP, the segment columns (strings: campaign, batch; none for
+                                   generated data), every channel on one grid (float32)
   events.csv                       ground-truth disturbances and refills (EVENT_COLUMNS)
-  layout.json                      LAYOUT_KEYS: channels per sheet, targets, actuators, grid period
+  layout.json                      LAYOUT_KEYS: channels per sheet, targets, actuators, grid period,
+                                   the operating-state rule (`states`), the segment columns
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ LAYOUT_FILE = "layout.json"
 FILES = (ALIGNED_FILE, LAYOUT_FILE, EVENTS_FILE)  # what a reader needs
 EVENT_COLUMNS = ["event_id", "kind", "unit", "start", "end", "start_s", "end_s", "magnitude", "scored"]
 # Keys of layout.json; `station_channels` is added only when the press has per-station channels.
-LAYOUT_KEYS = ("source", "align_period_s", "targets", "channels", "actuators", "running", "sheets", "has_events")
+LAYOUT_KEYS = ("source", "align_period_s", "targets", "channels", "segments", "actuators", "states", "sheets",
+               "has_events")
 
 
 def read_layout(path: str | Path) -> dict:

@@ -84,15 +84,21 @@ def test_delay_lag_streams_like_one_piece():
     np.testing.assert_allclose(one, parts)
 
 
-def _csv_cfg(tiny_cfg, path: Path, period: int = 10, stuck: int = 60):
+def _csv_cfg(tiny_cfg, path: Path, period: int = 10, stuck: int = 60, segments=None):
     base = OmegaConf.to_container(tiny_cfg)
     base["data"]["line"].pop("actuators")  # replaced, not merged
+    base["data"]["line"].pop("states")
+    sheet = {"name": "Press", "timestamp": "ts", "period_s": period, "columns": {"force": "force", "speed": "speed"}}
+    if segments:
+        sheet["segments"] = segments
     return OmegaConf.merge(base, {"data": {"line": {
         "source": "csv", "path": str(path), "align_period_s": period, "ffill_limit_s": 0,
         "read": {"sep": ";", "chunk_rows": 7},  # small chunks: problems straddle chunk edges
         "validation": {"gap_factor": 3, "stuck_seconds": stuck},
-        "layout": [{"name": "Press", "timestamp": "ts", "period_s": period, "columns": {"force": "force", "speed": "speed"}}],
-        "targets": ["force"], "actuators": {"force": {"speed": 1}}, "running": {"channel": "speed", "min": 1.0}}}})
+        "layout": [sheet],
+        "targets": ["force"], "actuators": {"force": {"speed": 1}},
+        "states": {"speed": {"channel": "speed", "stopped_below": 1.0, "running_from": 50.0}, "settle_s": 0,
+                   "min_run_s": 60}}}})
 
 
 def _bad_csv(path: Path) -> Path:
@@ -154,6 +160,25 @@ def test_stuck_run_across_chunks_is_counted_once():
     assert v.report.stuck_runs == {"a": 1}
 
 
+def test_batches_travel_as_segment_columns_and_rows_without_one_are_quarantined(tiny_cfg, tmp_path):
+    t0 = pd.Timestamp("2024-01-01 00:00:00")
+    lines = ["ts;force;speed;campaign;batch"]
+    for i in range(30):
+        batch = "B-1" if i < 17 else "B-2"  # text names, as a plant writes them
+        lines.append(f"{t0 + pd.Timedelta(seconds=10 * i)};10.{i % 3};100;80;{batch if i != 5 else ''}")
+    path = tmp_path / "batches.csv"
+    path.write_text("\n".join(lines) + "\n")
+    metrics = run(_csv_cfg(tiny_cfg, path, segments=["campaign", "batch"]), tmp_path)
+    q = pd.read_csv(tmp_path / "reports/data/line_quarantine.csv")
+    assert dict(zip(q.source_row, q.reason)) == {7: "batch missing"}
+    aligned = pd.read_parquet(tmp_path / "data/line/aligned.parquet")
+    layout = json.loads((tmp_path / "data/line/layout.json").read_text())
+    assert layout["segments"] == ["campaign", "batch"] and layout["channels"] == ["force", "speed"]
+    assert aligned["batch"].tolist() == ["B-1"] * 17 + ["B-2"] * 13  # the quarantined row's step keeps its batch
+    assert aligned["campaign"].unique().tolist() == ["80"] and metrics["segments"] == {"campaign": 1, "batch": 2}
+    assert np.isnan(aligned["force"].iloc[5])
+
+
 def test_resampler_streams_like_one_piece():
     t = pd.date_range("2024-01-01", periods=103, freq="1s")
     frame = pd.DataFrame({"ts": t, "a": np.arange(103.0)})
@@ -195,3 +220,4 @@ def test_real_press_series_loads_by_column_mapping(tmp_path):
     aligned = pd.read_parquet(tmp_path / "data/line/aligned.parquet")
     assert {"main_comp", "ejection", "tbl_speed"} <= set(aligned.columns)
     assert aligned["main_comp"].isna().sum() == len(aligned) - 35609
+    assert aligned.groupby("batch", sort=False).size().to_dict() == {"368": 28119, "369": 7568}  # 78 gap rows: 368

@@ -23,6 +23,7 @@ class SheetSpec:
     timestamp: str            # source column holding the time
     period_s: float           # expected sampling period
     rename: dict[str, str]    # source column -> channel name (empty: keep all, unrenamed)
+    segments: tuple[str, ...] = ()  # columns naming the production segment (campaign, batch), kept as text
 
 
 def sheet_specs(layout) -> list[SheetSpec]:
@@ -39,7 +40,11 @@ def sheet_specs(layout) -> list[SheetSpec]:
             rename = {str(k): str(v) for k, v in columns.items()}
         else:
             rename = {str(c): str(c) for c in columns}
-        specs.append(SheetSpec(str(entry.name), str(entry.timestamp), float(entry.period_s), rename))
+        segments = tuple(str(c) for c in (entry.get("segments") or []))
+        clash = [c for c in segments if c in rename or c in rename.values()]
+        if clash:
+            raise KeyError(f"data.line.layout[{i}].segments {clash} are also channels")
+        specs.append(SheetSpec(str(entry.name), str(entry.timestamp), float(entry.period_s), rename, segments))
     return specs
 
 
@@ -52,12 +57,12 @@ def _select(df: pd.DataFrame, spec: SheetSpec, file: Path) -> pd.DataFrame:
     if spec.timestamp not in df.columns:
         raise DataValidationError(file, f"sheet '{spec.name}' has no timestamp column '{spec.timestamp}'; found {list(df.columns)}",
                                   column=spec.timestamp)
-    if not spec.rename:
-        return df
-    missing = [c for c in spec.rename if c not in df.columns]
+    missing = [c for c in [*spec.rename, *spec.segments] if c not in df.columns]
     if missing:
         raise DataValidationError(file, f"sheet '{spec.name}' lacks column(s) {missing}", column=missing[0])
-    return df[[spec.timestamp, *spec.rename]].rename(columns=spec.rename)
+    if not spec.rename:
+        return df
+    return df[[spec.timestamp, *spec.rename, *spec.segments]].rename(columns=spec.rename)
 
 
 def iter_workbook(path: Path, specs: list[SheetSpec], chunk_rows: int) -> Iterator[tuple[SheetSpec, pd.DataFrame]]:
@@ -92,7 +97,7 @@ def iter_csv(path: Path, spec: SheetSpec, sep: str, chunk_rows: int) -> Iterator
     """Stream one CSV file as one sheet, with its columns mapped by `spec.rename`."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: line CSV not found (data.line.path)")
-    usecols = [spec.timestamp, *spec.rename] if spec.rename else None
+    usecols = [spec.timestamp, *spec.rename, *spec.segments] if spec.rename else None
     try:
         reader = pd.read_csv(path, sep=sep, chunksize=chunk_rows, usecols=usecols, dtype=str)
         for chunk in reader:

@@ -83,8 +83,10 @@ def stream(cfg: DictConfig) -> tuple[Iterator[tuple[SheetSpec, pd.DataFrame]], s
     return iter_csv(path, specs[0], str(line.read.sep), rows), str(path), 0, None
 
 
-def align(resampled: dict[str, pd.DataFrame], periods: dict[str, float], line: DictConfig) -> pd.DataFrame:
-    """Join the resampled sheets on one regular grid; low-rate sheets carried forward."""
+def align(resampled: dict[str, pd.DataFrame], periods: dict[str, float], line: DictConfig,
+          segments: list[str] = ()) -> pd.DataFrame:
+    """Join the resampled sheets on one regular grid; low-rate sheets carried forward. Segment
+    columns (text) are carried over gaps, so every grid row names its batch."""
     step = float(line.align_period_s)
     frames = []
     for name, frame in resampled.items():
@@ -107,7 +109,25 @@ def align(resampled: dict[str, pd.DataFrame], periods: dict[str, float], line: D
             raise DataValidationError(name, f"channel(s) {clash} appear in more than one sheet")
         out = out.join(frame)
     out.index.name = TIMESTAMP
-    return out.astype("float32").reset_index()
+    channels = [c for c in out.columns if c not in segments]
+    aligned = out[channels].astype("float32")
+    if segments:
+        aligned = out[list(segments)].ffill().bfill().join(aligned)
+    return aligned.reset_index()
+
+
+def named_segments(chunk: pd.DataFrame, spec: SheetSpec, quarantine: Quarantine) -> pd.DataFrame:
+    """Rows naming their batch (segment columns as stripped text); rows without one are quarantined."""
+    for column in spec.segments:
+        text = chunk[column].astype("string").str.strip()
+        bad = text.isna() | (text == "")
+        if bad.any():
+            rows = chunk[bad.to_numpy()].copy()
+            rows.insert(0, "sheet", spec.name)
+            quarantine.add(rows, f"{column} missing", column)
+            chunk, text = chunk[~bad.to_numpy()], text[~bad.to_numpy()]
+        chunk = chunk.assign(**{column: text.astype(str)})
+    return chunk
 
 
 def check_channels(line: DictConfig, channels: list[str]) -> None:
@@ -119,8 +139,10 @@ def check_channels(line: DictConfig, channels: list[str]) -> None:
         for name in [target, *names]:
             if name not in channels:
                 raise KeyError(f"data.line.actuators['{target}']: channel '{name}' not in the data")
-    if line.get("running") and line.running.channel not in channels:
-        raise KeyError(f"data.line.running.channel: '{line.running.channel}' not in the data")
+    states = line.get("states")
+    for key in ("speed", "force"):
+        if states and states.get(key) and states[key].channel not in channels:
+            raise KeyError(f"data.line.states.{key}.channel: '{states[key].channel}' not in the data (channels: {channels})")
 
 
 def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
@@ -139,17 +161,22 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     periods: dict[str, float] = {}
     parts: dict[str, int] = {}
     val = line.validation
+    segments: list[str] = []
     for spec, chunk in tqdm(chunks, desc="prepare_line", unit="chunk", total=n_chunks * 8 or None, mininterval=2):
         if spec.name not in validators:
-            channels = [c for c in chunk.columns if c != spec.timestamp]
+            channels = [c for c in chunk.columns if c != spec.timestamp and c not in spec.segments]
             validators[spec.name] = SheetValidator(spec.name, source, spec.timestamp, channels, spec.period_s,
                                                    float(val.gap_factor), float(val.stuck_seconds), quarantine)
-            resamplers[spec.name] = Resampler(TIMESTAMP, float(line.align_period_s))
+            resamplers[spec.name] = Resampler(TIMESTAMP, float(line.align_period_s), spec.segments)
             summaries[spec.name] = StationSummary(line, spec.name, channels, source)
             periods[spec.name] = spec.period_s
+            segments += [c for c in spec.segments if c not in segments]
+        chunk = named_segments(chunk, spec, quarantine)
         clean = validators[spec.name].check(chunk)
         if clean.empty:
             continue
+        if spec.segments:
+            clean = clean.join(chunk.loc[clean.index, list(spec.segments)])
         k = parts.get(spec.name, 0)
         folder = ensure_dir(out_dir / RAW_DIR / slug(spec.name))
         table = pa.Table.from_pandas(clean.rename(columns={spec.timestamp: TIMESTAMP}), preserve_index=False)
@@ -162,23 +189,25 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     for name, v in validators.items():
         if v.report.rows_out == 0:
             raise DataValidationError(source, f"sheet '{name}': every row was rejected (see the quarantine)")
-    aligned = align({n: r.result() for n, r in resamplers.items()}, periods, line)
-    channels = [c for c in aligned.columns if c != TIMESTAMP]
+    aligned = align({n: r.result() for n, r in resamplers.items()}, periods, line, segments)
+    channels = [c for c in aligned.columns if c not in (TIMESTAMP, *segments)]
     check_channels(line, channels)
     aligned.to_parquet(out_dir / ALIGNED_FILE, index=False)
     events = sim.events_frame() if sim is not None else pd.DataFrame(columns=["kind", "start", "end", "scored"])
     events.to_csv(out_dir / EVENTS_FILE, index=False)
     layout = {"source": str(line.source), "align_period_s": float(line.align_period_s),
-              "targets": list(line.targets), "channels": channels,
+              "targets": list(line.targets), "channels": channels, "segments": segments,
               "actuators": OmegaConf.to_container(line.actuators) if line.get("actuators") else {},
-              "running": OmegaConf.to_container(line.running) if line.get("running") else None,
+              "states": OmegaConf.to_container(line.states) if line.get("states") else None,
               "sheets": {n: v.columns for n, v in validators.items()}, "has_events": sim is not None}
     stations = {n: d for n, s in summaries.items() if (d := s.describe())}
     if stations:  # only then: the line without stations keeps its files byte for byte
         layout["station_channels"] = stations
     write_json(out_dir / LAYOUT_FILE, layout)
     quarantine.write(ensure_dir(reports_dir) / "line_quarantine.csv")
-    result = metrics(validators, quarantine, aligned, events, time.perf_counter() - t_start, source)
+    result = metrics(validators, quarantine, aligned[[TIMESTAMP, *channels]], events, time.perf_counter() - t_start, source)
+    if segments:
+        result["segments"] = {c: aligned[c].nunique() for c in segments}
     if stations:
         result["station_channels"] = stations
     return result

@@ -162,10 +162,11 @@ class SheetValidator:
 
 class Resampler:
     """Mean of each column over a regular grid of `period_s`, streamed: the last bin of a
-    chunk is held back until the next chunk shows it is complete."""
+    chunk is held back until the next chunk shows it is complete. Columns in `last` (batch
+    and campaign names, text) take the bin's last value instead."""
 
-    def __init__(self, timestamp: str, period_s: float):
-        self.timestamp, self.freq = timestamp, f"{int(period_s * 1000)}ms"
+    def __init__(self, timestamp: str, period_s: float, last: tuple[str, ...] = ()):
+        self.timestamp, self.freq, self.last = timestamp, f"{int(period_s * 1000)}ms", list(last)
         self.done: list[pd.DataFrame] = []
         self.held: pd.DataFrame | None = None
 
@@ -182,7 +183,10 @@ class Resampler:
             self.done.append(self._mean(df[~keep], bins[~keep]))
 
     def _mean(self, df: pd.DataFrame, bins: pd.Series) -> pd.DataFrame:
-        return df.drop(columns=self.timestamp).groupby(bins.to_numpy()).mean()
+        groups = df.drop(columns=[self.timestamp, *self.last]).groupby(bins.to_numpy())
+        if not self.last:
+            return groups.mean()
+        return groups.mean().join(df[self.last].groupby(bins.to_numpy()).last())
 
     def result(self) -> pd.DataFrame:
         if self.held is not None and not self.held.empty:
@@ -191,4 +195,8 @@ class Resampler:
         if not self.done:
             return pd.DataFrame()
         out = pd.concat(self.done)
-        return out.groupby(level=0).mean()  # bins split across out-of-order rows merge here
+        if not out.index.has_duplicates:
+            return out
+        groups = out.groupby(level=0)  # bins split across out-of-order rows merge here
+        merged = groups[[c for c in out.columns if c not in self.last]].mean()
+        return merged.join(groups[self.last].last()) if self.last else merged
