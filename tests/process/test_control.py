@@ -1,6 +1,8 @@
 """Golden profile, the early-warning rule, recommendations and their scoring."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -112,3 +114,83 @@ def test_an_event_straddling_the_period_is_neither_scored_nor_a_source_of_false_
     assert m["false_alarms"] == 1  # only the warning at step 1200
     covered = (100 * 5 + 60) + (60 + 30 * 5 + 60)  # the drift's window from the period's start, the block's whole
     assert m["in_control_hours"] == pytest.approx(((t[-1] - t[200]).total_seconds() - covered) / 3600)
+
+
+# --- operating states and re-arming -------------------------------------------------------
+STATE_RULE = {"speed": "speed", "stopped_below": 1.0, "running_from": 50.0, "settle_s": 0.0, "min_run_s": 60.0,
+              "force": None, "force_from": 0.0}
+
+
+def _state_golden() -> Golden:
+    # channels: flow (target), speed; running profile flow 25 +- 0.25, ramping 20 +- 2
+    return Golden(["flow", "speed"], np.array([25.0, 60.0]), np.array([0.25, 1.0]), 4.0,
+                  {"ramping": (np.array([20.0, 30.0]), np.array([2.0, 10.0]))}, STATE_RULE)
+
+
+def _state_rule(states=("running",), rearm=0, rearm_sigma=0.0, refractory=0) -> EarlyWarning:
+    settings = WarningSettings(horizon=1, debounce=1, refractory_steps=refractory, incident_steps=0, actuator_z=2.0,
+                               rearm_steps=rearm, rearm_sigma=rearm_sigma, states=states)
+    return EarlyWarning(_state_golden(), ["flow"], {}, settings)
+
+
+def _t(i: int) -> pd.Timestamp:
+    return pd.Timestamp("2024-01-01") + pd.Timedelta(seconds=5 * i)
+
+
+def test_no_warning_while_stopped_and_none_while_ramping_unless_configured():
+    rule = _state_rule()
+    assert rule.update(_t(0), np.array([0.0]), np.array([0.0, 0.0])) == []     # stopped: forces at 0 are no deviation
+    assert rule.state == "stopped"
+    assert rule.update(_t(1), np.array([20.0]), np.array([20.0, 30.0])) == []  # ramping: a start is planned
+    out = rule.update(_t(2), np.array([20.0]), np.array([20.0, 60.0]))         # running: 20 is far below 24
+    assert len(out) == 1 and out[0]["state"] == "running" and out[0]["limit"] == pytest.approx(24.0)
+    rule = _state_rule(states=("running", "ramping"))
+    assert rule.update(_t(0), np.array([21.0]), np.array([20.0, 30.0])) == []  # inside the ramping limits 12..28
+    out = rule.update(_t(1), np.array([29.0]), np.array([20.0, 30.0]))
+    assert out[0]["state"] == "ramping" and out[0]["limit"] == pytest.approx(28.0)
+    assert "ramping limits 12..28" in out[0]["recommendation"]
+
+
+def test_unplanned_stops_are_events_apart_from_the_warnings():
+    rule = _state_rule()
+    for i in range(20):  # 100 s of running
+        assert rule.update(_t(i), np.array([25.0]), np.array([25.0, 60.0])) == []
+    assert rule.update(_t(20), np.array([0.0]), np.array([0.0, 0.0])) == []
+    assert [e["event"] for e in rule.state_events] == ["unplanned_stop"]
+
+
+def test_one_long_excursion_is_one_alarm_and_the_target_rearms_once_back_inside():
+    rule = _state_rule(rearm=3, rearm_sigma=0.5)
+    running = np.array([25.0, 60.0])
+    out = [rule.update(_t(i), np.array([26.5]), running) for i in range(200)]  # forecast out for 200 steps
+    assert sum(len(o) for o in out) == 1
+    for i, f in enumerate([25.9, 25.9, 25.9, 25.5, 25.5]):  # inside the limits but not by 0.5 sigma, then inside
+        assert rule.update(_t(200 + i), np.array([f]), running) == []
+    assert rule.update(_t(205), np.array([26.5]), running) == []  # only 2 steps back inside: still disarmed
+    for i in range(3):
+        rule.update(_t(206 + i), np.array([25.0]), running)
+    assert len(rule.update(_t(209), np.array([26.5]), running)) == 1
+    legacy = _state_rule(refractory=10)  # without re-arming: one alarm per refractory period
+    assert sum(len(legacy.update(_t(i), np.array([26.5]), running)) for i in range(200)) == 20
+
+
+def test_a_stop_does_not_rearm_a_long_excursion():
+    rule = _state_rule(rearm=3, rearm_sigma=0.5)
+    assert len(rule.update(_t(0), np.array([26.5]), np.array([25.0, 60.0]))) == 1
+    for i in range(1, 10):
+        rule.update(_t(i), np.array([0.0]), np.array([0.0, 0.0]))  # stopped: the forecast means nothing
+    assert rule.update(_t(10), np.array([26.5]), np.array([25.0, 60.0])) == []
+
+
+def test_golden_and_settings_travel_through_the_metadata():
+    g = _state_golden()
+    back = Golden.from_dict(json.loads(json.dumps(g.as_dict())))
+    assert back.rule == STATE_RULE and back.profile("ramping")[0].tolist() == [20.0, 30.0]
+    assert back.profile("stopped") is None
+    old = {"channels": ["flow"], "center": [1.0], "sigma": [0.1], "k": 4.0}  # a model exported before states
+    assert Golden.from_dict(old).rule is None and Golden.from_dict(old).others == {}
+    s = WarningSettings(1, 1, 0, 0, 2.0, 3, 0.5, ("running", "ramping"))
+    assert WarningSettings(**json.loads(json.dumps(s.as_dict()))) == s
+    assert WarningSettings(1, 1, 0, 0, 2.0).states == ("running",)  # older metadata lacks the new fields
+    with pytest.raises(ValueError, match="stopped"):
+        WarningSettings(1, 1, 0, 0, 2.0, states=("stopped",))
