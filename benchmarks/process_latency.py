@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 from pipeline.contracts.line import ALIGNED_FILE
+from pipeline.contracts.process_model import ONNX_FILE, PT_FILE, REQUIRED_METADATA
 from pipeline.core import onnx_io
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
-from pipeline.process.model import RawUnitsForecaster, build_network
+from pipeline.process.model import load_deployed
 from pipeline.process.monitor import latency_summary, replay
 
 
@@ -32,8 +33,8 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_params()
     torch.set_num_threads(1)
-    onnx_path = Path(cfg.paths.models) / "process_lstm.onnx"
-    meta = onnx_io.read_metadata(onnx_path, ["channels", "lookback", "targets"])
+    onnx_path = Path(cfg.paths.models) / ONNX_FILE
+    meta = onnx_io.read_metadata(onnx_path, REQUIRED_METADATA)
     rng = np.random.default_rng(0)
     windows = rng.normal(size=(args.steps, 1, int(meta["lookback"]), len(meta["channels"]))).astype(np.float32)
     sess = onnx_io.session(onnx_path)
@@ -43,13 +44,7 @@ def main() -> None:
         t0 = time.perf_counter()
         sess.run(None, {name: w})
         ort_ms.append((time.perf_counter() - t0) * 1000)
-    mc = cfg.model.process
-    index = [meta["channels"].index(t) for t in meta["targets"]]
-    n = len(meta["channels"])
-    zeros = np.zeros(n, np.float32)
-    model = RawUnitsForecaster(build_network(mc, n, index), zeros, zeros + 1, zeros[: len(index)], zeros[: len(index)] + 1)
-    model.load_state_dict(torch.load(Path(cfg.paths.models) / "process_lstm.pt", weights_only=True))
-    model.eval()
+    model = load_deployed(cfg.model.process, meta, torch.load(Path(cfg.paths.models) / PT_FILE, weights_only=True))
     torch_ms = []
     with torch.no_grad():
         for w in windows:

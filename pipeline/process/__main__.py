@@ -12,11 +12,14 @@ def main() -> None:
     parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
     args = parser.parse_args()
     m = train(load_params(args.params))
-    t, w = m["test"], m["warnings"]["lstm"]
+    t, w = m["test"], m["warnings"]["deployed"]
+    for sentence in m["selection"]["lines"]:
+        print(f"train_process: {sentence}")
     print(f"train_process: horizon {t['horizon_s']:.0f} s, LSTM vs best baseline MAE improvement "
-          f"mean {t['improvement_mean']:.1%} min {t['improvement_min']:.1%}; warnings recall {w['recall']:.2f}, "
-          f"median lead {w['median_lead_s']} s, false alarms/h {w['false_alarms_per_hour']:.3f}; "
-          f"onnx max diff {m['onnx']['max_abs_difference']:.2e}")
+          f"mean {t['improvement_mean']:.1%} min {t['improvement_min']:.1%}; deployed vs best baseline min "
+          f"{t['selected_improvement_min']:+.1%}; warnings {w['warnings']} ({w['warnings_per_running_hour']:.2f} per "
+          f"running hour), recall {w['recall']:.2f}, median lead {w['median_lead_s']} s, false alarms/h "
+          f"{w['false_alarms_per_hour']:.3f}; onnx max diff {m['onnx']['max_abs_difference']:.2e}")
 
 
 if __name__ == "__main__":

@@ -1,46 +1,83 @@
 """Baselines on the same windows as the LSTM, in raw units: persistence, moving average and
-a linear autoregressive model of each target's own history (direct, one fit per horizon)."""
+a linear autoregressive model of each target's own history (direct, one fit per horizon).
+
+Each is a linear filter over a target's last `width` values: forecast[h, j] =
+sum_l weights[h, j, l] * y[t - width + 1 + l, j] + bias[h, j]. One definition serves the
+scores (numpy, `predict`) and the deployed model (the same weights inside the ONNX graph:
+pipeline/process/model.py), so the baseline a forecast is corrected from, or falls back to,
+is the one that was scored.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
-
-def _lags(y: np.ndarray, ends: np.ndarray, p: int) -> np.ndarray:
-    """[windows, p] of y[t-p+1..t] (views gathered once per call)."""
-    return y[ends[:, None] - np.arange(p)[::-1][None, :]]
+ORDER = ("persistence", "moving_average", "linear_ar")  # simplest first (selection prefers the simpler)
 
 
-def persistence(y: np.ndarray, ends: np.ndarray, horizons: list[int]) -> np.ndarray:
-    """[windows, horizons, targets]: the last value, for every horizon."""
-    return np.repeat(y[ends][:, None, :], len(horizons), axis=1)
+def windows(y: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
+    """[windows, width, targets] of y[t-width+1..t] (gathered per window, so a gap elsewhere in
+    a real series cannot leak NaN into it, as a running sum would)."""
+    return y[ends[:, None] - np.arange(width)[::-1][None, :]]
 
 
-def moving_average(y: np.ndarray, ends: np.ndarray, horizons: list[int], k: int) -> np.ndarray:
-    """[windows, horizons, targets]: the mean of the last k values (gathered per window, so a
-    gap elsewhere in a real series cannot leak NaN into it, as a running sum would)."""
-    mean = _lags(y, ends, k).mean(axis=1, dtype=np.float64)
-    return np.repeat(mean[:, None, :], len(horizons), axis=1)
+@dataclass
+class LinearFilter:
+    name: str
+    weights: np.ndarray   # [horizons, targets, width], oldest value first
+    bias: np.ndarray      # [horizons, targets]
+
+    @property
+    def width(self) -> int:
+        return self.weights.shape[-1]
+
+    def predict(self, y: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """[windows, horizons, targets] for windows ending at `ends` of y [steps, targets]."""
+        w = windows(y, ends, self.width).astype(np.float64)
+        return np.einsum("nlt,htl->nht", w, self.weights) + self.bias[None]
 
 
-class LinearAR:
-    """y[t+h] = c + sum_i a_i y[t-i] for each target and horizon, least squares on train."""
+def persistence(n_horizons: int, n_targets: int, width: int) -> LinearFilter:
+    """The last value, for every horizon."""
+    w = np.zeros((n_horizons, n_targets, width))
+    w[..., -1] = 1.0
+    return LinearFilter("persistence", w, np.zeros((n_horizons, n_targets)))
 
-    def __init__(self, lags: int):
-        self.lags = lags
-        self.coef: dict[tuple[int, int], np.ndarray] = {}
 
-    def fit(self, y: np.ndarray, ends: np.ndarray, horizons: list[int]) -> "LinearAR":
-        ends = ends[ends >= self.lags - 1]
-        for j in range(y.shape[1]):
-            X = np.column_stack([_lags(y[:, j], ends, self.lags), np.ones(len(ends))])
-            for k, h in enumerate(horizons):
-                self.coef[(j, k)] = np.linalg.lstsq(X, y[ends + h, j], rcond=None)[0]
-        return self
+def moving_average(n_horizons: int, n_targets: int, width: int, k: int) -> LinearFilter:
+    """The mean of the last k values, for every horizon."""
+    w = np.zeros((n_horizons, n_targets, width))
+    w[..., width - k:] = 1.0 / k
+    return LinearFilter("moving_average", w, np.zeros((n_horizons, n_targets)))
 
-    def predict(self, y: np.ndarray, ends: np.ndarray, horizons: list[int]) -> np.ndarray:
-        out = np.empty((len(ends), len(horizons), y.shape[1]))
-        for j in range(y.shape[1]):
-            X = np.column_stack([_lags(y[:, j], ends, self.lags), np.ones(len(ends))])
-            for k in range(len(horizons)):
-                out[:, k, j] = X @ self.coef[(j, k)]
-        return out
+
+def linear_ar(y: np.ndarray, ends: np.ndarray, horizons: list[int], width: int, lags: int) -> LinearFilter:
+    """y[t+h] = c + sum_i a_i y[t-i] per target and horizon, least squares on the windows `ends`."""
+    ends = ends[ends >= lags - 1]
+    w = np.zeros((len(horizons), y.shape[1], width))
+    b = np.zeros((len(horizons), y.shape[1]))
+    for j in range(y.shape[1]):
+        X = np.column_stack([windows(y[:, j:j + 1], ends, lags)[..., 0], np.ones(len(ends))])
+        for k, h in enumerate(horizons):
+            coef = np.linalg.lstsq(X, y[ends + h, j], rcond=None)[0]
+            w[k, j, width - lags:], b[k, j] = coef[:-1], coef[-1]
+    return LinearFilter("linear_ar", w, b)
+
+
+def fit_all(y: np.ndarray, train_ends: np.ndarray, horizons: list[int], width: int, ma_k: int,
+            ar_lags: int) -> dict[str, LinearFilter]:
+    """Every baseline, in ORDER, as filters of `width` (the LSTM's lookback)."""
+    H, T = len(horizons), y.shape[1]
+    filters = [persistence(H, T, width), moving_average(H, T, width, ma_k),
+               linear_ar(y, train_ends, horizons, width, ar_lags)]
+    return {f.name: f for f in filters}
+
+
+def pick(filters: dict[str, LinearFilter], choice: np.ndarray) -> LinearFilter:
+    """One filter whose (horizon, target) entries come from the baseline named in choice[h, j]."""
+    first = next(iter(filters.values()))
+    w, b = np.zeros_like(first.weights), np.zeros_like(first.bias)
+    for (k, j), name in np.ndenumerate(choice):
+        w[k, j], b[k, j] = filters[name].weights[k, j], filters[name].bias[k, j]
+    return LinearFilter("+".join(sorted(set(choice.ravel()))), w, b)

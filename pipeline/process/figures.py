@@ -75,3 +75,69 @@ def mae_by_horizon(path: Path, table: pd.DataFrame) -> Path:
     return save_figure(fig, path, (
         "Forecast error (MASE: MAE over the training period's persistence MAE at the same horizon; below 1 beats "
         "persistence) of the LSTM and the baselines per target and horizon on the held-out test period."))
+
+
+STATE_COLOURS = {0: ("0.75", "stopped"), 1: ("orange", "ramping")}  # running: no shading
+
+
+def _state_spans(ax, time: pd.DatetimeIndex, states: np.ndarray) -> None:
+    change = np.flatnonzero(np.diff(states.astype(int)) != 0) + 1
+    starts, ends = np.r_[0, change], np.r_[change, len(states)]
+    for a, b in zip(starts, ends):
+        if int(states[a]) in STATE_COLOURS:
+            colour, _ = STATE_COLOURS[int(states[a])]
+            ax.axvspan(time[a], time[min(b, len(time) - 1)], color=colour, alpha=0.35, lw=0)
+
+
+def day_with_warnings(path: Path, data, golden: Golden, start: int, forecast_time: pd.DatetimeIndex,
+                      forecast: np.ndarray, horizon_s: float, warnings: pd.DataFrame, stops: pd.DataFrame,
+                      hours: float) -> Path:
+    """The first `hours` of the test period: the press speed with its operating states, then per
+    target the measurement, the deployed forecast (at the time it forecasts), the limits of the
+    state at each step (none while stopped), the warnings and the unplanned stops."""
+    t0 = data.time[start]
+    t1 = min(t0 + pd.Timedelta(hours=hours), data.time[-1])
+    sel = (data.time >= t0) & (data.time <= t1)
+    time, states = data.time[sel], data.states[sel]
+    fig, axes = plt.subplots(1 + len(data.targets), 1, figsize=(12, 2.0 + 2.2 * len(data.targets)), sharex=True)
+    rule = data.rule
+    speed_name = rule.speed if rule else data.channels[0]
+    axes[0].plot(time, data.values[sel, data.channels.index(speed_name)], color="black", lw=0.7)
+    axes[0].set_ylabel(speed_name, fontsize=8)
+    shifted = forecast_time + pd.Timedelta(seconds=horizon_s)
+    fsel = (shifted >= t0) & (shifted <= t1)
+    w = warnings[(warnings.time >= t0) & (warnings.time <= t1)] if len(warnings) else warnings
+    unplanned = stops[(stops.kind == "unplanned") & (stops.start >= t0) & (stops.start <= t1)] if len(stops) else stops
+    for ax in axes:
+        _state_spans(ax, time, states)
+        for t in unplanned.start if len(unplanned) else []:
+            ax.axvline(t, color="red", lw=1.2, ls="-.")
+    for r, target in enumerate(data.targets, start=1):
+        ax = axes[r]
+        j = data.channels.index(target)
+        ax.plot(time, data.values[sel, j], color="black", lw=0.6, label="measured")
+        ax.plot(shifted[fsel], forecast[fsel, r - 1], color="tab:blue", lw=0.6, label=f"deployed forecast (+{horizon_s:g} s)")
+        for state in ("running", "ramping"):
+            prof = golden.profile(state)
+            if prof is None:
+                continue
+            code = 2 if state == "running" else 1
+            c, s = prof
+            lo = np.where(states == code, c[j] - golden.k * s[j], np.nan)
+            hi = np.where(states == code, c[j] + golden.k * s[j], np.nan)
+            ax.plot(time, lo, color="red", lw=0.8, ls="--" if state == "running" else ":")
+            ax.plot(time, hi, color="red", lw=0.8, ls="--" if state == "running" else ":")
+        for t, named in zip(w.time, w.target) if len(w) else []:
+            ax.axvline(t, color="purple", lw=1.2, ls="-" if named == target else ":")
+        ax.set_ylabel(target, fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[1].legend(fontsize=7, loc="upper right")
+    n_w = len(w)
+    fig.suptitle(f"{t0:%Y-%m-%d %H:%M} + {(t1 - t0).total_seconds() / 3600:.1f} h of the test period: {n_w} warning(s) "
+                 f"(purple), {len(unplanned)} unplanned stop(s) (red dash-dot); grey: stopped, orange: ramping; "
+                 "red: limits of the step's state", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path, (
+        f"A day of the test period: the press speed with its operating states, each target's measurement and "
+        f"deployed {horizon_s:g}-s forecast, the limits of the state the press is in (dashed running, dotted "
+        f"ramping, none while stopped), the {n_w} warning(s) raised and the unplanned stops."))

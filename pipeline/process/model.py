@@ -1,42 +1,113 @@
-"""The CPP forecaster: an LSTM over the window, a linear head to every (horizon, target)."""
+"""The CPP forecaster: an LSTM over the window that corrects a baseline, and the deployed
+model that uses, per horizon and target, the LSTM or a baseline (whichever won on validation).
+
+- `StateFeatures`: the operating state (stopped, ramping, running; pipeline/process/states.py)
+  of every step of the window, one-hot, computed inside the graph from the speed and force
+  channels, so the exported model still takes the raw channels and nothing else.
+- `LSTMNet`: [batch, lookback, channels] -> [batch, horizons, targets] in normalised units:
+  the base filter's forecast (the baseline that won on validation) plus a learned correction.
+  The correction's layer starts at zero, so the untrained network *is* the baseline.
+- `DeployedForecaster`: raw units in and out (the training period's normalisation inside),
+  the LSTM where it won on validation, the selected baseline's filter elsewhere.
+"""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 from torchmetrics import MeanAbsoluteError
 
 from pipeline.core.lightning import TrainingModule
+from pipeline.process.baselines import LinearFilter
+from pipeline.process.states import StateRule
+
+N_STATES = 3  # stopped, ramping, running
+
+
+class BaseFilter(nn.Module):
+    """A baselines.LinearFilter as a module: [batch, lookback, channels] -> [batch, horizons, targets]."""
+
+    def __init__(self, f: LinearFilter, target_index: list[int]):
+        super().__init__()
+        self.register_buffer("target_index", torch.as_tensor(list(target_index), dtype=torch.long))
+        self.register_buffer("weight", torch.as_tensor(f.weights, dtype=torch.float32))  # [H, T, W]
+        self.register_buffer("bias", torch.as_tensor(f.bias, dtype=torch.float32))       # [H, T]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x[:, -self.weight.shape[-1]:, :].index_select(2, self.target_index).transpose(1, 2)  # [B, T, W]
+        return (y[:, None] * self.weight[None]).sum(-1) + self.bias
+
+
+def normalised_filter(f: LinearFilter, mean: np.ndarray, std: np.ndarray) -> LinearFilter:
+    """The same filter on normalised targets: with y = y_n * std + mean per target,
+    (sum w y + b - mean) / std = sum w y_n + (b + mean (sum w - 1)) / std."""
+    bias = (f.bias + mean[None] * (f.weights.sum(-1) - 1.0)) / std[None]
+    return LinearFilter(f.name, f.weights, bias)
+
+
+class StateFeatures(nn.Module):
+    """One-hot operating state of every step of a normalised window, as classify() tells it
+    (the settle time counted in steps inside the window; steps before the window are taken to
+    be like its first)."""
+
+    def __init__(self, rule: StateRule, channels: list[str], mean: np.ndarray, std: np.ndarray, period_s: float):
+        super().__init__()
+        norm = lambda ch, v: float((v - mean[channels.index(ch)]) / std[channels.index(ch)])  # noqa: E731
+        self.i_speed = channels.index(rule.speed)
+        self.stopped_below, self.running_from = norm(rule.speed, rule.stopped_below), norm(rule.speed, rule.running_from)
+        self.i_force = channels.index(rule.force) if rule.force else None
+        self.force_from = norm(rule.force, rule.force_from) if rule.force else 0.0
+        self.settle = max(1, math.ceil(rule.settle_s / period_s))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        speed = x[..., self.i_speed]
+        stopped = (speed < self.stopped_below).float()
+        recent = F.max_pool1d(F.pad(stopped[:, None, :], (self.settle - 1, 0), mode="replicate"), self.settle, 1)[:, 0]
+        producing = (speed >= self.running_from).float()
+        if self.i_force is not None:
+            producing = producing * (x[..., self.i_force] >= self.force_from).float()
+        running = (1.0 - recent) * producing * (1.0 - stopped)
+        return torch.stack([stopped, 1.0 - stopped - running, running], dim=-1)
 
 
 class LSTMNet(nn.Module):
-    """[batch, lookback, inputs] -> [batch, horizons, targets] (normalised units).
+    """[batch, lookback, inputs] -> [batch, horizons, targets] (normalised units): `base`'s
+    forecast plus the head's correction (zero-initialised). Without a base, the last value of
+    each target (persistence) is the base."""
 
-    The head predicts the change from the last observed value of each target (which is
-    itself an input): the network starts from persistence and learns what it misses."""
-
-    def __init__(self, n_inputs: int, target_index: list[int], n_horizons: int, hidden: int, layers: int, dropout: float):
+    def __init__(self, n_inputs: int, target_index: list[int], n_horizons: int, hidden: int, layers: int,
+                 dropout: float, base: nn.Module | None = None, states: nn.Module | None = None):
         super().__init__()
         n_targets = len(target_index)
         self.n_targets, self.n_horizons = n_targets, n_horizons
         self.register_buffer("target_index", torch.as_tensor(list(target_index), dtype=torch.long))
-        self.lstm = nn.LSTM(n_inputs, hidden, num_layers=layers, batch_first=True,
-                            dropout=dropout if layers > 1 else 0.0)
+        self.base, self.states = base, states
+        self.lstm = nn.LSTM(n_inputs + (N_STATES if states is not None else 0), hidden, num_layers=layers,
+                            batch_first=True, dropout=dropout if layers > 1 else 0.0)
         self.head = nn.Linear(hidden, n_targets * n_horizons)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(x)
-        last = x[:, -1, :].index_select(1, self.target_index)
-        return last[:, None, :] + self.head(out[:, -1]).reshape(-1, self.n_horizons, self.n_targets)
+        if self.base is not None:
+            base = self.base(x)
+        else:
+            base = x[:, -1, :].index_select(1, self.target_index)[:, None, :].expand(-1, self.n_horizons, -1)
+        inputs = torch.cat([x, self.states(x)], dim=-1) if self.states is not None else x
+        out, _ = self.lstm(inputs)
+        return base + self.head(out[:, -1]).reshape(-1, self.n_horizons, self.n_targets)
 
 
-def build_network(model_cfg: DictConfig, n_inputs: int, target_index: list[int]) -> nn.Module:
+def build_network(model_cfg: DictConfig, n_inputs: int, target_index: list[int], base: nn.Module | None = None,
+                  states: nn.Module | None = None) -> nn.Module:
     return instantiate(model_cfg.network, n_inputs=n_inputs, target_index=list(target_index),
-                       n_horizons=len(model_cfg.horizons))
+                       n_horizons=len(model_cfg.horizons), base=base, states=states)
 
 
 class Forecaster(TrainingModule):
@@ -64,8 +135,8 @@ class Forecaster(TrainingModule):
 
 
 class RawUnitsForecaster(nn.Module):
-    """The exported model: raw sensor values in, raw target forecasts out (the training
-    period's normalisation is inside, so the monitor needs nothing but the ONNX file)."""
+    """The LSTM in raw units: raw sensor values in, raw target forecasts out (the training
+    period's normalisation is inside)."""
 
     def __init__(self, network: nn.Module, x_mean: np.ndarray, x_std: np.ndarray, y_mean: np.ndarray, y_std: np.ndarray):
         super().__init__()
@@ -75,3 +146,36 @@ class RawUnitsForecaster(nn.Module):
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
         return self.network((window - self.x_mean) / self.x_std) * self.y_std + self.y_mean
+
+
+class DeployedForecaster(nn.Module):
+    """The exported model: per (horizon, target), the LSTM's forecast where `use_lstm` (it won
+    on validation), else the selected baseline's (`fallback`, raw units). Raw window in, raw
+    forecasts out, so the monitor needs nothing but the ONNX file."""
+
+    def __init__(self, lstm: RawUnitsForecaster, fallback: BaseFilter, use_lstm: np.ndarray):
+        super().__init__()
+        self.lstm, self.fallback = lstm, fallback
+        self.register_buffer("use_lstm", torch.as_tensor(np.asarray(use_lstm, dtype=bool)))
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        return torch.where(self.use_lstm, self.lstm(window), self.fallback(window))
+
+
+def load_deployed(model_cfg: DictConfig, meta: dict, weights: dict) -> DeployedForecaster:
+    """The deployed forecaster from its weights-only checkpoint (models/process_lstm.pt) and the
+    ONNX metadata (channels, targets, horizons, lookback, the state rule): the structure is
+    rebuilt, every number comes from the checkpoint."""
+    channels, targets = list(meta["channels"]), list(meta["targets"])
+    index = [channels.index(t) for t in targets]
+    shape = (len(meta["horizons"]), len(targets))
+    blank = LinearFilter("blank", np.zeros((*shape, int(meta["lookback"]))), np.zeros(shape))
+    rule = meta["golden"].get("rule")
+    states = (StateFeatures(StateRule.from_dict(rule), channels, weights["lstm.x_mean"].numpy(),
+                            weights["lstm.x_std"].numpy(), float(meta["period_s"])) if rule else None)
+    network = build_network(model_cfg, len(channels), index, base=BaseFilter(blank, index), states=states)
+    ones = np.ones(len(channels), np.float32)
+    lstm = RawUnitsForecaster(network, ones, ones, ones[: len(index)], ones[: len(index)])
+    model = DeployedForecaster(lstm, BaseFilter(blank, index), np.zeros(shape, bool))
+    model.load_state_dict(weights)
+    return model.eval()

@@ -5,8 +5,10 @@ onnxruntime, one step at a time, and write early warnings as they happen.
     python -m pipeline.process.monitor --series other.parquet --from "2024-03-05 02:00" --steps 500
     python -m pipeline.process.monitor --speed 1              # paced like the line (1x real time)
 
-Everything the replay needs (channels, normalisation, golden profile, limits, warning rule)
-is in the ONNX file's metadata, so it runs beside the line without the training code's data.
+Everything the replay needs (channels, normalisation, golden profile and limits per operating
+state, the state rule, warning rule) is in the ONNX file's metadata, so it runs beside the line
+without the training code's data. Unplanned stops the state rule sees are printed and listed
+in monitor.json, apart from the warnings.
 Writes <out>/monitor_warnings.csv (appended and flushed per warning) and <out>/monitor.json
 (per-step latency of window update + onnxruntime + warning rule).
 """
@@ -105,7 +107,10 @@ def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = Non
                 skipped += 1
                 continue
             forecast = sess.run(None, {name: win[None]})[0][0, k]
+            seen = len(rule.state_events)
             new = rule.update(times[i], forecast, row)
+            for stop in rule.state_events[seen:]:
+                print(f"[{stop['time']}] UNPLANNED STOP after {stop['ran_s'] / 60:.0f} min of production", flush=True)
             latency = (time.perf_counter() - t0) * 1000.0
             latencies.append(latency)
             for warning in new:
@@ -117,6 +122,7 @@ def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = Non
                 time.sleep(max(0.0, period / speed - (time.perf_counter() - t0)))
     lat = np.asarray(latencies)
     metrics = {"steps": int(len(lat)), "skipped_incomplete_windows": skipped, "warnings": n_warn,
+               "unplanned_stops": [str(e["time"]) for e in rule.state_events],
                "latency_ms": latency_summary(lat),
                "series": str(series), "model": str(onnx_path)}
     write_json(out_dir / "monitor.json", metrics)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.process.baselines import ORDER
+
 
 def naive_scale(y: np.ndarray, ends: np.ndarray, horizons: list[int]) -> np.ndarray:
     """[horizons, targets]: mean |y[t+h] - y[t]| over training windows."""
@@ -32,7 +34,7 @@ def compare(table: pd.DataFrame, horizon_s: float, model: str = "lstm") -> dict:
     out = {}
     for target, group in at.groupby("target", sort=False):
         mine = float(group[group.model == model].mae.iloc[0])
-        base = group[group.model != model].sort_values("mae").iloc[0]
+        base = group[group.model.isin(ORDER)].sort_values("mae").iloc[0]
         out[target] = {"mae": mine, "best_baseline": str(base.model), "best_baseline_mae": float(base.mae),
                        "improvement": 1.0 - mine / float(base.mae)}
     return out

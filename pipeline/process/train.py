@@ -1,6 +1,8 @@
-"""Stage train_process: fit the LSTM forecaster, compare it with the baselines on the
-held-out period, derive the golden profile and limits, score the early warnings against the
-ground truth, export to ONNX (checked with onnxruntime), write figures and metrics."""
+"""Stage train_process: fit the LSTM forecaster as a correction to the best baseline, select
+per target and horizon on validation between it and the baselines, report the selection's
+test result beside the best baseline's, derive the golden profile and limits per operating
+state, run and score the early warnings, export the deployed forecaster to ONNX (checked
+with onnxruntime), write figures and metrics."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +21,11 @@ from pipeline.process import baselines, figures
 from pipeline.process.control import (WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings, golden_profile,
                                       in_control_mask, outside_limits, score_warnings)
 from pipeline.process.data import LineData, LineDataModule, load_line, window_ends
-from pipeline.process.model import Forecaster, RawUnitsForecaster, build_network
+from pipeline.process.model import (BaseFilter, DeployedForecaster, Forecaster, RawUnitsForecaster, StateFeatures,
+                                    build_network, normalised_filter)
 from pipeline.process.scores import compare, naive_scale, score_table
+from pipeline.process.selection import LSTM, SELECTED, choose, combine, lines, mae, selection_table
+from pipeline.process.states import NAMES, RUNNING, hours_in, stop_table
 
 
 def check_config(mc: DictConfig) -> None:
@@ -31,36 +36,39 @@ def check_config(mc: DictConfig) -> None:
     for key in ("baselines.moving_average", "baselines.ar_lags"):
         if not 1 <= int(OmegaConf.select(mc, key)) <= int(mc.lookback):
             raise ValueError(f"model.process.{key} must lie in 1..lookback ({mc.lookback})")
+    if not 0 <= float(mc.select.lstm_min_gain) < 1:
+        raise ValueError(f"model.process.select.lstm_min_gain must lie in [0, 1), got {mc.select.lstm_min_gain}")
 
 
 @torch.no_grad()
-def predict(network: torch.nn.Module, dm: LineDataModule, ends: np.ndarray, batch: int = 2048) -> np.ndarray:
-    """Raw-unit forecasts [windows, horizons, targets] for windows ending at `ends`."""
-    network.eval()
-    x = torch.from_numpy(dm.x)
-    L = dm.lookback
-    offsets = torch.arange(-L + 1, 1)
-    out = []
-    for i in range(0, len(ends), batch):
-        idx = torch.as_tensor(ends[i : i + batch])[:, None] + offsets
-        out.append(network(x[idx]).numpy())
-    pred = np.concatenate(out) if out else np.empty((0, len(dm.horizons), len(dm.data.targets)), np.float32)
-    return pred * dm.y_norm.std + dm.y_norm.mean
+def predict(model: torch.nn.Module, values: np.ndarray, ends: np.ndarray, lookback: int, batch: int = 2048) -> np.ndarray:
+    """Raw-unit forecasts [windows, horizons, targets] of a raw-units model for windows ending at `ends`."""
+    model.eval()
+    x = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+    offsets = torch.arange(-lookback + 1, 1)
+    out = [model(x[torch.as_tensor(ends[i : i + batch])[:, None] + offsets]).numpy() for i in range(0, len(ends), batch)]
+    return np.concatenate(out).astype(np.float64) if out else np.empty((0,))
 
 
 def run_warnings(data: LineData, golden: Golden, forecast: np.ndarray, ends: np.ndarray,
-                 settings: WarningSettings) -> pd.DataFrame:
-    """Stream the test period through the warning rule; forecast: [len(ends), targets] at the rule's horizon."""
+                 settings: WarningSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stream the test period through the warning rule; forecast: [len(ends), targets] at the
+    rule's horizon. Returns the warnings and the unplanned stops the rule saw."""
     rule = EarlyWarning(golden, data.targets, data.layout.get("actuators", {}), settings)
     rows = []
     for k, t in enumerate(ends):
         rows.extend(rule.update(data.time[t], forecast[k], data.values[t]))
-    return pd.DataFrame(rows, columns=WARNING_COLUMNS)
+    return (pd.DataFrame(rows, columns=WARNING_COLUMNS),
+            pd.DataFrame(rule.state_events, columns=["time", "event", "ran_s"]))
 
 
-def fit(cfg: DictConfig, dm: LineDataModule, run) -> tuple[torch.nn.Module, dict]:
-    mc = cfg.model.process
-    network = build_network(mc, n_inputs=dm.x.shape[1], target_index=dm.data.target_index)
+def fit(cfg: DictConfig, dm: LineDataModule, base: baselines.LinearFilter, run) -> tuple[torch.nn.Module, dict]:
+    """The LSTM, correcting `base` (raw-unit filter), with the state features when the data tell states."""
+    mc, data = cfg.model.process, dm.data
+    base_n = BaseFilter(normalised_filter(base, dm.y_norm.mean.astype(np.float64), dm.y_norm.std.astype(np.float64)),
+                        data.target_index)
+    states = StateFeatures(data.rule, data.channels, dm.x_norm.mean, dm.x_norm.std, data.period_s) if data.rule else None
+    network = build_network(mc, dm.x.shape[1], data.target_index, base=base_n, states=states)
     module = Forecaster(network, **training_parts(mc))
     trainer, seconds = fit_best(cfg, mc, run, module, dm)
     windows = len(dm.ends["train"]) * trainer.current_epoch
@@ -70,26 +78,64 @@ def fit(cfg: DictConfig, dm: LineDataModule, run) -> tuple[torch.nn.Module, dict
     return module.network, info
 
 
-def export(network: torch.nn.Module, dm: LineDataModule, golden: Golden, mc: DictConfig, models_dir: Path,
-           test_ends: np.ndarray, settings: WarningSettings) -> tuple[Path, float]:
+def export(deployed: DeployedForecaster, dm: LineDataModule, golden: Golden, mc: DictConfig, models_dir: Path,
+           test_ends: np.ndarray, settings: WarningSettings, selection: dict) -> tuple[Path, float]:
     """models/process_lstm.onnx (+ weights-only .pt) and its largest difference from torch (checked
     against model.process.export.tolerance)."""
     data = dm.data
-    exported = RawUnitsForecaster(network, dm.x_norm.mean, dm.x_norm.std, dm.y_norm.mean, dm.y_norm.std).eval()
     window = data.values  # test windows are complete (window_ends): no NaN to fill
     example = torch.from_numpy(window[test_ends[:1, None] + np.arange(-dm.lookback + 1, 1)])
     meta = {"channels": data.channels, "targets": data.targets, "horizons": list(dm.horizons),
             "horizon": int(mc.horizon), "lookback": dm.lookback, "period_s": data.period_s,
             "golden": golden.as_dict(), "actuators": data.layout.get("actuators", {}),
-            "replay_from": str(data.time[dm.test_start]),
+            "replay_from": str(data.time[dm.test_start]), "selection": selection,
             "warnings": settings.as_dict()}
-    onnx_path = onnx_io.export(exported, example, models_dir / ONNX_FILE, [INPUT], [OUTPUT], meta,
+    onnx_path = onnx_io.export(deployed.eval(), example, models_dir / ONNX_FILE, [INPUT], [OUTPUT], meta,
                                opset=int(mc.export.opset))
-    torch.save(exported.state_dict(), models_dir / PT_FILE)
+    torch.save(deployed.state_dict(), models_dir / PT_FILE)
     sample = test_ends[:: max(1, len(test_ends) // 512)]
     inputs = {INPUT: window[sample[:, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)}
-    parity = onnx_io.check_parity(onnx_path, exported, inputs, mc.export.tolerance)
+    parity = onnx_io.check_parity(onnx_path, deployed, inputs, mc.export.tolerance)
     return onnx_path, parity.max_abs_difference
+
+
+def select_models(cfg: DictConfig, dm: LineDataModule, run) -> dict:
+    """Baselines, the LSTM on the best of them, the per-(horizon, target) choice on validation
+    and every model's forecasts and MAEs on the validation and test windows."""
+    mc, data = cfg.model.process, dm.data
+    y = data.values[:, data.target_index].astype(np.float64)
+    filters = baselines.fit_all(y, dm.ends["train"], dm.horizons, dm.lookback, int(mc.baselines.moving_average),
+                                int(mc.baselines.ar_lags))
+    parts = ("val", "test")
+    truth = {p: np.stack([y[dm.ends[p] + h] for h in dm.horizons], axis=1) for p in parts}
+    preds = {p: {name: f.predict(y, dm.ends[p]) for name, f in filters.items()} for p in parts}
+    min_gain = float(mc.select.lstm_min_gain)
+    base_choice = choose({n: mae(preds["val"][n], truth["val"]) for n in filters}, min_gain)
+    base = baselines.pick(filters, base_choice)
+    network, fit_info = fit(cfg, dm, base, run)
+    fit_info["base"] = {t: {f"{h * data.period_s:g}": str(base_choice[k, j]) for k, h in enumerate(dm.horizons)}
+                        for j, t in enumerate(data.targets)}
+    lstm = RawUnitsForecaster(network, dm.x_norm.mean, dm.x_norm.std, dm.y_norm.mean, dm.y_norm.std).eval()
+    for p in parts:
+        preds[p][LSTM] = predict(lstm, data.values, dm.ends[p], dm.lookback)
+    maes = {p: {name: mae(pr, truth[p]) for name, pr in preds[p].items()} for p in parts}
+    choice = choose(maes["val"], min_gain)
+    for p in parts:
+        preds[p][SELECTED] = combine(preds[p], choice)
+        maes[p][SELECTED] = mae(preds[p][SELECTED], truth[p])
+    fallback = np.where(choice == LSTM, base_choice, choice)  # where the LSTM is used, any baseline will do
+    deployed = DeployedForecaster(lstm, BaseFilter(baselines.pick(filters, fallback), data.target_index), choice == LSTM)
+    return {"filters": filters, "truth": truth, "preds": preds, "maes": maes, "choice": choice, "deployed": deployed,
+            "fit": fit_info, "y": y}
+
+
+def warning_summary(scored: dict, warnings: pd.DataFrame, running_h: float, targets: list[str]) -> dict:
+    per = {t: int((warnings.target == t).sum()) for t in targets}
+    return {**scored, "running_hours": running_h,
+            "warnings_per_running_hour": len(warnings) / running_h if running_h > 0 else float("nan"),
+            "by_target": {t: {"warnings": n, "warnings_per_running_hour": n / running_h if running_h > 0 else float("nan")}
+                          for t, n in per.items()},
+            "by_state": {str(k): int(v) for k, v in warnings.state.value_counts().items()}}
 
 
 def train(cfg: DictConfig) -> dict:
@@ -108,84 +154,118 @@ def train(cfg: DictConfig) -> dict:
     k_warn = horizons.index(settings.horizon)
     with stage_run("train_process", cfg, params={"model": mc, "trainer": cfg.trainer, "seed": cfg.seed,
                                                  "data_source": data.layout["source"]}) as run:
-        network, fit_info = fit(cfg, dm, run)
-
-        # every test step with a complete history (the warnings' steps); the scored test
-        # windows are those of them whose targets are known at every horizon
-        steps = window_ends(data.values, dm.lookback, [0], data.target_index, dm.test_start, len(data.values))
-        lstm_steps = predict(network, dm, steps)
-
-        # accuracy on the held-out period, all models on the same windows
-        y = data.values[:, data.target_index].astype(np.float64)
+        sel = select_models(cfg, dm, run)
+        choice, y = sel["choice"], sel["y"]
         test = dm.ends["test"]
-        truth = np.stack([y[test + h] for h in horizons], axis=1)
-        ar = baselines.LinearAR(int(mc.baselines.ar_lags)).fit(y, dm.ends["train"], horizons)
-        preds = {"lstm": lstm_steps[np.searchsorted(steps, test)],
-                 "persistence": baselines.persistence(y, test, horizons),
-                 "moving_average": baselines.moving_average(y, test, horizons, int(mc.baselines.moving_average)),
-                 "linear_ar": ar.predict(y, test, horizons)}
-        table = score_table(preds, truth, naive_scale(y, dm.ends["train"], horizons), data.targets, horizons_s)
+        scale = naive_scale(y, dm.ends["train"], horizons)
+        table = score_table(sel["preds"]["test"], sel["truth"]["test"], scale, data.targets, horizons_s)
         table.to_csv(reports / "scores.csv", index=False)
+        block = max(1, int(round(float(mc.select.bootstrap_block_s) / data.period_s)))
+        selection = selection_table(choice, sel["maes"], data.targets, horizons_s, sel["preds"]["test"],
+                                    sel["truth"]["test"], block)
+        selection.to_csv(reports / "selection.csv", index=False)
         comparison = compare(table, horizons_s[k_cfg])
 
-        # golden profile from in-control running steps of the training period
+        # golden profile per operating state from in-control steps before the test period
         mask = np.zeros(len(data.values), dtype=bool)
-        mask[: dm.val_start] = True
+        mask[: dm.test_start] = True
         mask &= in_control_mask(data.time, data.events, float(mc.golden.event_margin_s))
-        running = data.layout.get("running")
-        if running:
-            mask &= data.values[:, data.channels.index(running["channel"])] >= float(running["min"])
-        golden = golden_profile(data.values, data.channels, mask, float(mc.golden.k_sigma))
+        golden = golden_profile(data.values, data.channels, mask, float(mc.golden.k_sigma),
+                                data.states if data.rule else None, data.rule)
 
-        # early warnings over the test period
-        forecasts = {"lstm": lstm_steps, "linear_ar": ar.predict(y, steps, horizons)}
+        # early warnings over the test period: every step with a complete window, as the replay
+        steps = window_ends(data.values, dm.lookback, [0], data.target_index, dm.test_start, len(data.values))
+        deployed_steps = predict(sel["deployed"], data.values, steps, dm.lookback)
+        forecasts = {"deployed": deployed_steps, "linear_ar": sel["filters"]["linear_ar"].predict(y, steps)}
         outside = outside_limits(data.time, data.values, golden, data.targets)
         period = (data.time[dm.test_start], data.time[-1])
+        running_h = hours_in(data.states[dm.test_start:], RUNNING, data.period_s)
         warn_metrics, warn_tables = {}, {}
         for name, f in forecasts.items():
-            w = run_warnings(data, golden, f[:, k_warn, :], steps, settings)
-            warn_metrics[name], scored = score_warnings(
-                w, data.events, outside, period, float(mc.warnings.match_before_s), float(mc.warnings.match_after_s))
-            warn_tables[name] = (w, scored)
-        warnings, event_table = warn_tables["lstm"]
+            w, seen_stops = run_warnings(data, golden, f[:, k_warn, :], steps, settings)
+            scored, events_scored = score_warnings(w, data.events, outside, period, float(mc.warnings.match_before_s),
+                                                   float(mc.warnings.match_after_s))
+            warn_metrics[name] = warning_summary(scored, w, running_h, data.targets)
+            warn_tables[name] = (w, events_scored, seen_stops)
+        warnings, event_table, seen_stops = warn_tables["deployed"]
         warnings.to_csv(reports / "warnings.csv", index=False)
         event_table.to_csv(reports / "events_scored.csv", index=False)
+        stops = stop_table(data.time, data.states, data.segments, data.rule) if data.rule else pd.DataFrame()
+        if len(stops):
+            stops.insert(0, "part", np.where(stops.start >= period[0], "test",
+                                             np.where(stops.start >= data.time[dm.val_start], "val", "train")))
+        stops.to_csv(reports / "stops.csv", index=False)
 
-        onnx_path, onnx_diff = export(network, dm, golden, mc, models, test, settings)
+        selection_meta = {t: {f"{hs:g}": str(choice[k, j]) for k, hs in enumerate(horizons_s)}
+                          for j, t in enumerate(data.targets)}
+        onnx_path, onnx_diff = export(sel["deployed"], dm, golden, mc, models, test, settings, selection_meta)
 
         fig1 = figures.forecast_vs_actual(
             reports / "forecast_vs_actual.png", data.time, data.values[:, data.target_index],
-            {"lstm": forecasts["lstm"][:, k_warn], "linear_ar": forecasts["linear_ar"][:, k_warn]},
+            {"deployed": forecasts["deployed"][:, k_warn], "linear_ar": forecasts["linear_ar"][:, k_warn]},
             data.time[steps], data.targets, golden, event_table, warnings, float(mc.figures.window_s),
             int(mc.figures.events), horizons_s[k_warn])
         fig2 = figures.mae_by_horizon(reports / "mase_by_horizon.png", table)
+        fig3 = figures.day_with_warnings(
+            reports / "day_with_warnings.png", data, golden, dm.test_start, data.time[steps],
+            forecasts["deployed"][:, k_warn], horizons_s[k_warn], warnings, stops, float(mc.figures.day_hours))
 
-        improvements = [v["improvement"] for v in comparison.values()]
-        lstm_w = warn_metrics["lstm"]
-        metrics = {
-            "data": {"source": data.layout["source"], "steps": len(data.values), "period_s": data.period_s,
-                     "train_windows": len(dm.ends["train"]), "val_windows": len(dm.ends["val"]),
-                     "test_windows": len(test), "test_hours": (period[1] - period[0]).total_seconds() / 3600},
-            "train": fit_info,
-            "test": {"horizon_s": horizons_s[k_cfg], "by_target": comparison,
-                     "improvement_mean": float(np.mean(improvements)), "improvement_min": float(np.min(improvements)),
-                     "mase": {m: float(table[(table.model == m) & (table.horizon_s == horizons_s[k_cfg])].mase.mean())
-                              for m in preds}},
-            "warnings": warn_metrics,
-            "golden": {t: {"center": float(golden.center[data.channels.index(t)]),
-                           "lower": float(golden.lower[data.channels.index(t)]),
-                           "upper": float(golden.upper[data.channels.index(t)])} for t in data.targets},
-            "onnx": {"max_abs_difference": onnx_diff},
-            "targets_met": {"mae_10pct_better": bool(np.min(improvements) >= 0.10),
-                            "recall_95": bool(lstm_w["recall"] >= 0.95) if lstm_w["events"] else None,
-                            "lead_positive": bool(lstm_w["median_lead_s"] > 0) if lstm_w["events"] else None,
-                            "false_alarms_le_1_per_8h": bool(lstm_w["false_alarms_per_hour"] <= 1 / 8)},
-        }
+        metrics = stage_metrics(data, dm, sel, table, selection, comparison, horizons_s[k_cfg], warn_metrics,
+                                golden, stops, period, running_h, onnx_diff)
+        metrics["train"] = sel["fit"]
         log_metrics(metrics, prefix="")
         import mlflow
 
-        for path in (fig1, fig2, reports / "scores.csv", reports / "warnings.csv", reports / "events_scored.csv", onnx_path):
+        for path in (fig1, fig2, fig3, reports / "scores.csv", reports / "selection.csv", reports / "warnings.csv",
+                     reports / "events_scored.csv", reports / "stops.csv", onnx_path):
             if path is not None and Path(path).exists():
                 mlflow.log_artifact(str(path))
     write_json(reports / "metrics.json", metrics)
     return metrics
+
+
+def stage_metrics(data: LineData, dm: LineDataModule, sel: dict, table: pd.DataFrame, selection: pd.DataFrame,
+                  comparison: dict, horizon_s: float, warn_metrics: dict, golden: Golden, stops: pd.DataFrame,
+                  period: tuple, running_h: float, onnx_diff: float) -> dict:
+    improvements = [v["improvement"] for v in comparison.values()]
+    at = selection[selection.horizon_s == horizon_s].set_index("target")
+    for t, v in comparison.items():
+        v.update({"selected": at.at[t, "selected"], "selected_mae": float(at.at[t, "selected_mae"]),
+                  "selected_improvement": float(at.at[t, "selected_vs_best_baseline"])})
+    dep = warn_metrics["deployed"]
+    lstm_wins = selection[selection.lstm_vs_best_baseline > 0]
+    test_states = data.states[dm.test_start:]
+    return {
+        "data": {"source": data.layout["source"], "steps": len(data.values), "period_s": data.period_s,
+                 "split_by": dm.split_by, "batches": data.segment_names,
+                 "test_batches": sorted({data.segment_names[s] for s in data.segments[dm.test_start:]}),
+                 "train_windows": len(dm.ends["train"]), "val_windows": len(dm.ends["val"]),
+                 "test_windows": len(dm.ends["test"]), "test_hours": (period[1] - period[0]).total_seconds() / 3600,
+                 "test_hours_by_state": {NAMES[c]: hours_in(test_states, c, data.period_s) for c in (0, 1, 2)}},
+        "test": {"horizon_s": horizon_s, "by_target": comparison,
+                 "improvement_mean": float(np.mean(improvements)), "improvement_min": float(np.min(improvements)),
+                 "selected_improvement_min": float(selection.selected_vs_best_baseline.min()),
+                 "mase": {m: float(table[(table.model == m) & (table.horizon_s == horizon_s)].mase.mean())
+                          for m in table.model.unique()}},
+        "selection": {"by_target": {t: dict(zip(map(str, g.horizon_s), g.selected)) for t, g in selection.groupby("target")},
+                      "lstm_wins": [f"{r.target}@{r.horizon_s:g}s" for r in lstm_wins.itertuples()],
+                      "lstm_deployed": [f"{r.target}@{r.horizon_s:g}s" for r in selection[selection.selected == LSTM].itertuples()],
+                      "never_worse_than_best_baseline": bool((selection.selected_vs_best_baseline >= 0).all()),
+                      "lines": lines(selection)},
+        "warnings": warn_metrics,
+        "stops": {"test_by_kind": {str(k): int(v) for k, v in stops[stops.part == "test"].kind.value_counts().items()}
+                  if len(stops) else {},
+                  "unplanned_by_part": {str(k): int(v) for k, v in stops[stops.kind == "unplanned"].part.value_counts().items()}
+                  if len(stops) else {}},
+        "golden": {t: {"center": float(golden.center[data.channels.index(t)]),
+                       "lower": float(golden.lower[data.channels.index(t)]),
+                       "upper": float(golden.upper[data.channels.index(t)])} for t in data.targets},
+        "onnx": {"max_abs_difference": onnx_diff},
+        "targets_met": {"mae_10pct_better": bool(np.min(improvements) >= 0.10),
+                        "selected_never_worse": bool((selection.selected_vs_best_baseline >= 0).all()),
+                        "recall_95": bool(dep["recall"] >= 0.95) if dep["events"] else None,
+                        "lead_positive": bool(dep["median_lead_s"] > 0) if dep["events"] else None,
+                        "false_alarms_le_1_per_8h": bool(dep["false_alarms_per_hour"] <= 1 / 8),
+                        # without ground truth (a real series) the rate is the target; with it, recall and false alarms are
+                        "warnings_le_1_per_running_hour": None if dep["events"] else bool(dep["warnings_per_running_hour"] <= 1.0)},
+    }

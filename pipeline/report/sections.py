@@ -20,8 +20,9 @@ SECTIONS: tuple[Section, ...] = (
             "Quality of the tablet-press failure-probability network against its baselines on held-out data.",
             "train_fault"),
     Section("train_process", "process", "Process forecaster",
-            "How well the LSTM forecasts the line's critical process parameters against naive baselines, "
-            "and how its early warnings score against the known disturbances.",
+            "How well the deployed forecaster (the LSTM where it beat the baselines on validation, the best "
+            "baseline elsewhere) forecasts the line's critical process parameters, and how its early warnings, "
+            "per operating state, score against the known disturbances.",
             "train_process"),
     Section("train_inventory", "inventory", "Inventory forecaster",
             "Chemical-usage forecasts per chemical against simple baselines.", "train_inventory"),

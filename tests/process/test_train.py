@@ -29,17 +29,39 @@ def test_stage_writes_metrics_model_and_figures(trained):
     cfg, m = trained
     reports, models = Path(cfg.paths.reports) / "process", Path(cfg.paths.models)
     assert json.loads((reports / "metrics.json").read_text())["test"]["horizon_s"] == m["test"]["horizon_s"]
-    for name in ("forecast_vs_actual.png", "mase_by_horizon.png", "scores.csv", "warnings.csv", "events_scored.csv"):
+    for name in ("forecast_vs_actual.png", "mase_by_horizon.png", "day_with_warnings.png", "scores.csv",
+                 "selection.csv", "warnings.csv", "events_scored.csv", "stops.csv"):
         assert (reports / name).stat().st_size > 0
     scores = pd.read_csv(reports / "scores.csv")
-    assert set(scores.model) == {"lstm", "persistence", "moving_average", "linear_ar"}
-    assert len(scores) == 4 * len(cfg.model.process.horizons) * len(cfg.data.line.targets)
+    assert set(scores.model) == {"lstm", "persistence", "moving_average", "linear_ar", "selected"}
+    assert len(scores) == 5 * len(cfg.model.process.horizons) * len(cfg.data.line.targets)
+    selection = pd.read_csv(reports / "selection.csv")
+    assert len(selection) == len(cfg.model.process.horizons) * len(cfg.data.line.targets)
+    for r in selection.itertuples():  # the selected model's test MAE is that of the model chosen
+        mae = scores[(scores.model == r.selected) & (scores.target == r.target) & (scores.horizon_s == r.horizon_s)].mae
+        assert r.selected_mae == pytest.approx(float(mae.iloc[0]))
     assert np.isfinite(scores[["mae", "rmse", "mase"]].to_numpy()).all()
     assert m["onnx"]["max_abs_difference"] < 1e-3
     meta = onnx_io.read_metadata(models / "process_lstm.onnx", REQUIRED)
     assert meta["targets"] == list(cfg.data.line.targets)
     assert (models / "process_lstm.pt").exists()
-    assert 0 <= m["warnings"]["lstm"]["false_alarms_per_hour"]
+    assert 0 <= m["warnings"]["deployed"]["false_alarms_per_hour"]
+
+
+def test_the_weights_only_checkpoint_rebuilds_the_onnx_model(trained):
+    import torch
+
+    from pipeline.process.model import load_deployed
+
+    cfg, _ = trained
+    models = Path(cfg.paths.models)
+    meta = onnx_io.read_metadata(models / "process_lstm.onnx", REQUIRED)
+    model = load_deployed(cfg.model.process, meta, torch.load(models / "process_lstm.pt", weights_only=True))
+    window = np.random.default_rng(0).normal(size=(8, meta["lookback"], len(meta["channels"]))).astype(np.float32)
+    window[:, :, meta["channels"].index("Turret speed")] = 60.0  # running
+    onnx_out = onnx_io.session(models / "process_lstm.onnx").run(None, {"window": window})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(window)).numpy(), onnx_out, rtol=1e-4, atol=1e-4)
 
 
 def test_replay_raises_the_stage_warnings(trained, tmp_path):
@@ -47,8 +69,35 @@ def test_replay_raises_the_stage_warnings(trained, tmp_path):
     stage = pd.read_csv(Path(cfg.paths.reports) / "process" / "warnings.csv")
     m = replay(Path(cfg.paths.models) / "process_lstm.onnx", Path(cfg.paths.data) / "line" / "aligned.parquet", tmp_path)
     live = pd.read_csv(tmp_path / "monitor_warnings.csv")
-    assert list(zip(live.time, live.target)) == list(zip(stage.time, stage.target))
+    assert list(zip(live.time, live.state, live.target)) == list(zip(stage.time, stage.state, stage.target))
     assert m["steps"] > 0 and m["latency_ms"]["p50"] > 0
+
+
+def test_the_exported_model_is_the_selection(tmp_path):
+    """With a margin the LSTM cannot clear, the ONNX model forecasts exactly the baselines chosen
+    on validation (their filters inside the graph)."""
+    from pipeline.process import baselines
+    from pipeline.process.data import LineDataModule, load_line
+    from pipeline.process.selection import choose, mae
+
+    cfg = make_cfg(tmp_path, ["model.process.select.lstm_min_gain=0.999", "model.process.max_epochs=1"])
+    line.prepare(cfg, Path(cfg.paths.data) / "line", Path(cfg.paths.reports) / "data")
+    m = train(cfg)
+    assert m["selection"]["lstm_deployed"] == []
+    mc = cfg.model.process
+    dm = LineDataModule(load_line(Path(cfg.paths.data) / "line"), mc)
+    y = dm.data.values[:, dm.data.target_index].astype(np.float64)
+    filters = baselines.fit_all(y, dm.ends["train"], dm.horizons, dm.lookback, int(mc.baselines.moving_average),
+                                int(mc.baselines.ar_lags))
+    truth = np.stack([y[dm.ends["val"] + h] for h in dm.horizons], axis=1)
+    choice = choose({n: mae(f.predict(y, dm.ends["val"]), truth) for n, f in filters.items()}, 0.999)
+    expected = baselines.pick(filters, choice).predict(y, dm.ends["test"])
+    onnx_path = Path(cfg.paths.models) / "process_lstm.onnx"
+    window = dm.data.values[dm.ends["test"][:, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)
+    got = onnx_io.session(onnx_path).run(None, {"window": window})[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+    meta = onnx_io.read_metadata(onnx_path, REQUIRED)
+    assert [[meta["selection"][t][f"{h * dm.data.period_s:g}"] for t in dm.data.targets] for h in dm.horizons] == choice.tolist()
 
 
 def test_window_buffer_keeps_the_last_rows_in_order():
@@ -75,10 +124,23 @@ def test_bad_config_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_press_series_trains_and_compares(tmp_path):
+def test_real_press_series_split_by_batch_selected_never_worse_and_quiet(tmp_path):
+    """Issue 16's targets on the real 10-s series: tested on the batch it has not seen, the
+    deployed forecaster is no worse than the best baseline at any horizon, and the warnings
+    stay under one per running hour, none while stopped."""
     path = shared_file("tablet_press_process", "Process_timeseries_code6.csv")
-    cfg = make_cfg(tmp_path, ["data/line=press_10s", f"data.line.path={path}", "model.process.max_epochs=2"])
+    cfg = make_cfg(tmp_path, ["data/line=press_10s", f"data.line.path={path}", "model.process.max_epochs=25",
+                              "model.process.network.hidden=32"])
     line.prepare(cfg, Path(cfg.paths.data) / "line", Path(cfg.paths.reports) / "data")
     m = train(cfg)
     assert set(m["test"]["by_target"]) == {"main_comp", "ejection"}
-    assert m["warnings"]["lstm"]["events"] == 0  # no ground truth in a real file
+    assert m["data"]["split_by"] == "batch" and m["data"]["test_batches"] == ["campaign 80, batch 369"]
+    assert m["selection"]["never_worse_than_best_baseline"], m["selection"]["lines"]
+    for v in m["test"]["by_target"].values():
+        assert {"mae", "best_baseline_mae", "selected_mae", "improvement"} <= set(v)
+    w = m["warnings"]["deployed"]
+    assert w["events"] == 0 and w["warnings_per_running_hour"] <= 1.0  # no ground truth in a real file
+    warnings = pd.read_csv(Path(cfg.paths.reports) / "process" / "warnings.csv")
+    assert "stopped" not in set(warnings.state)
+    stops = pd.read_csv(Path(cfg.paths.reports) / "process" / "stops.csv")
+    assert ((stops.part == "test") & (stops.kind == "unplanned")).sum() >= 1  # 19:34, 11 min, inside batch 369
