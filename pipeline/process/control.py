@@ -149,9 +149,10 @@ class EarlyWarning:
 
     Limits are those of the press's operating state at the step (told from `current` by the
     golden profile's state rule); in a state that does not warn (stopped, by default ramping)
-    nothing is raised and the debounce restarts. A target that warned is disarmed until its
-    forecast has been inside its limits, by `rearm_sigma` sigmas, for `rearm_steps` steps: a
-    long excursion (a batch running off its golden value) is one alarm, however long.
+    nothing is raised and the debounce restarts. A target that warned is disarmed in that
+    direction until its forecast has been inside its limits, by `rearm_sigma` sigmas, for
+    `rearm_steps` steps: a long excursion (a batch running off its golden value) is one alarm,
+    however long, and across stops; an excursion the other way is a new one.
 
     One warning per incident: targets that cross within `incident_steps` of the line's last
     warning join that incident (one disturbance moves several CPPs; the operator gets one
@@ -178,7 +179,7 @@ class EarlyWarning:
         self.count = np.zeros(len(targets), dtype=int)
         self.quiet = np.zeros(len(targets), dtype=int)
         self.inside = np.zeros(len(targets), dtype=int)
-        self.armed = np.ones(len(targets), dtype=bool)
+        self.armed = np.ones((len(targets), 2), dtype=bool)  # per target: [low, high]
         self.since_warning = np.iinfo(np.int64).max // 2
         self.state = NAMES[RUNNING]
 
@@ -198,14 +199,17 @@ class EarlyWarning:
             self.count[:] = 0
             return []
         center, sigma, lower, upper, band = profile
-        self.count = np.where((forecast < lower) | (forecast > upper), self.count + 1, 0)
+        high = forecast > upper
+        self.count = np.where((forecast < lower) | high, self.count + 1, 0)
         self.inside = np.where((forecast >= lower + band) & (forecast <= upper - band), self.inside + 1, 0)
-        self.armed |= self.inside >= s.rearm_steps
-        firing = np.flatnonzero((self.count >= s.debounce) & (self.quiet == 0) & self.armed)
+        self.armed[self.inside >= s.rearm_steps] = True
+        side = high.astype(int)  # an excursion the other way is a new one: armed per direction
+        armed = self.armed[np.arange(len(side)), side]
+        firing = np.flatnonzero((self.count >= s.debounce) & (self.quiet == 0) & armed)
         if not len(firing):
             return []
         self.quiet[firing] = s.refractory_steps
-        self.armed[firing] = False
+        self.armed[firing, side[firing]] = False
         self.inside[firing] = 0
         joins = self.since_warning <= s.incident_steps
         self.since_warning = 0

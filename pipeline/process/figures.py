@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 
 from pipeline.core.figures import save_figure  # noqa: E402
 from pipeline.process.control import Golden  # noqa: E402
+from pipeline.process.states import NAMES  # noqa: E402
 
 
 def forecast_vs_actual(path: Path, time: pd.DatetimeIndex, actual: np.ndarray, forecasts: dict[str, np.ndarray],
@@ -91,10 +92,11 @@ def _state_spans(ax, time: pd.DatetimeIndex, states: np.ndarray) -> None:
 
 def day_with_warnings(path: Path, data, golden: Golden, start: int, forecast_time: pd.DatetimeIndex,
                       forecast: np.ndarray, horizon_s: float, warnings: pd.DataFrame, stops: pd.DataFrame,
-                      hours: float) -> Path:
+                      hours: float, warned_states: tuple[str, ...]) -> Path:
     """The first `hours` of the test period: the press speed with its operating states, then per
-    target the measurement, the deployed forecast (at the time it forecasts), the limits of the
-    state at each step (none while stopped), the warnings and the unplanned stops."""
+    target the measurement, the deployed forecast (at the time it forecasts; only where it was
+    made in a state that warns: elsewhere the rule ignores it), the limits of the state at each
+    step (none while stopped), the warnings and the unplanned stops."""
     t0 = data.time[start]
     t1 = min(t0 + pd.Timedelta(hours=hours), data.time[-1])
     sel = (data.time >= t0) & (data.time <= t1)
@@ -106,6 +108,9 @@ def day_with_warnings(path: Path, data, golden: Golden, start: int, forecast_tim
     axes[0].set_ylabel(speed_name, fontsize=8)
     shifted = forecast_time + pd.Timedelta(seconds=horizon_s)
     fsel = (shifted >= t0) & (shifted <= t1)
+    origin = data.states[data.time.get_indexer(forecast_time)]
+    used = np.isin(origin, [code for code, name in NAMES.items() if name in warned_states])
+    forecast = np.where(used[:, None], forecast, np.nan)
     w = warnings[(warnings.time >= t0) & (warnings.time <= t1)] if len(warnings) else warnings
     unplanned = stops[(stops.kind == "unplanned") & (stops.start >= t0) & (stops.start <= t1)] if len(stops) else stops
     for ax in axes:
@@ -139,5 +144,5 @@ def day_with_warnings(path: Path, data, golden: Golden, start: int, forecast_tim
     fig.tight_layout()
     return save_figure(fig, path, (
         f"A day of the test period: the press speed with its operating states, each target's measurement and "
-        f"deployed {horizon_s:g}-s forecast, the limits of the state the press is in (dashed running, dotted "
+        f"deployed {horizon_s:g}-s forecast (where the rule uses it), the limits of the state the press is in (dashed running, dotted "
         f"ramping, none while stopped), the {n_w} warning(s) raised and the unplanned stops."))

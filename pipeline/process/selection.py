@@ -90,18 +90,21 @@ def selection_table(choice: np.ndarray, maes: dict[str, dict[str, np.ndarray]], 
     return pd.DataFrame(rows)
 
 
+NEGLIGIBLE = 0.005  # a gap under half a per cent is no difference a process engineer would act on
+
+
 def lines(table: pd.DataFrame) -> list[str]:
     """One plain sentence per target and horizon."""
     out = []
     for r in table.itertuples(index=False):
-        lo, hi = r.lstm_vs_best_baseline_ci95_low, r.lstm_vs_best_baseline_ci95_high
+        lo, hi, gap = r.lstm_vs_best_baseline_ci95_low, r.lstm_vs_best_baseline_ci95_high, r.lstm_vs_best_baseline
         if lo > 0:
-            verdict = "the LSTM wins"
+            verdict = "the LSTM wins" + (" negligibly" if gap < NEGLIGIBLE else "")
         elif hi < 0:
-            verdict = "the LSTM loses"
+            verdict = "the LSTM loses" + (" negligibly" if gap > -NEGLIGIBLE else "")
         else:
             verdict = "the LSTM neither wins nor loses beyond noise"
         out.append(f"{r.target} at {r.horizon_s:g} s: deployed {r.selected} (test MAE {r.selected_mae:.4g}, "
-                   f"{r.selected_vs_best_baseline:+.1%} vs the best baseline {r.best_baseline} {r.best_baseline_mae:.4g}); "
-                   f"{verdict} ({r.lstm_mae:.4g}, {r.lstm_vs_best_baseline:+.1%}, 95 % interval {lo:+.1%}..{hi:+.1%}).")
+                   f"{r.selected_vs_best_baseline:+.2%} vs the best baseline {r.best_baseline} {r.best_baseline_mae:.4g}); "
+                   f"{verdict} ({r.lstm_mae:.4g}, {gap:+.2%}, 95 % interval {lo:+.2%}..{hi:+.2%}).")
     return out

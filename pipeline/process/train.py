@@ -185,7 +185,8 @@ def train(cfg: DictConfig) -> dict:
             w, seen_stops = run_warnings(data, golden, f[:, k_warn, :], steps, settings)
             scored, events_scored = score_warnings(w, data.events, outside, period, float(mc.warnings.match_before_s),
                                                    float(mc.warnings.match_after_s))
-            warn_metrics[name] = warning_summary(scored, w, running_h, data.targets)
+            warn_metrics[name] = {**warning_summary(scored, w, running_h, data.targets),
+                                  "unplanned_stops_seen_by_rule": len(seen_stops)}
             warn_tables[name] = (w, events_scored, seen_stops)
         warnings, event_table, seen_stops = warn_tables["deployed"]
         warnings.to_csv(reports / "warnings.csv", index=False)
@@ -208,7 +209,8 @@ def train(cfg: DictConfig) -> dict:
         fig2 = figures.mae_by_horizon(reports / "mase_by_horizon.png", table)
         fig3 = figures.day_with_warnings(
             reports / "day_with_warnings.png", data, golden, dm.test_start, data.time[steps],
-            forecasts["deployed"][:, k_warn], horizons_s[k_warn], warnings, stops, float(mc.figures.day_hours))
+            forecasts["deployed"][:, k_warn], horizons_s[k_warn], warnings, stops, float(mc.figures.day_hours),
+            settings.states)
 
         metrics = stage_metrics(data, dm, sel, table, selection, comparison, horizons_s[k_cfg], warn_metrics,
                                 golden, stops, period, running_h, onnx_diff)

@@ -98,7 +98,7 @@ def _csv_cfg(tiny_cfg, path: Path, period: int = 10, stuck: int = 60, segments=N
         "layout": [sheet],
         "targets": ["force"], "actuators": {"force": {"speed": 1}},
         "states": {"speed": {"channel": "speed", "stopped_below": 1.0, "running_from": 50.0}, "settle_s": 0,
-                   "min_run_s": 60}}}})
+                   "min_run_s": 60, "abrupt_s": 30}}}})
 
 
 def _bad_csv(path: Path) -> Path:

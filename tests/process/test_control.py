@@ -174,6 +174,14 @@ def test_one_long_excursion_is_one_alarm_and_the_target_rearms_once_back_inside(
     assert sum(len(legacy.update(_t(i), np.array([26.5]), running)) for i in range(200)) == 20
 
 
+def test_an_excursion_the_other_way_is_a_new_alarm():
+    rule = _state_rule(rearm=3, rearm_sigma=0.5)
+    running = np.array([25.0, 60.0])
+    assert rule.update(_t(0), np.array([26.5]), running)[0]["direction"] == "high"
+    assert rule.update(_t(1), np.array([26.5]), running) == []
+    assert rule.update(_t(2), np.array([23.5]), running)[0]["direction"] == "low"  # straight across: not the same
+
+
 def test_a_stop_does_not_rearm_a_long_excursion():
     rule = _state_rule(rearm=3, rearm_sigma=0.5)
     assert len(rule.update(_t(0), np.array([26.5]), np.array([25.0, 60.0]))) == 1

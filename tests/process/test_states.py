@@ -79,7 +79,7 @@ def test_state_features_in_the_graph_match_the_rule_at_the_window_end():
 def test_a_bad_rule_is_refused():
     with pytest.raises(ValueError, match="stopped_below"):
         StateRule.from_config({"speed": {"channel": "s", "stopped_below": 5, "running_from": 1},
-                               "settle_s": 0, "min_run_s": 0})
+                               "settle_s": 0, "min_run_s": 0, "abrupt_s": 0})
 
 
 def test_the_real_press_series_states():
@@ -87,7 +87,7 @@ def test_the_real_press_series_states():
     df = pd.read_csv(path, sep=";", parse_dates=["timestamp"])
     rule = StateRule.from_config({"speed": {"channel": "tbl_speed", "stopped_below": 1.0, "running_from": 100.0},
                                   "force": {"channel": "main_comp", "running_from": 1.0}, "settle_s": 240,
-                                  "min_run_s": 600})
+                                  "min_run_s": 600, "abrupt_s": 30})
     states = classify(pd.DatetimeIndex(df.timestamp), df[["tbl_speed", "main_comp"]].to_numpy(float),
                       ["tbl_speed", "main_comp"], rule)
     share = {s: float((states == s).mean()) for s in (STOPPED, RAMPING, RUNNING)}
@@ -98,3 +98,20 @@ def test_the_real_press_series_states():
     assert (stops.kind == "batch change").sum() == 1  # batch 368 -> 369
     unplanned = stops[stops.kind == "unplanned"]
     assert len(unplanned) >= 5 and (unplanned.ran_s >= 600).all()
+
+
+def test_an_abrupt_stop_is_unplanned_a_slow_ramp_down_is_not():
+    speed = np.full(200, 60.0)
+    speed[40] = 24.0          # the 5-s grid's mean over the second the interlock hit: one step between
+    speed[41:60] = 0.0
+    speed[120:130] = 30.0     # an operator slows the press down over 50 s ...
+    speed[130:150] = 0.0      # ... and stops it
+    time = pd.date_range("2024-01-01", periods=200, freq="5s")
+    values = np.column_stack([np.full(200, 10.0), speed])
+    states = classify(time, values, CHANNELS, RULE)
+    table = stop_table(time, states, np.zeros(200, dtype=np.int64), RULE)
+    assert table.kind.tolist() == ["unplanned", "set-up"]
+    tracker = StateTracker(RULE, CHANNELS)
+    for t, row in zip(time, values):
+        tracker.update(t, row)
+    assert [e["time"] for e in tracker.events] == [time[41]]
