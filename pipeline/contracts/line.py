@@ -22,6 +22,7 @@ EVENTS_FILE = "events.csv"
 LAYOUT_FILE = "layout.json"
 FILES = (ALIGNED_FILE, LAYOUT_FILE, EVENTS_FILE)  # what a reader needs
 EVENT_COLUMNS = ["event_id", "kind", "unit", "start", "end", "start_s", "end_s", "magnitude", "scored"]
+PRESS_STOP = "press_stop"  # events.csv kind of a press stop (the forecaster checks its unplanned stops against them)
 # Keys of layout.json; `station_channels` is added only when the press has per-station channels.
 LAYOUT_KEYS = ("source", "align_period_s", "targets", "channels", "segments", "actuators", "states", "sheets",
                "has_events")

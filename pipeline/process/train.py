@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.contracts.line import PRESS_STOP
 from pipeline.contracts.process_model import INPUT, ONNX_FILE, OUTPUT, PT_FILE
 from pipeline.core import onnx_io
 from pipeline.core.io import ensure_dir, write_json
@@ -226,6 +227,18 @@ def train(cfg: DictConfig) -> dict:
     return metrics
 
 
+def stops_against_events(stops: pd.DataFrame, events: pd.DataFrame, start: pd.Timestamp) -> dict:
+    """With ground truth: how many of the test period's unplanned stops fall inside a known
+    press stop, and how many press stops there were (empty without ground truth)."""
+    if not len(events):
+        return {}
+    press = events[(events.kind == PRESS_STOP) & (events.start >= start)]
+    unplanned = stops[(stops.part == "test") & (stops.kind == "unplanned")] if len(stops) else pd.DataFrame({"start": []})
+    matched = sum(bool(((press.start <= t) & (press.end >= t)).any()) for t in unplanned.start)
+    return {"press_stop_events": int(len(press)), "unplanned_stops": int(len(unplanned)),
+            "unplanned_inside_a_press_stop": int(matched)}
+
+
 def stage_metrics(data: LineData, dm: LineDataModule, sel: dict, table: pd.DataFrame, selection: pd.DataFrame,
                   comparison: dict, horizon_s: float, warn_metrics: dict, golden: Golden, stops: pd.DataFrame,
                   period: tuple, running_h: float, onnx_diff: float) -> dict:
@@ -258,7 +271,8 @@ def stage_metrics(data: LineData, dm: LineDataModule, sel: dict, table: pd.DataF
         "stops": {"test_by_kind": {str(k): int(v) for k, v in stops[stops.part == "test"].kind.value_counts().items()}
                   if len(stops) else {},
                   "unplanned_by_part": {str(k): int(v) for k, v in stops[stops.kind == "unplanned"].part.value_counts().items()}
-                  if len(stops) else {}},
+                  if len(stops) else {},
+                  "against_ground_truth": stops_against_events(stops, data.events, period[0])},
         "golden": {t: {"center": float(golden.center[data.channels.index(t)]),
                        "lower": float(golden.lower[data.channels.index(t)]),
                        "upper": float(golden.upper[data.channels.index(t)])} for t in data.targets},

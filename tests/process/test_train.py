@@ -46,6 +46,8 @@ def test_stage_writes_metrics_model_and_figures(trained):
     assert meta["targets"] == list(cfg.data.line.targets)
     assert (models / "process_lstm.pt").exists()
     assert 0 <= m["warnings"]["deployed"]["false_alarms_per_hour"]
+    truth = m["stops"]["against_ground_truth"]  # every unplanned stop the rule sees is a generated press stop
+    assert truth["unplanned_inside_a_press_stop"] == truth["unplanned_stops"]
 
 
 def test_the_weights_only_checkpoint_rebuilds_the_onnx_model(trained):
@@ -98,6 +100,20 @@ def test_the_exported_model_is_the_selection(tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
     meta = onnx_io.read_metadata(onnx_path, REQUIRED)
     assert [[meta["selection"][t][f"{h * dm.data.period_s:g}"] for t in dm.data.targets] for h in dm.horizons] == choice.tolist()
+
+
+def test_unplanned_stops_are_checked_against_the_known_press_stops():
+    from pipeline.process.train import stops_against_events
+
+    t = pd.Timestamp("2024-01-01")
+    events = pd.DataFrame({"kind": ["press_stop", "press_stop", "feeder_drift"],
+                           "start": [t, t + pd.Timedelta(hours=1), t], "end": [t + pd.Timedelta(minutes=9)] * 2 + [t]})
+    events.loc[1, "end"] = t + pd.Timedelta(hours=1, minutes=9)
+    stops = pd.DataFrame({"part": ["test", "test", "test", "val"], "kind": ["unplanned", "unplanned", "set-up", "unplanned"],
+                          "start": [t + pd.Timedelta(minutes=5), t + pd.Timedelta(minutes=30), t, t]})
+    assert stops_against_events(stops, events, t) == {"press_stop_events": 2, "unplanned_stops": 2,
+                                                      "unplanned_inside_a_press_stop": 1}
+    assert stops_against_events(stops, events.iloc[:0], t) == {}
 
 
 def test_window_buffer_keeps_the_last_rows_in_order():

@@ -26,7 +26,7 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy.signal import lfilter
 
-from pipeline.contracts.line import EVENT_COLUMNS, TIMESTAMP
+from pipeline.contracts.line import EVENT_COLUMNS, PRESS_STOP, TIMESTAMP
 from pipeline.data.line.stations import StationGenerator, station_groups
 
 
@@ -73,7 +73,7 @@ class Event:
 def plan_events(cfg: DictConfig, total_s: int, rng: np.random.Generator) -> list[Event]:
     """Disturbances at random times: exponential gaps above a minimum in-control spacing."""
     ev = cfg.events
-    kinds = ["feeder_drift", "blocked_feeder", "press_stop"]
+    kinds = ["feeder_drift", "blocked_feeder", PRESS_STOP]
     weights = np.array([float(ev[k].weight) for k in kinds])
     weights = weights / weights.sum()
     mean_gap = 3600.0 / float(ev.per_hour)
@@ -155,7 +155,7 @@ class LineSimulator:
         for e in self.events:
             if e.end_s < t[0] or e.start_s > t[-1]:
                 continue
-            if e.kind == "press_stop":
+            if e.kind == PRESS_STOP:
                 stop = e.start_s + int(spec.precursor_s)
                 back = e.end_s - restart
                 pre = (t >= e.start_s) & (t < stop)
