@@ -6,6 +6,7 @@ Row numbers are 1-based data rows as a spreadsheet shows them, with the header a
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -31,46 +32,64 @@ def file_row(index: int) -> int:
 
 
 class Quarantine:
-    """Collects rejected rows with their reasons; writes them to one CSV and counts them."""
+    """Collects rejected rows with their reasons; writes them to one CSV and counts them.
+
+    A reason is a stable code with its sentence (pipeline/contracts/quarantine.py: anything with
+    `.code` and `.sentence(column, detail)`); the file holds both, the metrics count codes."""
 
     def __init__(self, source: str | Path):
         self.source = str(source)
         self._frames: list[pd.DataFrame] = []
         self.counts: Counter[str] = Counter()
 
-    def add(self, rows: pd.DataFrame, reason: str, column: str | None = None) -> None:
+    def add(self, rows: pd.DataFrame, reason, column: str | None = None, detail: str = "") -> None:
         if rows.empty:
             return
         frame = rows.copy()
         frame.insert(0, "source_row", [file_row(i) for i in rows.index])
         frame.insert(1, "column", column or "")
-        frame.insert(2, "reason", reason)
+        frame.insert(2, "reason", reason.code)
+        frame.insert(3, "reason_text", reason.sentence(column, detail))
         self._frames.append(frame)
-        self.counts[reason] += len(rows)
+        self.counts[reason.code] += len(rows)
 
-    def split(self, df: pd.DataFrame, bad: pd.Series, reason: str, column: str | None = None) -> pd.DataFrame:
+    def split(self, df: pd.DataFrame, bad: pd.Series, reason, column: str | None = None,
+              detail: str = "") -> pd.DataFrame:
         """Quarantine the rows where `bad` is true and return the others."""
         bad = bad.fillna(True).astype(bool)
-        self.add(df[bad], reason, column)
+        self.add(df[bad], reason, column, detail)
         return df[~bad]
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
-    def metrics(self) -> dict:
-        return {"quarantined_rows": self.total, "quarantined_by_reason": dict(sorted(self.counts.items()))}
+    def rows(self) -> pd.DataFrame:
+        """Every quarantined row so far (source_row, column, reason, reason_text, the row's values)."""
+        if not self._frames:
+            return pd.DataFrame(columns=["source_row", "column", "reason", "reason_text"])
+        return pd.concat(self._frames, ignore_index=True).sort_values("source_row", kind="stable")
+
+    def metrics(self, rows_read: int | None = None, rows_accepted: int | None = None) -> dict:
+        """Counts by reason code; with `rows_read` and `rows_accepted`, also the balance
+        accepted + quarantined = read, checked (a row lost on the way is a bug, never silent)."""
+        out = {"quarantined_rows": self.total, "quarantined_by_reason": dict(sorted(self.counts.items()))}
+        if rows_read is not None and rows_accepted is not None:
+            if rows_accepted + self.total != rows_read:
+                raise RuntimeError(f"{self.source}: {rows_read} rows read but {rows_accepted} accepted + "
+                                     f"{self.total} quarantined: rows went missing without a reason")
+            out |= {"rows_read": int(rows_read), "rows_accepted": int(rows_accepted)}
+        return out
 
     def write(self, path: str | Path) -> Path:
-        """Write the quarantined rows (an empty file with a header when there are none)."""
+        """Write the quarantined rows (an empty file with a header when there are none), atomically."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if self._frames:
-            out = pd.concat(self._frames, ignore_index=True).sort_values("source_row", kind="stable")
-        else:
-            out = pd.DataFrame(columns=["source_row", "column", "reason"])
+        out = self.rows()
         out.insert(0, "source_file", self.source)
-        out.to_csv(path, index=False)
+        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        out.to_csv(tmp, index=False)
+        os.replace(tmp, path)
         return path
 
 
@@ -80,15 +99,17 @@ def require_columns(df: pd.DataFrame, required: list[str], file: str | Path) -> 
         raise DataValidationError(file, f"missing column(s) {missing}; found {list(df.columns)}")
 
 
-def coerce_numeric(df: pd.DataFrame, column: str, file: str | Path, quarantine: Quarantine | None = None) -> pd.DataFrame:
-    """Make `column` numeric; non-numbers, NaN and inf stop the stage or go to quarantine."""
+def coerce_numeric(df: pd.DataFrame, column: str, file: str | Path, quarantine: Quarantine | None = None,
+                   reason=None) -> pd.DataFrame:
+    """Make `column` numeric; non-numbers, NaN and inf stop the stage or go to quarantine under
+    `reason` (a pipeline/contracts/quarantine.py Reason)."""
     values = pd.to_numeric(df[column], errors="coerce")
     bad = values.isna() | ~values.abs().lt(float("inf"))
     if bad.any():
         if quarantine is None:
             i = bad.idxmax()
             raise DataValidationError(file, f"not a finite number: {df.at[i, column]!r}", file_row(i), column)
-        df = quarantine.split(df, bad, f"{column} not a finite number", column)
+        df = quarantine.split(df, bad, reason, column)
         values = values[~bad]
     df = df.copy()
     df[column] = values.astype(float)

@@ -168,15 +168,17 @@ def test_bad_rows_are_quarantined_with_line_and_reason(tmp_path, clean_log):
         5: "pressure_kN", 7: "temperature_C", 9: "humidity_pct", 11: "humidity_pct", 13: "maintenance_cycles",
         15: "fault", 17: "timestamp", 20: "timestamp", 22: "speed_rpm"}
     assert metrics["quarantined_rows"] == 9 and metrics["rows"] == len(clean_log) - 9
-    assert metrics["quarantined_by_reason"]["duplicate timestamp"] == 1
-    assert metrics["quarantined_by_reason"]["humidity_pct outside [0, 100]"] == 1
-    assert len(pd.read_parquet(out / LOG_FILE)) + 9 == metrics["rows_read"]
+    assert metrics["quarantined_by_reason"] == {"duplicate_timestamp": 1, "not_a_number": 3, "not_a_timestamp": 1,
+                                                "not_whole_number": 1, "out_of_range": 2, "unknown_label": 1}
+    reasons = dict(zip(quarantined["source_row"], quarantined["reason_text"]))
+    assert reasons[11] == "humidity_pct outside its plausible range [0, 100] (data.fault.valid_ranges)"
+    assert len(pd.read_parquet(out / LOG_FILE)) + 9 == metrics["rows_read"] == metrics["rows_accepted"] + 9
 
 
 def test_on_bad_row_error_stops_at_the_first_bad_row(tmp_path, clean_log):
     path = _write_kaggle_csv(tmp_path, clean_log, _corrupt)
     cfg = _kaggle_cfg(tmp_path, path, "data.fault.on_bad_row=error")
-    with pytest.raises(DataValidationError, match=r"row 17, column 'Timestamp': timestamp not a date: 'yesterday'"):
+    with pytest.raises(DataValidationError, match=r"row 17, column 'Timestamp': not_a_timestamp: .*'yesterday'"):
         _prepare(cfg)
 
 

@@ -6,12 +6,12 @@ import pytest
 from pipeline.core.validation import DataValidationError, Quarantine
 from pipeline.data.inventory import stage as inventory
 from tests.conftest import make_cfg
-from tests.data.inventory_corpus import BAD_ROWS, GOOD, write_log
+from tests.data.inventory_corpus import BAD_ROWS, GOOD, GOOD_LAST, write_log
 
 
 @pytest.fixture
 def corpus_cfg(tmp_path):
-    path = write_log(tmp_path / "bad_log.csv", [GOOD, *[row for row, _ in BAD_ROWS], GOOD])
+    path = write_log(tmp_path / "bad_log.csv", [GOOD, *[row for row, _ in BAD_ROWS], GOOD_LAST])
     return make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}"]), path
 
 
@@ -22,11 +22,26 @@ def test_each_bad_row_is_quarantined_with_its_reason(corpus_cfg, tmp_path):
     assert metrics["quarantined_by_reason"] == expected
     assert metrics["quarantined_rows"] == len(BAD_ROWS)
     assert metrics["clean_rows"] == 2 and metrics["raw_rows"] == len(BAD_ROWS) + 2
+    assert metrics["rows_accepted"] + metrics["quarantined_rows"] == metrics["rows_read"] == len(BAD_ROWS) + 2
     table = pd.read_csv(tmp_path / "reports" / "inventory_quarantine.csv")
     assert list(table["reason"]) == [reason for _, reason in BAD_ROWS]
     assert list(table["source_row"]) == list(range(3, 3 + len(BAD_ROWS)))  # header is row 1
     assert set(table["source_file"]) == {str(path)}
-    assert table.loc[table["reason"] == "unit unknown", "column"].eq("unit").all()
+    assert table.loc[table["reason"] == "unit_unknown", "column"].eq("unit").all()
+    assert table["reason_text"].str.len().gt(10).all()  # every code has its sentence beside it
+    implausible = table.loc[table["reason"] == "amount_implausible", "reason_text"].iloc[0]
+    assert implausible == ("amount above the plausible limit for one row (1e+06 ml for a volume) "
+                           "(data.inventory.plausible_max)")
+
+
+def test_duplicates_and_implausible_amounts_can_be_counted_instead(corpus_cfg, tmp_path):
+    cfg, path = corpus_cfg
+    cfg = make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}",
+                              "data.inventory.on_duplicate=count", "data.inventory.on_implausible=count"])
+    metrics = inventory.prepare(cfg, tmp_path / "out", tmp_path / "reports")
+    assert metrics["flagged_but_kept"] == {"amount_implausible": 2, "duplicate_record": 1}
+    assert "duplicate_record" not in metrics["quarantined_by_reason"]
+    assert metrics["clean_rows"] == 5 and metrics["rows_accepted"] + metrics["quarantined_rows"] == metrics["rows_read"]
 
 
 def test_density_from_conf_rescues_a_cross_kind_row(tmp_path):

@@ -123,10 +123,13 @@ def test_bad_inputs_are_quarantined_or_counted(tiny_cfg, tmp_path):
     cfg = _csv_cfg(tiny_cfg, _bad_csv(tmp_path / "bad.csv"))
     metrics = run(cfg, tmp_path)
     q = pd.read_csv(tmp_path / "reports/data/line_quarantine.csv")
-    got = dict(zip(q.source_row, q.reason))
-    assert got == {5: "ts not a timestamp", 8: "force not a finite number", 10: "speed not a finite number",
-                   12: "force not a finite number", 15: "duplicate ts", 22: "ts out of order"}
+    got = {row: (reason, column) for row, reason, column in zip(q.source_row, q.reason, q.column)}
+    assert got == {5: ("not_a_timestamp", "ts"), 8: ("not_a_number", "force"), 10: ("not_a_number", "speed"),
+                   12: ("not_a_number", "force"), 15: ("duplicate_timestamp", "ts"),
+                   22: ("timestamp_out_of_order", "ts")}
+    assert q.loc[q.source_row == 10, "reason_text"].item().startswith("speed is not a finite number")
     assert metrics["quarantined_rows"] == 6
+    assert metrics["rows_accepted"] + metrics["quarantined_rows"] == metrics["rows_read"]
     assert metrics["gaps"] == 1 and metrics["sheets"]["Press"]["gap_seconds"] == pytest.approx(600)
     assert metrics["sheets"]["Press"]["stuck_runs"] == {"speed": 1}
     assert metrics["sheets"]["Press"]["rows_out"] == metrics["sheets"]["Press"]["rows_in"] - 6

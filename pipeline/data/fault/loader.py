@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from pipeline.contracts import quarantine as reasons
 from pipeline.contracts.fault_log import FEATURES, LABEL, LOG_COLUMNS, TIMESTAMP, typed
 from pipeline.core.validation import DataValidationError, Quarantine, file_row
 
@@ -27,15 +28,16 @@ class _Rejector:
             raise DataValidationError(file, f"data.fault.on_bad_row must be 'quarantine' or 'error', got {policy!r}")
         self.file, self.policy, self.quarantine, self.names = file, policy, quarantine, names
 
-    def __call__(self, df: pd.DataFrame, bad: pd.Series, reason: str, column: str, raw: pd.DataFrame) -> pd.DataFrame:
+    def __call__(self, df: pd.DataFrame, bad: pd.Series, reason: reasons.Reason, column: str, raw: pd.DataFrame,
+                 detail: str = "") -> pd.DataFrame:
         bad = bad.fillna(True).astype(bool)
         if not bad.any():
             return df
         if self.policy == "error":
             i = bad.idxmax()
-            raise DataValidationError(self.file, f"{reason}: {raw.at[i, column]!r}", file_row(i),
-                                     self.names.get(column, column))
-        self.quarantine.add(raw.loc[bad[bad].index], reason, column)
+            raise DataValidationError(self.file, f"{reason.code}: {reason.sentence(column, detail)}: "
+                                                 f"{raw.at[i, column]!r}", file_row(i), self.names.get(column, column))
+        self.quarantine.add(raw.loc[bad[bad].index], reason, column, detail)
         return df[~bad]
 
 
@@ -86,26 +88,26 @@ def load(fault_cfg: DictConfig, quarantine: Quarantine) -> tuple[pd.DataFrame, d
     reject = _Rejector(path, str(fault_cfg.on_bad_row), quarantine, theirs)
 
     stamps = _parse_timestamps(df[TIMESTAMP].astype(str), fault_cfg.timestamp_format)
-    df = reject(df, stamps.isna(), "timestamp not a date", TIMESTAMP, raw)
+    df = reject(df, stamps.isna(), reasons.NOT_A_TIMESTAMP, TIMESTAMP, raw)
     df[TIMESTAMP] = stamps[df.index]
 
     for name in FEATURES:
         values = pd.to_numeric(df[name].str.strip(), errors="coerce") * float(fault_cfg.unit_factors[name])
-        df = reject(df, ~np.isfinite(values[df.index]), f"{name} not a finite number", name, raw)
+        df = reject(df, ~np.isfinite(values[df.index]), reasons.NOT_A_NUMBER, name, raw)
         df[name] = values[df.index]
         low, high = (float(v) for v in fault_cfg.valid_ranges[name])
-        df = reject(df, (df[name] < low) | (df[name] > high), f"{name} outside [{low:g}, {high:g}]", name, raw)
+        df = reject(df, (df[name] < low) | (df[name] > high), reasons.OUT_OF_RANGE, name, raw, f"[{low:g}, {high:g}]")
     whole = df["maintenance_cycles"] == np.round(df["maintenance_cycles"])
-    df = reject(df, ~whole, "maintenance_cycles not a whole number", "maintenance_cycles", raw)
+    df = reject(df, ~whole, reasons.NOT_WHOLE_NUMBER, "maintenance_cycles", raw)
 
     labels = {str(k).strip().lower(): int(v) for k, v in fault_cfg.fault_labels.items()}
     mapped = df[LABEL].str.strip().str.lower().map(labels)
-    df = reject(df, mapped.isna(), f"fault label not one of {sorted(labels)}", LABEL, raw)
+    df = reject(df, mapped.isna(), reasons.UNKNOWN_LABEL, LABEL, raw, str(sorted(labels)))
     df[LABEL] = mapped[df.index]
 
     df, reordered = _check_order(df, path, str(fault_cfg.unordered), theirs[TIMESTAMP])
     duplicate = df[TIMESTAMP].duplicated(keep="first")
-    df = reject(df, duplicate, "duplicate timestamp", TIMESTAMP, raw)
+    df = reject(df, duplicate, reasons.DUPLICATE_TIMESTAMP, TIMESTAMP, raw)
     if df.empty:
         raise DataValidationError(path, f"no valid rows left ({quarantine.total} quarantined: "
                                         f"{dict(quarantine.counts)})")

@@ -42,17 +42,19 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
         log, truth = generator.generate(fault_cfg, int(cfg.seed))
         truth.to_parquet(truth_path, index=False)
         quarantine = Quarantine("generated")
-        extra = {"rows_read": len(log), "truth_available": True,
+        rows_read = len(log)
+        extra = {"truth_available": True,
                  "true_prob_mean": float(truth[TRUE_PROB].mean()),
                  "true_prob_min": float(truth[TRUE_PROB].min()),
                  "true_prob_max": float(truth[TRUE_PROB].max())}
     elif source == "file":
         quarantine = Quarantine(fault_cfg.path)
         log, extra = loader.load(fault_cfg, quarantine)
+        rows_read = extra.pop("rows_read")
         extra |= {"truth_available": False,
                   "truth_note": "real data: the true failure probability is unknown, so no Bayes limit"}
     else:
         raise ValueError(f"data.fault.source must be 'generated' or 'file', got {source!r}")
     log.to_parquet(out_dir / LOG_FILE, index=False)
     quarantine.write(reports_dir / QUARANTINE_FILE)
-    return {"source": source, **summary(log), **extra, **quarantine.metrics()}
+    return {"source": source, **summary(log), **extra, **quarantine.metrics(rows_read, len(log))}

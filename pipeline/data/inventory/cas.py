@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from pipeline.contracts import quarantine as reasons
+
 _CAS = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
 
 
@@ -16,16 +18,16 @@ def check_digit(body: str) -> int:
     return sum(w * d for w, d in enumerate(reversed(digits), start=1)) % 10
 
 
-def cas_problem(value: object) -> str | None:
+def cas_problem(value: object) -> reasons.Reason | None:
     """None for a valid CAS number, else what is wrong with it (a quarantine reason)."""
     if not isinstance(value, str) or not value.strip():
-        return "CAS missing"
+        return reasons.CAS_MISSING
     match = _CAS.match(value.strip())
     if not match:
-        return "CAS malformed (expected NNNNNNN-NN-N)"
+        return reasons.CAS_MALFORMED
     body = match.group(1) + match.group(2)
     if check_digit(body) != int(match.group(3)):
-        return "CAS check digit wrong"
+        return reasons.CAS_CHECK_DIGIT
     return None
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from pipeline.contracts import quarantine as reasons
 from pipeline.contracts.inventory import (CLEAN_FILE, DAILY_COLUMNS, DAILY_FILE, LOG_COLUMNS, LOG_FILE,
                                           PURCHASE)
 from pipeline.core.config import origin_root
@@ -57,7 +58,7 @@ def _catalogue(icfg: DictConfig) -> dict[str, dict]:
         if entry.kind not in BASE_UNIT:
             raise ValueError(f"{where}.kind must be one of {sorted(BASE_UNIT)}, got {entry.kind!r}")
         if entry.cas is not None and cas_problem(str(entry.cas)):
-            raise ValueError(f"{where}.cas {entry.cas!r}: {cas_problem(str(entry.cas))}")
+            raise ValueError(f"{where}.cas {entry.cas!r}: {cas_problem(str(entry.cas)).sentence()}")
         density = entry.get("density_g_per_ml")
         if density is not None and not (float(density) > 0 and np.isfinite(float(density))):
             raise ValueError(f"{where}.density_g_per_ml must be a positive number or null, got {density!r}")
@@ -68,17 +69,17 @@ def _catalogue(icfg: DictConfig) -> dict[str, dict]:
     return out
 
 
-def _amount_reason(text: object) -> str | None:
+def _amount_reason(text: object) -> reasons.Reason | None:
     if not isinstance(text, str) or not text.strip():
-        return "amount missing"
+        return reasons.AMOUNT_MISSING
     try:
         value = float(text)
     except ValueError:
-        return "amount not a number"
+        return reasons.AMOUNT_NOT_A_NUMBER
     if not np.isfinite(value):
-        return "amount not finite (NaN or inf)"
+        return reasons.AMOUNT_NOT_FINITE
     if value < 0:
-        return "amount negative"
+        return reasons.AMOUNT_NEGATIVE
     return None
 
 
@@ -90,14 +91,26 @@ def _id_ok(text: object) -> bool:
     return bool(np.isfinite(value) and value >= 1 and value == int(value))
 
 
-def _equals(values: pd.Series, value: str) -> pd.Series:
+def _equals(values: pd.Series, value) -> pd.Series:
     """values == value as plain booleans (a missing value is not equal; Quarantine.split
     would otherwise treat NA as bad)."""
     return pd.Series([v == value for v in values.astype(object)], index=values.index, dtype=bool)
 
 
-def clean_log(raw: pd.DataFrame, icfg: DictConfig, quarantine: Quarantine) -> pd.DataFrame:
-    """Validate and convert the raw log; bad rows go to `quarantine` with their reason."""
+def _flag(df: pd.DataFrame, bad: pd.Series, policy: str, reason: reasons.Reason, column: str,
+          quarantine: Quarantine, flags: dict, detail: str = "") -> pd.DataFrame:
+    """Rows that are suspicious rather than unreadable: quarantined, or kept and counted in
+    `flags` (data.inventory.on_duplicate / on_implausible: quarantine | count)."""
+    if policy == "count":
+        flags[reason.code] = flags.get(reason.code, 0) + int(bad.sum())
+        return df
+    return quarantine.split(df, bad, reason, column, detail)
+
+
+def clean_log(raw: pd.DataFrame, icfg: DictConfig, quarantine: Quarantine, flags: dict | None = None) -> pd.DataFrame:
+    """Validate and convert the raw log; bad rows go to `quarantine` with their reason. Exact
+    duplicates and implausible amounts are quarantined or, by config, kept and counted in `flags`."""
+    flags = {} if flags is None else flags
     catalogue = _catalogue(icfg)
     cas_owner = {str(e["cas"]): key for key, e in catalogue.items() if e["cas"]}
     locations = {str(x) for x in icfg.locations} if icfg.get("locations") else None
@@ -105,26 +118,28 @@ def clean_log(raw: pd.DataFrame, icfg: DictConfig, quarantine: Quarantine) -> pd
     df = raw[LOG_COLUMNS].rename(columns={"reason": LOG_REASON})
     for col in [*LOG_COLUMNS[2:-1], LOG_REASON]:
         df[col] = df[col].map(lambda v: v.strip() if isinstance(v, str) and v.strip() else None).astype(object)
-    df = quarantine.split(df, ~df["id"].map(_id_ok), "id not a whole day number >= 1", "id")
-    reasons = df["amount_taken"].map(_amount_reason)
-    for reason in ("amount missing", "amount not a number", "amount not finite (NaN or inf)", "amount negative"):
-        df = quarantine.split(df, _equals(reasons.loc[df.index], reason), reason, "amount_taken")
-    df = quarantine.split(df, ~df["unit"].isin(list(UNITS)), "unit unknown", "unit")
+    df = quarantine.split(df, ~df["id"].map(_id_ok), reasons.ID_INVALID, "id")
+    amount_reason = df["amount_taken"].map(_amount_reason)
+    for reason in (reasons.AMOUNT_MISSING, reasons.AMOUNT_NOT_A_NUMBER, reasons.AMOUNT_NOT_FINITE,
+                   reasons.AMOUNT_NEGATIVE):
+        df = quarantine.split(df, _equals(amount_reason.loc[df.index], reason), reason, "amount_taken")
+    df = quarantine.split(df, ~df["unit"].isin(list(UNITS)), reasons.UNIT_UNKNOWN, "unit", f"({', '.join(UNITS)})")
     if locations is not None:
-        df = quarantine.split(df, ~df["location"].isin(locations), "location not in data.inventory.locations", "location")
+        df = quarantine.split(df, ~df["location"].isin(locations), reasons.LOCATION_UNKNOWN, "location",
+                              str(sorted(locations)))
     key = df["chemical"].str.lower()
-    df = quarantine.split(df, ~key.isin(list(catalogue)), "chemical not in catalogue (data.inventory.chemicals)", "chemical")
+    df = quarantine.split(df, ~key.isin(list(catalogue)), reasons.CHEMICAL_UNKNOWN, "chemical")
     cas_reason = df["CAS"].map(lambda v: cas_problem(v if isinstance(v, str) else None))
-    for reason in sorted(set(cas_reason.dropna())):
+    for reason in sorted(set(cas_reason.dropna()), key=lambda r: r.code):
         df = quarantine.split(df, _equals(cas_reason.loc[df.index], reason), reason, "CAS")
     key = df["chemical"].str.lower()
     expected = key.map(lambda k: catalogue[k]["cas"])
     owner = df["CAS"].map(lambda c: cas_owner.get(str(c)))
     conflict = (expected.notna() & (expected.astype(str) != df["CAS"])) | (owner.notna() & (owner != key))
-    df = quarantine.split(df, conflict, "CAS conflicts with the chemical's name", "CAS")
+    df = quarantine.split(df, conflict, reasons.CAS_NAME_CONFLICT, "CAS")
     is_purchase = df[LOG_REASON].str.lower() == PURCHASE
     is_experiment = df[LOG_REASON].fillna("").str.match(EXPERIMENT.pattern, case=False)
-    df = quarantine.split(df, ~(is_purchase | is_experiment), "reason neither 'initial purchase' nor Experiment_N", "reason")
+    df = quarantine.split(df, ~(is_purchase | is_experiment), reasons.LOG_REASON_UNKNOWN, "reason")
     key = df["chemical"].str.lower()
     kind = key.map(lambda k: catalogue[k]["kind"])
     density = [catalogue[k]["density"] for k in key]  # a list: pandas would turn None into NA
@@ -132,10 +147,20 @@ def clean_log(raw: pd.DataFrame, icfg: DictConfig, quarantine: Quarantine) -> pd
     base = [to_base(a, u, k, d) for a, u, k, d in zip(amount, df["unit"], kind, density)]
     base = pd.Series(base, index=df.index, dtype=float)
     unit_kind = df["unit"].map(lambda u: UNITS[u][0])
-    for have, tracked in (("mass", "volume"), ("volume", "mass")):
+    for have, tracked, reason in (("mass", "volume", reasons.MASS_WITHOUT_DENSITY),
+                                  ("volume", "mass", reasons.VOLUME_WITHOUT_DENSITY)):
         idx = df.index
         bad = base.loc[idx].isna() & (unit_kind.loc[idx] == have) & (kind.loc[idx] == tracked)
-        df = quarantine.split(df, bad, f"{have} for a {tracked}-tracked chemical without density", "unit")
+        df = quarantine.split(df, bad, reason, "unit")
+    limits = {str(k): float(v) for k, v in (icfg.get("plausible_max") or {}).items()}
+    for tracked, limit in limits.items():
+        idx = df.index
+        bad = (kind.loc[idx] == tracked) & (base.loc[idx] > limit)
+        df = _flag(df, bad, str(icfg.get("on_implausible", "quarantine")), reasons.AMOUNT_IMPLAUSIBLE, "amount_taken",
+                   quarantine, flags, f"({limit:g} {BASE_UNIT[tracked]} for a {tracked})")
+    duplicate = df.duplicated(list(df.columns), keep="first")
+    df = _flag(df, duplicate, str(icfg.get("on_duplicate", "quarantine")), reasons.DUPLICATE_RECORD, "",
+               quarantine, flags)
     idx = df.index
     key = key.loc[idx]
     day = df["id"].astype(float).astype(int)
@@ -221,7 +246,8 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     icfg = cfg.data.inventory
     raw, source = load_raw(icfg, int(cfg.seed))
     quarantine = Quarantine(source)
-    clean = clean_log(raw, icfg, quarantine)
+    flags: dict = {}
+    clean = clean_log(raw, icfg, quarantine, flags)
     days = int(icfg.days) if icfg.source == "generated" else last_day(raw)
     daily = daily_series(clean, icfg.day_one, days)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -229,11 +255,11 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     clean.to_parquet(out_dir / CLEAN_FILE, index=False)
     daily.to_parquet(out_dir / DAILY_FILE, index=False)
     quarantine.write(reports_dir / "inventory_quarantine.csv")
-    return summarise(raw, clean, daily, quarantine, source)
+    return summarise(raw, clean, daily, quarantine, source, flags)
 
 
 def summarise(raw: pd.DataFrame, clean: pd.DataFrame, daily: pd.DataFrame, quarantine: Quarantine,
-              source: str) -> dict:
+              source: str, flags: dict | None = None) -> dict:
     last_stock = daily.groupby(["chemical", "location"])["stock"].min()
     cas_per_chem = clean.groupby("chemical")["cas"].nunique()
     return {
@@ -250,5 +276,6 @@ def summarise(raw: pd.DataFrame, clean: pd.DataFrame, daily: pd.DataFrame, quara
         "series": int(len(last_stock)),
         "series_with_negative_stock": int((last_stock < -1e-9).sum()),
         "zero_use_day_share": float((daily["used"] == 0).mean()),
-        **quarantine.metrics(),
+        "flagged_but_kept": dict(sorted((flags or {}).items())),
+        **quarantine.metrics(len(raw), len(clean)),
     }

@@ -150,7 +150,7 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     t_start = time.perf_counter()
     line = cfg.data.line
     out_dir, reports_dir = Path(out_dir), Path(reports_dir)
-    if (out_dir / RAW_DIR).exists():
+    if (out_dir / RAW_DIR).exists():  # a direct call on a used folder; the stage writes a fresh one
         shutil.rmtree(out_dir / RAW_DIR)  # stale partitions of a longer earlier run must not survive
     ensure_dir(out_dir)
     chunks, source, n_chunks, sim = stream(cfg)
@@ -217,6 +217,7 @@ def metrics(validators: dict[str, SheetValidator], quarantine: Quarantine, align
             events: pd.DataFrame, seconds: float, source: str) -> dict:
     sheets = {name: v.report.as_dict() for name, v in validators.items()}
     rows = sum(s["rows_out"] for s in sheets.values())
+    rows_in = sum(s["rows_in"] for s in sheets.values())
     points = sum(v.report.rows_out * len(v.columns) for v in validators.values())
     span = aligned[TIMESTAMP].iloc[-1] - aligned[TIMESTAMP].iloc[0]
     values = aligned.drop(columns=TIMESTAMP).to_numpy()
@@ -233,5 +234,5 @@ def metrics(validators: dict[str, SheetValidator], quarantine: Quarantine, align
         "events": {str(k): int(v) for k, v in by_kind.items()},
         "seconds": seconds,
         "sheets": sheets,
-        **quarantine.metrics(),
+        **quarantine.metrics(rows_in, rows),
     }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.contracts import quarantine as reasons
 from pipeline.core.validation import DataValidationError, Quarantine
 
 MAX_LISTED = 20  # gaps listed by time in the metrics; all are counted
@@ -62,7 +63,7 @@ class SheetValidator:
         ts = pd.to_datetime(df[self.timestamp], errors="coerce")
         df = df.assign(**{self.timestamp: ts})
         bad_ts = ts.isna().to_numpy()
-        self._quarantine(df, bad_ts, f"{self.timestamp} not a timestamp", self.timestamp)
+        self._quarantine(df, bad_ts, reasons.NOT_A_TIMESTAMP, self.timestamp)
         df = df[~bad_ts] if bad_ts.any() else df
         df, values = self._numbers(df)
         keep = self._order(df)
@@ -87,10 +88,10 @@ class SheetValidator:
         first = bad.argmax(axis=1)
         for k in np.unique(first[rows]):
             col = self.columns[k]
-            self._quarantine(raw, rows & (first == k), f"{col} not a finite number", col)
+            self._quarantine(raw, rows & (first == k), reasons.NOT_A_NUMBER, col)
         return df[~rows], values[~rows]
 
-    def _quarantine(self, df: pd.DataFrame, bad: np.ndarray, reason: str, column: str) -> None:
+    def _quarantine(self, df: pd.DataFrame, bad: np.ndarray, reason: reasons.Reason, column: str) -> None:
         if bad.any():
             rows = df[bad].copy()
             rows.insert(0, "sheet", self.sheet)
@@ -105,8 +106,8 @@ class SheetValidator:
             previous = previous.fillna(self.last).clip(lower=self.last)
         dup = (ts == previous).to_numpy()
         back = (ts < previous).to_numpy() & ~dup
-        self._quarantine(df, dup, f"duplicate {self.timestamp}", self.timestamp)
-        self._quarantine(df, back, f"{self.timestamp} out of order", self.timestamp)
+        self._quarantine(df, dup, reasons.DUPLICATE_TIMESTAMP, self.timestamp)
+        self._quarantine(df, back, reasons.TIMESTAMP_OUT_OF_ORDER, self.timestamp)
         keep = ~(dup | back)
         if keep.any():
             last = ts[keep].iloc[-1]
