@@ -72,10 +72,12 @@ def test_real_caiso_2021_file_loads_whole_year():
 
 
 @pytest.mark.parametrize("text, reason", [
-    ("date,price\n2021-01-01 00:00:00,abc\n2021-01-01 01:00:00,4\n", "price not a finite number"),
-    ("date,price\n2021-01-01 00:00:00,\n2021-01-01 01:00:00,4\n", "price not a finite number"),
-    ("date,price\n2021-01-01 00:00:00,inf\n2021-01-01 01:00:00,4\n", "price not a finite number"),
-    ("date,price\n2021-01-01 00:00:00,3\n2021-01-01 00:00:00,4\n", "duplicate timestamp (first kept)"),
+    ("date,price\n2021-01-01 00:00:00,abc\n2021-01-01 01:00:00,4\n", "not_a_number"),
+    ("date,price\n2021-01-01 00:00:00,\n2021-01-01 01:00:00,4\n", "not_a_number"),
+    ("date,price\n2021-01-01 00:00:00,inf\n2021-01-01 01:00:00,4\n", "not_a_number"),
+    ("date,price\n2021-01-01 00:00:00,NaN\n2021-01-01 01:00:00,4\n", "not_a_number"),
+    ("date,price\n2021-01-01 00:00:00,3\n2021-01-01 00:00:00,4\n", "duplicate_timestamp"),
+    ("date,price\nnot-a-date,3\n2021-01-01 01:00:00,4\n", "not_a_timestamp"),
 ])
 def test_bad_rows_are_quarantined_with_reason_and_row(tmp_path, text, reason):
     q = Quarantine("p.csv")
@@ -87,7 +89,7 @@ def test_bad_rows_are_quarantined_with_reason_and_row(tmp_path, text, reason):
 
 @pytest.mark.parametrize("text, match", [
     ("when,price\n2021-01-01 00:00:00,3\n", r"missing column\(s\) \['date'\]"),
-    ("date,price\nnot-a-date,3\n", r"row 2, column 'date': not a timestamp"),
+    ("date,price\nnot-a-date,3\n", r"row 2, column 'date': not_a_timestamp"),
     ("date,price\n2021-01-01 01:00:00,3\n2021-01-01 00:00:00,4\n", r"row 3, column 'date': timestamp earlier"),
     ("date,price\n2021-01-01 00:00:00,x\n", r"row 2, column 'price': not a finite number"),
 ])

@@ -4,6 +4,13 @@ export (`date,price`), or any CSV by column mapping.
 Output: data/prices/prices.csv in the columns of pipeline/contracts/prices.py, exactly
 `optimize.horizon_hours` rows from `data.prices.start`.
 Negative prices are real (CAISO has them) and kept; they are counted in the metrics.
+
+The horizon counts elapsed hours: `optimize.horizon_hours` consecutive hours of real time from
+`data.prices.start`, a wall time in `data.prices.timezone`. On the day clocks spring forward (23
+local hours) a 24-hour horizon from midnight therefore ends at 01:00 the next day; on the day
+they fall back (25 local hours) it ends at 23:00, and the repeated 01:00 is scheduled twice, once
+per UTC offset. Each hour keeps its own price; the hour of day used for the outside temperature
+profile is the local one.
 """
 from __future__ import annotations
 
@@ -13,8 +20,10 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.contracts.prices import PRICE, PRICES_FILE, TIMESTAMP, read_price_file
+from pipeline.contracts.prices import PRICE, PRICES_FILE, TIMESTAMP, parse_timestamps, read_price_file, write_price_file
 from pipeline.core.validation import DataValidationError, Quarantine
+
+QUARANTINE_FILE = "prices_quarantine.csv"
 
 
 def profile_prices(profile: list[float], start: str, hours: int) -> pd.DataFrame:
@@ -26,44 +35,107 @@ def profile_prices(profile: list[float], start: str, hours: int) -> pd.DataFrame
     return pd.DataFrame({TIMESTAMP: stamps, PRICE: values[stamps.hour]})
 
 
-def window(prices: pd.DataFrame, start: str, hours: int, file: Path) -> pd.DataFrame:
-    """The `hours` hourly prices from `start`; an error naming the first missing hour."""
-    wanted = pd.date_range(pd.Timestamp(start), periods=hours, freq="h")
+def first_hour(start: str, zone) -> pd.Timestamp:
+    """`start` as a wall time in `zone` (None: naive); an error naming data.prices.start when
+    that wall time does not exist there (the skipped hour of a spring-forward day)."""
+    first = pd.Timestamp(start)
+    if zone is None or first.tzinfo is not None:
+        return first if zone is None else first.tz_convert(zone)
+    try:
+        return first.tz_localize(zone, ambiguous=True, nonexistent="raise")  # a repeated hour: its first pass
+    except Exception as exc:  # pandas' NonExistentTimeError
+        raise ValueError(f"data.prices.start = {start!r} does not exist in {zone} (clocks skip it): "
+                         "start an hour later") from exc
+
+
+def window(prices: pd.DataFrame, start: str, hours: int, file: Path,
+           quarantined: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The `hours` hourly prices from `start` (elapsed hours); an error naming the first missing
+    hour and, where a missing hour's row was quarantined, that row and its reason."""
+    first = first_hour(start, prices[TIMESTAMP].dt.tz)
+    wanted = pd.date_range(first, periods=hours, freq="h")
     indexed = prices.set_index(TIMESTAMP)[PRICE]
     missing = wanted.difference(indexed.index)
     if len(missing):
+        cause = _quarantined_cause(missing, quarantined)
         raise DataValidationError(file, f"no price for {len(missing)} of the {hours} hours from {start} "
-                                        f"(first missing: {missing[0]}); check data.prices.start", column=TIMESTAMP)
+                                        f"(first missing: {missing[0]}){cause}", column=TIMESTAMP)
     return pd.DataFrame({TIMESTAMP: wanted, PRICE: indexed.loc[wanted].to_numpy()})
 
 
-def load_prices(pcfg: DictConfig, hours: int, quarantine: Quarantine | None = None) -> pd.DataFrame:
+def _quarantined_cause(missing: pd.DatetimeIndex, quarantined: pd.DataFrame | None) -> str:
+    """What the quarantine says about the missing hours: their rows and reasons, and rows whose
+    time could not be read (any of them may be a missing hour)."""
+    plain = "; check data.prices.start and the file's span"
+    if quarantined is None or quarantined.empty:
+        return plain
+    hit = quarantined[quarantined["time"].isin(missing)]
+    unknown = quarantined[quarantined["time"].isna()]
+    parts = []
+    if len(hit):
+        rows = ", ".join(f"row {r.source_row} ({r.reason}: {r.reason_text})" for r in hit.head(5).itertuples())
+        parts.append(f"{len(hit)} of them quarantined: {rows}" + (f" and {len(hit) - 5} more" if len(hit) > 5 else ""))
+    if len(unknown):
+        first = unknown.iloc[0]
+        parts.append(f"{len(unknown)} row(s) quarantined with an unreadable time (first: row {first.source_row}, "
+                     f"{first.reason})")
+    if not parts:
+        return plain
+    return ": " + "; ".join(parts) + f"; see reports/data/{QUARANTINE_FILE}"
+
+
+def _options(pcfg: DictConfig) -> dict:
+    """read_price_file's arguments for the configured source."""
+    if pcfg.source == "caiso":
+        return {"timestamp_column": "date", "price_column": "price", "timezone": pcfg.get("timezone")}
+    row_filter = OmegaConf.to_container(pcfg.filter) if pcfg.get("filter") else None
+    return {"timestamp_column": pcfg.timestamp_column, "price_column": pcfg.price_column,
+            "separator": pcfg.separator, "timezone": pcfg.get("timezone"), "row_filter": row_filter,
+            "scale": float(pcfg.to_usd_per_mwh)}
+
+
+def load_prices(pcfg: DictConfig, hours: int, quarantine: Quarantine | None = None,
+                counts: dict | None = None) -> pd.DataFrame:
     """Prices for the schedule from the `data.prices` config group."""
     if hours < 1:
         raise ValueError(f"optimize.horizon_hours must be >= 1, got {hours}")
     if pcfg.source == "profile":
-        return profile_prices(list(pcfg.profile_usd_per_mwh), pcfg.start, hours)
-    file = Path(pcfg.path)
-    if pcfg.source == "caiso":
-        table = read_price_file(file, "date", "price", quarantine=quarantine)
-    elif pcfg.source == "csv":
-        row_filter = OmegaConf.to_container(pcfg.filter) if pcfg.filter else None
-        table = read_price_file(file, pcfg.timestamp_column, pcfg.price_column, pcfg.separator,
-                                pcfg.timezone, row_filter, float(pcfg.to_usd_per_mwh), quarantine)
-    else:
+        prices = profile_prices(list(pcfg.profile_usd_per_mwh), pcfg.start, hours)
+        if counts is not None:
+            counts |= {"rows_read": hours}
+        return prices
+    if pcfg.source not in ("caiso", "csv"):
         raise ValueError(f"data.prices.source must be profile, caiso or csv, got {pcfg.source!r}")
-    return window(table, pcfg.start, hours, file)
+    file = Path(pcfg.path)
+    options = _options(pcfg)
+    table = read_price_file(file, quarantine=quarantine, counts=counts, **options)
+    if counts is not None:
+        counts["rows_accepted"] = len(table)
+    quarantined = None
+    if quarantine is not None and quarantine.total:
+        quarantined = quarantine.rows()
+        quarantined["time"] = parse_timestamps(quarantined[options["timestamp_column"]], options["timezone"])[0]
+    return window(table, pcfg.start, hours, file, quarantined)
 
 
 def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
-    """Stage body of `python -m pipeline.data prices`."""
+    """Stage body of `python -m pipeline.data prices`. The quarantine file is written even when
+    the stage fails, since it holds the rows that explain the failure."""
     pcfg = cfg.data.prices
     quarantine = Quarantine(pcfg.path or "profile")
-    prices = load_prices(pcfg, int(cfg.optimize.horizon_hours), quarantine)
+    counts: dict = {}
+    try:
+        prices = load_prices(pcfg, int(cfg.optimize.horizon_hours), quarantine, counts)
+    finally:
+        quarantine.write(Path(reports_dir) / QUARANTINE_FILE)
     out_dir.mkdir(parents=True, exist_ok=True)
-    prices.to_csv(out_dir / PRICES_FILE, index=False)
-    quarantine.write(reports_dir / "prices_quarantine.csv")
+    write_price_file(prices, out_dir / PRICES_FILE)
     p = prices[PRICE]
+    balance = quarantine.metrics(counts["rows_read"], counts.get("rows_accepted", counts["rows_read"]))
+    extra = {"rows_in_file": counts["rows_in_file"]} if "rows_in_file" in counts else {}
+    zone = prices[TIMESTAMP].dt.tz
     return {"source": str(pcfg.source), "hours": len(prices), "price_min": float(p.min()),
             "price_mean": float(p.mean()), "price_max": float(p.max()),
-            "negative_price_hours": int((p < 0).sum()), **quarantine.metrics()}
+            "negative_price_hours": int((p < 0).sum()), **extra, **balance,
+            **({"timezone": str(zone), "first_hour": str(prices[TIMESTAMP].iloc[0]),
+                "last_hour": str(prices[TIMESTAMP].iloc[-1])} if zone is not None else {})}
