@@ -32,8 +32,9 @@ def origin_root(start: Path | None = None) -> Path:
     return root
 
 
-def load_params(path: str | Path | None = None) -> DictConfig:
-    """Load params.yaml (or `path`) as a read-only DictConfig, with a clear error if absent."""
+def load_params(path: str | Path | None = None, check: bool = True) -> DictConfig:
+    """Load params.yaml (or `path`) as a read-only DictConfig, with a clear error if absent;
+    every knob with a physical range is checked (pipeline/core/config_checks.py)."""
     file = Path(path) if path else repo_root() / PARAMS_FILE
     if not file.exists():
         raise FileNotFoundError(f"{file} not found: compose it from conf/ with `make params`")
@@ -41,6 +42,10 @@ def load_params(path: str | Path | None = None) -> DictConfig:
     if not isinstance(cfg, DictConfig):
         raise ValueError(f"{file}: expected a mapping at the top level")
     OmegaConf.set_readonly(cfg, True)
+    if check:
+        from pipeline.core.config_checks import check_config
+
+        check_config(cfg, source=file.name if file.name == PARAMS_FILE else str(file))
     return cfg
 
 

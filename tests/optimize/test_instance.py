@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline.core.config_checks import ConfigError
 from pipeline.core.validation import DataValidationError
 from pipeline.optimize.instance import InfeasibleInstanceError, build_instance, read_prices
 from tests.optimize.conftest import write_prices
@@ -26,9 +27,10 @@ def test_required_maintenance_impossible_is_named(opt_cfg):
     cfg = opt_cfg(["optimize.maintenance.required_per_day=4"])  # 4 maintenances in a 3-hour day
     with pytest.raises(InfeasibleInstanceError, match="required maintenance impossible"):
         build_instance(cfg, _prices(3))
-    cfg = opt_cfg(["optimize.maintenance.required_per_day=7", "optimize.horizon_hours=24"])
-    with pytest.raises(InfeasibleInstanceError, match="at most 6 allowed"):
-        build_instance(cfg, _prices(24))
+    # more required than allowed is a config error, caught when the config loads
+    with pytest.raises(ConfigError, match="optimize.maintenance.required_per_day = 7 must be at most "
+                                          "optimize.maintenance.max_per_day = 6"):
+        opt_cfg(["optimize.maintenance.required_per_day=7", "optimize.horizon_hours=24"])
 
 
 def test_short_or_bad_price_file_names_file_row_column(tmp_path: Path):
