@@ -4,7 +4,8 @@
   by hydra.utils.instantiate (`network`, `loss`, `optimizer` and `scheduler` with
   `_partial_: true`), as in lightning-hydra-template; epoch losses are torchmetrics MeanMetrics.
 - `build_trainer` / `fit_best`: the Lightning Trainer of conf/trainer with the model's epochs,
-  early stopping and a weights-only checkpoint, logging to the stage's MLflow run (never ./mlruns).
+  early stopping and a weights-only checkpoint, logging to the stage's MLflow run (never ./mlruns)
+  and leaving that run open: the stage, not the Trainer, says when and how it ended.
 The split is pipeline/core/split.py, the ONNX parity check pipeline/core/onnx_io.py, figures
 pipeline/core/figures.py.
 """
@@ -24,7 +25,19 @@ from pytorch_lightning.loggers import MLFlowLogger
 from torch import nn
 from torchmetrics import MeanMetric
 
+from pipeline.core.staging import scratch
 from pipeline.core.tracking import tracking_uri
+
+
+class StageRunLogger(MLFlowLogger):
+    """Lightning's MLflow logger on the stage's own run. Lightning ends the run it logs to when
+    `fit` returns (FINISHED) or fails; the stage goes on evaluating and exporting after that, so
+    a stage killed then would leave a run marked FINISHED. The stage's run is ended by the stage
+    (pipeline/core/tracking.stage_run), never here."""
+
+    def finalize(self, status: str = "success") -> None:
+        if self._initialized and self._checkpoint_callback:
+            self._scan_and_log_checkpoints(self._checkpoint_callback)
 
 
 def build_trainer(cfg: DictConfig, model_cfg: DictConfig, run, checkpoint_dir: str | Path,
@@ -34,7 +47,7 @@ def build_trainer(cfg: DictConfig, model_cfg: DictConfig, run, checkpoint_dir: s
     `run` is the active MLflow run: Lightning logs into it rather than opening another.
     Checkpoints are weights-only (no pickled objects for other code to load).
     """
-    logger = MLFlowLogger(tracking_uri=tracking_uri(cfg), run_id=run.info.run_id)
+    logger = StageRunLogger(tracking_uri=tracking_uri(cfg), run_id=run.info.run_id)
     callbacks = [
         EarlyStopping(monitor=monitor, mode=mode, patience=int(model_cfg.patience)),
         ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor=monitor, mode=mode,
@@ -48,9 +61,10 @@ def fit_best(cfg: DictConfig, model_cfg: DictConfig, run, module: pl.LightningMo
              datamodule: pl.LightningDataModule, **overrides) -> tuple[pl.Trainer, float]:
     """Fit with early stopping, then load the best epoch's weights into `module`.
 
-    The checkpoint lives in a temporary folder: no earlier run's file can shadow it and none
-    is left behind. Returns the trainer (epochs, best score) and the seconds `fit` took."""
-    with tempfile.TemporaryDirectory(prefix="ckpt_") as checkpoint_dir:
+    The checkpoint lives in a fresh folder under the stage's scratch (pipeline/core/staging.py):
+    no earlier run's file can shadow it, none is left behind, and a killed stage's folder goes
+    with its staging folder. Returns the trainer (epochs, best score) and the seconds `fit` took."""
+    with tempfile.TemporaryDirectory(prefix="ckpt_", dir=scratch(cfg)) as checkpoint_dir:
         trainer = build_trainer(cfg, model_cfg, run, checkpoint_dir, **overrides)
         start = time.perf_counter()
         trainer.fit(module, datamodule=datamodule)

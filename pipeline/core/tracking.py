@@ -3,11 +3,19 @@
 Default: an absolute `sqlite:///<repo>/mlflow.db`, so it also works from the copies that
 `dvc exp run --queue` makes under .dvc/tmp/exps. `MLFLOW_TRACKING_URI` overrides conf/,
 conf/tracking overrides the default. Experiments are named by stage; runs get readable names.
+
+Every name that reaches MLflow as a metric or param key goes through `metric_name` (MLflow
+allows only alphanumerics, `_ - . /`, spaces and, off Windows, colons). A stage's run carries its
+process (tags `pipeline.host`, `pipeline.pid`, `pipeline.pid_started`); a run whose process is
+gone (SIGKILL) is closed as KILLED the next time the stage starts, and an interrupted stage
+(Ctrl-C, SIGTERM) closes its own run as KILLED.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +24,36 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.core.config import origin_root
+from pipeline.core.processes import Interrupted, identity, is_gone
+
+MAX_NAME = 250  # MLflow's longest key
+_ILLEGAL = re.compile(r"[^A-Za-z0-9_\-. /]+")
+PROCESS_TAGS = {"host": "pipeline.host", "pid": "pipeline.pid", "started": "pipeline.pid_started"}
+
+
+def metric_name(key: str) -> str:
+    """`key` as a name MLflow accepts on every platform: characters outside letters, digits and
+    `_ - . /` and space become `_`; no empty, `.` or `..` path parts; at most 250 characters (a
+    shortened name keeps a hash of the whole). The one place names are made legal."""
+    name = _ILLEGAL.sub("_", str(key))
+    parts = [p.strip() for p in name.split("/")]
+    parts = [p if p not in ("", ".", "..") else "_" for p in parts]
+    name = "/".join(parts) or "_"
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha1(str(key).encode()).hexdigest()[:8]
+        name = f"{name[: MAX_NAME - 9]}_{digest}"
+    return name
+
+
+def legal_names(values: dict[str, Any]) -> dict[str, Any]:
+    """{metric_name(key): value}; two keys that would share a name keep apart by a hash."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = metric_name(key)
+        if name in out:
+            name = metric_name(f"{name[: MAX_NAME - 9]}_{hashlib.sha1(str(key).encode()).hexdigest()[:8]}")
+        out[name] = value
+    return out
 
 
 def tracking_uri(cfg: DictConfig | None = None) -> str:
@@ -91,20 +129,62 @@ def readable_run_name(stage: str) -> str:
     return f"{stage} {datetime.now():%Y-%m-%d %H:%M:%S}"
 
 
+def process_tags() -> dict[str, str]:
+    """Tags that tie a run to the process writing it (see close_abandoned_runs)."""
+    return {tag: value for key, tag in PROCESS_TAGS.items() if (value := identity()[key])}
+
+
+def close_abandoned_runs(client, experiment_ids: list[str]) -> list[str]:
+    """Close as KILLED the RUNNING runs of `experiment_ids` whose process is gone (same host, pid
+    dead or reused). Runs of live processes (a parallel experiment) and of other hosts stay."""
+    closed = []
+    if not experiment_ids:
+        return closed
+    for run in client.search_runs(experiment_ids, filter_string="attributes.status = 'RUNNING'", max_results=1000):
+        tags = run.data.tags
+        host, pid = tags.get(PROCESS_TAGS["host"]), tags.get(PROCESS_TAGS["pid"])
+        if host and pid and is_gone(host, pid, tags.get(PROCESS_TAGS["started"], "")):
+            client.set_tag(run.info.run_id, "pipeline.closed", f"process {pid} on {host} was gone at the next start")
+            client.set_terminated(run.info.run_id, "KILLED")
+            closed.append(run.info.run_id)
+    return closed
+
+
+def pipeline_experiments(client, cfg: DictConfig | None = None) -> list[str]:
+    """Ids of every stage's experiment (`<prefix>/*`). A stage closes the abandoned runs of all of
+    them: after a kill, `dvc repro` may restore a stage from its run-cache without starting it."""
+    prefix = experiment_name("", cfg)
+    found = client.search_experiments(filter_string=f"name LIKE '{prefix}%'") if prefix else []
+    return [e.experiment_id for e in found]
+
+
 @contextlib.contextmanager
 def stage_run(stage: str, cfg: DictConfig | None = None, params: dict | DictConfig | None = None,
               run_name: str | None = None, tags: dict | None = None) -> Iterator[Any]:
-    """An MLflow run in the stage's experiment, with its config subtree logged as params."""
+    """An MLflow run in the stage's experiment, with its config subtree logged as params. Ends
+    FINISHED, FAILED on an error, KILLED when interrupted (Ctrl-C, SIGTERM)."""
     mlflow = _configure(cfg)
-    use_experiment(stage, cfg)
-    all_tags = {"stage": stage, **(tags or {})}
-    with mlflow.start_run(run_name=run_name or readable_run_name(stage), tags=all_tags) as run:
+    experiment_id = use_experiment(stage, cfg)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    close_abandoned_runs(client, pipeline_experiments(client, cfg) or [experiment_id])
+    all_tags = {"stage": stage, **process_tags(), **(tags or {})}
+    run = mlflow.start_run(run_name=run_name or readable_run_name(stage), tags=all_tags)
+    try:
         if params is not None:
-            flat = {k: str(v)[:6000] for k, v in flatten(params).items()}
+            flat = legal_names({k: str(v)[:6000] for k, v in flatten(params).items()})
             items = list(flat.items())
             for i in range(0, len(items), 100):  # MLflow takes at most 100 params a batch
                 mlflow.log_params(dict(items[i : i + 100]))
         yield run
+    except (Interrupted, KeyboardInterrupt):
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.end_run("FINISHED")
 
 
 def log_metrics(metrics: dict, prefix: str = "", step: int | None = None) -> None:
@@ -117,4 +197,4 @@ def log_metrics(metrics: dict, prefix: str = "", step: int | None = None) -> Non
             continue
         numeric[f"{prefix}{key}".replace(".", "/")] = float(value)
     if numeric:
-        mlflow.log_metrics(numeric, step=step)
+        mlflow.log_metrics(legal_names(numeric), step=step)

@@ -3,22 +3,30 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.core.cli import run_stage
 from pipeline.core.config import load_params
+from pipeline.core.staging import staged
 from pipeline.fault.train import train
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog="--debug (or PIPELINE_DEBUG=1) shows the traceback of an expected error")
     parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
     args = parser.parse_args()
-    metrics = train(load_params(args.params))
+    # models and reports written aside and moved in at the end; reports/fault/ is the stage's alone
+    with staged(load_params(args.params), "train_fault", ("models", "reports"), replace={"reports": ("fault",)}) as cfg:
+        metrics = train(cfg)
     dnn, rest = metrics["test"]["dnn"], {k: v["auc"] for k, v in metrics["test"].items() if k != "dnn"}
     print(f"train_fault: test AUC {dnn['auc']:.4f} (others: {', '.join(f'{k} {v:.4f}' for k, v in rest.items())}), "
           f"{metrics['training']['epochs']} epochs in {metrics['training']['seconds']:.1f} s, "
           f"stable neurons (interval/LP bounds) {metrics['stability']['interval']['stable']}/"
           f"{metrics['stability']['lp']['stable']} of {metrics['stability']['lp']['neurons']}, "
-          f"onnx max diff {metrics['onnx']['max_abs_difference']:.2e}")
+          f"onnx max diff {metrics['onnx']['max_abs_difference']:.2e}; threshold {metrics['decision']['thresholds']['dnn']:.3f} "
+          f"({metrics['decision']['how']['dnn']}): F1 {dnn['f1']:.3f}, PR AUC {dnn['pr_auc']:.3f}")
+    for statement in metrics["decision"]["statements"]:
+        print(f"train_fault: NOTE {statement}")
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("train_fault", main)

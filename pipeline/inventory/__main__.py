@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.core.cli import run_stage
 from pipeline.core.config import load_params
+from pipeline.core.staging import staged
 from pipeline.inventory import reorder
 from pipeline.inventory.features import build_series
 from pipeline.inventory.train import load_daily
@@ -37,7 +39,8 @@ def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog="--debug (or PIPELINE_DEBUG=1) shows the traceback of an expected error")
     parser.add_argument("command", nargs="?", default="train", choices=["train", "forecast"])
     parser.add_argument("--days", type=int, default=None, help="days to forecast (default: model.inventory.reorder.default_days)")
     parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
@@ -52,7 +55,10 @@ def main() -> None:
             print(table.drop(columns=["note"]).to_string(index=False))
         return
     from pipeline.inventory.train import run
-    metrics = run(cfg)
+
+    # written aside and moved in at the end (reports/inventory/ also holds the forecast's files: merged)
+    with staged(cfg, "train_inventory", ("models", "reports")) as work:
+        metrics = run(work)
     print(f"train_inventory: selected mean WAPE {metrics['selected_mean_wape']:.3f} vs seasonal naive "
           f"{metrics['naive_mean_wape']:.3f} ({100 * metrics['improvement_vs_naive']:+.1f}%), "
           f"{metrics['chemicals_beating_naive']}/{metrics['chemicals']} chemicals beat naive, "
@@ -62,4 +68,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("inventory", main)

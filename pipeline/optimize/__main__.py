@@ -7,6 +7,11 @@ A Hydra app whose primary config is params.yaml (the composition of conf/), so
 all work. A single run writes reports/optimize/ and logs one MLflow run (experiment
 tablet/optimize); each multirun job writes the same files into its Hydra output dir and
 leaves MLflow to the sweep's callback (one writer for the SQLite store).
+
+The config is checked first (pipeline/core/config_checks.py, with the solver names of solve.py).
+A single run ends as every stage does (pipeline/core/cli.py): an expected error is one line and
+exit 1 (`--debug` or PIPELINE_DEBUG=1 shows the traceback), SIGINT/SIGTERM exit 130/143 with
+the MLflow run KILLED; its files are written aside and moved in after the run is logged.
 """
 from __future__ import annotations
 
@@ -20,10 +25,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from pipeline.core import cli
 from pipeline.core.config import repo_root
+from pipeline.core.config_checks import check_config
+from pipeline.core.processes import stop_on_signals
+from pipeline.core.staging import staged_dir
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.optimize.run import optimize, prepare
-from pipeline.optimize.solve import ScheduleSolver
+from pipeline.optimize.solve import SOLVERS, NoScheduleFoundError, ScheduleSolver, SolverUnavailableError
 from pipeline.optimize.worker import reused_plan
 from pipeline.optimize.outputs import start_from_table, write_outputs
 
@@ -89,26 +98,37 @@ def _tracked_metrics(metrics: dict) -> dict:
     return flat
 
 
+# Errors a user can act on (besides the ValueError family: config, data, infeasible instance).
+EXPECTED = (SolverUnavailableError, NoScheduleFoundError)
+
+
 @hydra.main(version_base="1.3", config_path="../..", config_name="params")
 def main(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
-    if hc.mode == RunMode.MULTIRUN:
+    if hc.mode == RunMode.MULTIRUN:  # a job's error reaches Hydra, which records it for the sweep
+        check_config(cfg, choices={"solver.name": SOLVERS}, source="optimize config")
         worker = reused_plan(cfg, lambda c: {"plan": prepare(c), "solver": ScheduleSolver(c.solver, c.optimize.search)})
         table, metrics = optimize(worker["plan"], cfg, worker["solver"], start=worker["last"])
         worker["last"] = start_from_table(table)
         write_outputs(table, metrics, Path(hc.runtime.output_dir))
         return
+    with cli.expected_errors("optimize", EXPECTED):
+        single_run(cfg)
+
+
+def single_run(cfg: DictConfig) -> None:
+    check_config(cfg, choices={"solver.name": SOLVERS}, source="optimize config")
     schedule = prepare(cfg)
     table, metrics = optimize(schedule, cfg)
-    out_dir = Path(cfg.paths.reports) / "optimize"
-    files = write_outputs(table, metrics, out_dir)
-    with stage_run("optimize", cfg, params={"optimize": cfg.optimize, "costs": cfg.costs, "solver": cfg.solver}):
-        import mlflow
+    with staged_dir(Path(cfg.paths.reports) / "optimize") as out_dir:
+        files = write_outputs(table, metrics, out_dir)
+        with stage_run("optimize", cfg, params={"optimize": cfg.optimize, "costs": cfg.costs, "solver": cfg.solver}):
+            import mlflow
 
-        log_metrics(_tracked_metrics(metrics), prefix="optimize/")
-        for path in files.values():
-            mlflow.log_artifact(str(path))
-        mlflow.log_artifact(str(schedule.network.path), artifact_path="model")
+            log_metrics(_tracked_metrics(metrics), prefix="optimize/")
+            for path in files.values():
+                mlflow.log_artifact(str(path))
+            mlflow.log_artifact(str(schedule.network.path), artifact_path="model")
     s = metrics["solve"]
     log.info("objective %.2f USD, %s, gap %.2e, %.1f s, %d nodes; verified (max |dp| %.1e, objective rel. %.1e)",
              metrics["objective"], s["status"], s["gap"], s["seconds"], s["nodes"],
@@ -121,5 +141,6 @@ if __name__ == "__main__":
         os.chdir(root)  # params.yaml and the relative paths in it are the repository's
     except FileNotFoundError:
         root = Path.cwd()
-    sys.argv = [sys.argv[0], *_with_defaults(sys.argv[1:], root / "conf")]
+    sys.argv = [sys.argv[0], *_with_defaults(cli.take_debug_flag(sys.argv[1:]), root / "conf")]
+    stop_on_signals()
     main()

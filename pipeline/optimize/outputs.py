@@ -8,6 +8,7 @@ import pandas as pd
 
 from pipeline.core.figures import save_figure
 from pipeline.core.io import write_json
+from pipeline.core.staging import staged_dir
 from pipeline.optimize.costs import Costs, cost_terms
 from pipeline.optimize.instance import Instance
 from pipeline.optimize.verify import Verification
@@ -90,11 +91,12 @@ def plot_schedule(table: pd.DataFrame, path: str | Path) -> Path:
 
 
 def write_outputs(table: pd.DataFrame, metrics: dict, out_dir: str | Path) -> dict[str, Path]:
+    """schedule.csv, metrics.json and schedule.png, written aside and moved in together: a run
+    that fails (or is killed) while writing leaves the folder's previous files, never a mix."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"schedule": out_dir / "schedule.csv", "metrics": out_dir / "metrics.json",
-             "figure": out_dir / "schedule.png"}
-    table.to_csv(files["schedule"], index=False)
-    write_json(files["metrics"], metrics)
-    plot_schedule(table, files["figure"])
-    return files
+    names = {"schedule": "schedule.csv", "metrics": "metrics.json", "figure": "schedule.png"}
+    with staged_dir(out_dir) as tmp:
+        table.to_csv(tmp / names["schedule"], index=False)
+        write_json(tmp / names["metrics"], metrics)
+        plot_schedule(table, tmp / names["figure"])
+    return {key: out_dir / name for key, name in names.items()}

@@ -3,15 +3,20 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.core.cli import run_stage
 from pipeline.core.config import load_params
+from pipeline.core.staging import staged
 from pipeline.process.train import train
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog="--debug (or PIPELINE_DEBUG=1) shows the traceback of an expected error")
     parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
     args = parser.parse_args()
-    m = train(load_params(args.params))
+    # written aside and moved in at the end (reports/process/ also holds the monitor's files: merged)
+    with staged(load_params(args.params), "train_process", ("models", "reports")) as cfg:
+        m = train(cfg)
     t, w = m["test"], m["warnings"]["deployed"]
     for sentence in m["selection"]["lines"]:
         print(f"train_process: {sentence}")
@@ -23,4 +28,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("train_process", main)

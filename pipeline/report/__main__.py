@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.core.cli import run_stage
 from pipeline.core.config import load_params
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.report.build import build_page
@@ -27,4 +28,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("report", main)

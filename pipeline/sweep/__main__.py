@@ -2,6 +2,11 @@
 gather it into reports/sweep/ (points.csv, curves_<cost>.csv, <cost>.png, metrics.json).
 
 The multirun carries MlflowSweepCallback, which logs one parent and one child per point.
+
+The sweep folder (sweep.dir) is emptied before each run, but only when the sweep made it: it
+holds the sweep's owner file, or it lies under the repository's multirun/ (pipeline/core/staging
+.clear_owned_dir); any other folder, `.` and the repository itself are refused. reports/sweep/ is
+replaced only when every point ran: a failed sweep's table stays in <sweep.dir>/summary.
 """
 from __future__ import annotations
 
@@ -14,7 +19,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from pipeline.core.cli import run_stage
 from pipeline.core.config import PARAMS_FILE, load_params, repo_root
+from pipeline.core.config_checks import check_config
+from pipeline.core.staging import clear_owned_dir, staged_dir
 from pipeline.sweep.callback import finish_sweep
 from pipeline.sweep.files import PARENT_FILE, SUMMARY_DIR
 from pipeline.sweep.grid import multirun_command
@@ -29,7 +37,7 @@ def _under(root: Path, path: str) -> Path:
 def run_sweep(cfg: DictConfig, params_file: Path, root: Path, app: str = "pipeline.optimize") -> dict:
     """Launch the multirun, make sure MLflow has it even if a job failed, copy the summary."""
     sweep_dir = _under(root, cfg.sweep.dir)
-    shutil.rmtree(sweep_dir, ignore_errors=True)  # stale job folders would pass for this run's
+    clear_owned_dir(sweep_dir, "sweep", root, f"sweep.dir={cfg.sweep.dir}")  # stale job folders would pass for this run's
     started = time.time()
     cmd = multirun_command(cfg, params_file, sweep_dir, root / "conf", app)
     print("sweep:", " ".join(cmd[1:]))
@@ -38,16 +46,17 @@ def run_sweep(cfg: DictConfig, params_file: Path, root: Path, app: str = "pipeli
         # Hydra raises on the first failed job before on_multirun_end: log what the jobs left.
         finish_sweep(cfg, sweep_dir, started, {"overrides": " ".join(cmd[4:]), "sweep_dir": str(sweep_dir),
                                                "launcher": str(cfg.sweep.launcher)})
-    reports = _under(root, cfg.paths.reports) / "sweep"
-    shutil.rmtree(reports, ignore_errors=True)
-    shutil.copytree(sweep_dir / SUMMARY_DIR, reports)
     failed = [p for p in read_points(sweep_dir, since=started - 1.0) if p.status != "COMPLETED"]
     if launched.returncode != 0 or failed:
         details = "; ".join(f"job {p.job_num} ({' '.join(p.overrides)}): {p.status} {p.error[:300]}" for p in failed)
-        raise SystemExit(f"sweep: multirun exited {launched.returncode}; {len(failed)} failed point(s). {details}")
+        raise SystemExit(f"sweep: multirun exited {launched.returncode}; {len(failed)} failed point(s). {details} "
+                         f"(table and figures of what ran: {sweep_dir / SUMMARY_DIR}; reports/sweep/ left as it was)")
     summary_error = json.loads((sweep_dir / PARENT_FILE).read_text()).get("summary_error")
     if summary_error:
         raise SystemExit(f"sweep: every point ran, but its summary failed: {summary_error}")
+    reports = _under(root, cfg.paths.reports) / "sweep"
+    with staged_dir(reports, whole=True) as folder:  # swapped in whole: no earlier run's file survives
+        shutil.copytree(sweep_dir / SUMMARY_DIR, folder, dirs_exist_ok=True)
     return json.loads((reports / "metrics.json").read_text())
 
 
@@ -57,7 +66,12 @@ def main() -> None:
     args = parser.parse_args()
     root = repo_root()
     params_file = Path(args.params) if args.params else root / PARAMS_FILE
-    metrics = run_sweep(load_params(params_file), params_file, root)
+    cfg = load_params(params_file)
+    from pipeline.optimize.solve import SOLVERS  # names checked here, not in every job
+
+    launchers = sorted(p.stem for p in (root / "conf" / "hydra" / "launcher").glob("*.yaml")) + ["basic"]
+    check_config(cfg, choices={"solver.name": SOLVERS, "sweep.launcher": launchers})
+    metrics = run_sweep(cfg, params_file, root)
     print("sweep: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
     if metrics.get("not_proven"):
         print(f"sweep: WARNING {metrics['not_proven']} point(s) were not proven optimal (time limit): left out "
@@ -65,4 +79,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("sweep", main)

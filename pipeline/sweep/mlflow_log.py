@@ -13,7 +13,8 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from pipeline.core.tracking import ensure_experiment, experiment_name, tracking_uri
+from pipeline.core.tracking import (close_abandoned_runs, ensure_experiment, experiment_name, legal_names,
+                                    process_tags, tracking_uri)
 from pipeline.sweep.files import MARKER
 from pipeline.sweep.grid import scale_key
 from pipeline.sweep.points import Point
@@ -23,8 +24,8 @@ METRIC_PREFIX = "optimize/"  # the names a single `python -m pipeline.optimize` 
 
 
 def _log_batch(client: MlflowClient, run_id: str, params: dict, metrics: dict, when_ms: int) -> None:
-    params = [Param(k, str(v)[:6000]) for k, v in params.items()]
-    metrics = [Metric(k.replace(".", "/"), float(v), when_ms, 0) for k, v in metrics.items()]
+    params = [Param(k, str(v)[:6000]) for k, v in legal_names(params).items()]
+    metrics = [Metric(k, float(v), when_ms, 0) for k, v in legal_names({k.replace(".", "/"): v for k, v in metrics.items()}).items()]
     for i in range(0, max(len(params), len(metrics)), 100):  # MLflow: at most 100 params a batch
         client.log_batch(run_id, metrics=metrics[i : i + 100], params=params[i : i + 100])
 
@@ -44,7 +45,7 @@ def log_child(client: MlflowClient, exp_id: str, parent_id: str, point: Point) -
     start_ms = int(point.started * 1000) if point.started else marker_ms
     run = client.create_run(exp_id, run_name=point_run_name(point), start_time=start_ms, tags={
         "mlflow.parentRunId": parent_id, "stage": "sweep", "sweep.cost": point.cost,
-        "sweep.job": str(point.job_num), "sweep.job_dir": str(point.job_dir)})
+        "sweep.job": str(point.job_num), "sweep.job_dir": str(point.job_dir), **process_tags()})
     rid = run.info.run_id
     params = {"override": " ".join(point.overrides), **point.params,
               **{f"costs.{scale_key(c)}": s for c, s in point.scales.items()}}
@@ -62,9 +63,10 @@ def log_sweep(points: list[Point], cfg: DictConfig, summary_dir: Path | None, st
     """Parent + children for `points`; the summary folder (table, figures) as parent artifacts."""
     client = MlflowClient(tracking_uri=tracking_uri(cfg))
     exp_id = ensure_experiment(client, experiment_name("sweep", cfg))
+    close_abandoned_runs(client, [exp_id])  # a sweep killed while logging left its parent RUNNING
     name = f"sweep {len(points)} points {time.strftime('%Y-%m-%d %H:%M', time.localtime(started))}"
     parent = client.create_run(exp_id, run_name=name, start_time=int(started * 1000),
-                               tags={"stage": "sweep", "sweep.points": str(len(points))})
+                               tags={"stage": "sweep", "sweep.points": str(len(points)), **process_tags()})
     pid = parent.info.run_id
     for point in points:
         log_child(client, exp_id, pid, point)

@@ -80,13 +80,15 @@ def test_failed_point_is_logged_as_failed_child_and_stage_fails(tmp_path, monkey
     monkeypatch.setenv("FAKE_FAIL_AT_MAINTENANCE", "0.5")
     cfg = _cfg(tmp_path, ["sweep.scales=[0.5,1.5]", "sweep.costs=[maintenance]"])
 
-    with pytest.raises(SystemExit, match="1 failed point"):
+    with pytest.raises(SystemExit, match="1 failed point.*reports/sweep/ left as it was"):
         run_sweep(cfg, tmp_path / "params.yaml", ROOT, app=APP)
 
     children = _children(cfg, _parent_id(cfg))
     assert sorted(c.info.status for c in children) == ["FAILED", "FINISHED"]
     failed = next(c for c in children if c.info.status == "FAILED")
     assert "infeasible" in failed.data.tags["error"]
-    table = pd.read_csv(Path(cfg.paths.reports) / "sweep" / "points.csv")
+    # a failed sweep is no result: reports/sweep/ is not written, its table stays in the sweep folder
+    assert not (Path(cfg.paths.reports) / "sweep").exists()
+    table = pd.read_csv(Path(cfg.sweep.dir) / "summary" / "points.csv")
     assert sorted(table["status"]) == ["COMPLETED", "FAILED"]
     assert not math.isnan(table.loc[table["status"] == "COMPLETED", "objective"].iloc[0])

@@ -1,0 +1,75 @@
+"""How every stage's entry point starts and ends.
+
+- SIGTERM and SIGINT stop the stage (pipeline/core/processes.Interrupted): its MLflow run ends
+  KILLED, its staging folder goes, and it exits 128 + the signal (130, 143), never 0, so DVC
+  records nothing for it.
+- An expected error (bad config, bad input file, no solver, an infeasible instance: anything a
+  user can fix) prints one line, `<stage>: error: <what, where, which key>`, and exits 1. The
+  traceback is for developers: `--debug` or PIPELINE_DEBUG=1 shows it. Any other exception is a
+  bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+
+from pipeline.core.processes import Interrupted, stop_on_signals
+
+DEBUG_ENV = "PIPELINE_DEBUG"
+DEBUG_FLAG = "--debug"
+# Errors that describe the user's input or settings. Stages add their own (e.g. the solver's).
+EXPECTED: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError, NotADirectoryError,
+                                            PermissionError)
+
+
+def debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def take_debug_flag(argv: list[str]) -> list[str]:
+    """argv without --debug; the flag sets PIPELINE_DEBUG for this process and its children."""
+    if DEBUG_FLAG in argv:
+        os.environ[DEBUG_ENV] = "1"
+    if debugging():
+        os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra apps (the optimiser): the whole stack
+    return [a for a in argv if a != DEBUG_FLAG]
+
+
+def message(exc: BaseException) -> str:
+    if isinstance(exc, KeyError) and len(exc.args) == 1:
+        return str(exc.args[0])
+    return str(exc) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def expected_errors(stage: str, expected: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Turn an interruption into exit 128 + signal and an expected error into one line and exit 1."""
+    try:
+        yield
+    except Interrupted as exc:
+        print(f"{stage}: stopped by {exc} (nothing of this run was moved into place; rerun `dvc repro`)",
+              file=sys.stderr)
+        raise SystemExit(128 + exc.signum) from None
+    except KeyboardInterrupt:
+        print(f"{stage}: stopped by SIGINT (nothing of this run was moved into place; rerun `dvc repro`)",
+              file=sys.stderr)
+        raise SystemExit(130) from None
+    except (*EXPECTED, *expected) as exc:
+        if debugging():
+            raise
+        lines = message(exc).splitlines() or [""]
+        print(f"{stage}: error: {lines[0]}", file=sys.stderr)
+        for line in lines[1:]:
+            print(f"{stage}: error: {line}", file=sys.stderr)
+        print(f"{stage}: (run with {DEBUG_FLAG} or {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def run_stage(stage: str, main: Callable[[], object], expected: tuple[type[BaseException], ...] = ()) -> None:
+    """The `if __name__ == "__main__"` of a stage: signals, --debug, expected errors."""
+    sys.argv = [sys.argv[0], *take_debug_flag(sys.argv[1:])]
+    stop_on_signals()
+    with expected_errors(stage, expected):
+        main()

@@ -1,0 +1,123 @@
+"""A stage stopped by SIGINT, SIGTERM or SIGKILL: never exit 0, never a half-written or new file in
+place of the old one, its MLflow run KILLED (at once, or at the next start after a SIGKILL), and
+its staging folder gone (at once, or at the next start). The mechanism every entry point uses
+(pipeline/core/cli.py, staging.py, tracking.py), on a stand-in stage that takes its time."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import ROOT
+
+STAGE = '''
+import sys, time
+from pathlib import Path
+from omegaconf import OmegaConf
+from pipeline.core.cli import run_stage
+from pipeline.core.staging import staged
+from pipeline.core.tracking import stage_run
+
+def main():
+    folder, seconds, name = Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+    cfg = OmegaConf.create({"paths": {"reports": str(folder / "reports")}})
+    with staged(cfg, name, ("reports",)) as work:
+        with stage_run(name, cfg):
+            (Path(work.paths.reports) / "result.txt").write_text("new")
+            (folder / "started").write_text("")
+            time.sleep(seconds)
+
+run_stage(sys.argv[3], main)
+'''
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> str:
+    """One MLflow store for the module (creating a SQLite store costs seconds); each test its stage."""
+    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+
+
+@pytest.fixture
+def stage(tmp_path, monkeypatch, store, request):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    name = "demo_" + request.node.name.split("[")[-1].rstrip("]").lower().replace("test_", "")[:20]
+    script = tmp_path / "demo_stage.py"
+    script.write_text(STAGE)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "result.txt").write_text("old")
+
+    def start(seconds: float) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, str(script), str(tmp_path), str(seconds), name], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    client = MlflowClient(store)
+    return start, lambda: _statuses(client, name), name
+
+
+def _statuses(client, name: str) -> list[str]:
+    experiment = client.get_experiment_by_name(f"tablet/{name}")
+    return sorted(r.info.status for r in client.search_runs([experiment.experiment_id]))
+
+
+def _wait_started(tmp_path: Path, proc: subprocess.Popen) -> None:
+    deadline = time.time() + 60
+    while not (tmp_path / "started").exists():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_sigint_and_sigterm_stop_the_stage_cleanly(tmp_path, stage, signum, code):
+    start, statuses, name = stage
+    proc = start(60)
+    _wait_started(tmp_path, proc)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert f"{name}: stopped by {signal.Signals(signum).name}" in err and "Traceback" not in err
+    assert (tmp_path / "reports" / "result.txt").read_text() == "old"  # the new file never moved in
+    assert not list((tmp_path / "reports").glob(".partial-*"))
+    assert statuses() == ["KILLED"]
+
+
+def test_sigkill_leftovers_are_cleared_by_the_next_start(tmp_path, stage):
+    start, statuses, name = stage
+    proc = start(60)
+    _wait_started(tmp_path, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert (tmp_path / "reports" / "result.txt").read_text() == "old"
+    assert len(list((tmp_path / "reports").glob(f".partial-{name}-*"))) == 1  # inert, nothing reads it
+    assert statuses() == ["RUNNING"]
+
+    (tmp_path / "started").unlink()
+    again = start(0)
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert (tmp_path / "reports" / "result.txt").read_text() == "new"
+    assert not list((tmp_path / "reports").glob(".partial-*"))
+    assert statuses() == ["FINISHED", "KILLED"]
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name(f"tablet/{name}")
+    killed = next(r for r in client.search_runs([experiment.experiment_id]) if r.info.status == "KILLED")
+    assert killed.data.tags["pipeline.closed"].startswith(f"process {proc.pid} ")
+
+
+def test_a_live_run_of_another_process_is_left_alone(tmp_path, stage):
+    start, statuses, _ = stage
+    first = start(60)
+    _wait_started(tmp_path, first)
+    (tmp_path / "started").unlink()
+    second = start(0)  # a parallel experiment's stage, say
+    second.communicate(timeout=120)
+    assert statuses() == ["FINISHED", "RUNNING"]
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=60)
+    assert statuses() == ["FINISHED", "KILLED"]

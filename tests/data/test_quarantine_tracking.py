@@ -1,0 +1,56 @@
+"""Every quarantine reason of every loader reaches a real MLflow store through the stage's entry
+point (the names used to crash MLflow after the data were judged), and rows add up:
+accepted + quarantined = read. A stage that only quarantined succeeds."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from pipeline.contracts.quarantine import BY_LOADER
+from pipeline.data.__main__ import run
+from tests.conftest import ROOT
+from tests.data.bad_corpora import CORPORA
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return MlflowClient(uri)
+
+
+@pytest.mark.parametrize("kind", sorted(CORPORA))
+def test_every_reason_is_logged_to_mlflow_and_rows_add_up(kind, tmp_path, store):
+    overrides, expected = CORPORA[kind](tmp_path)
+    metrics = run(kind, overrides=overrides, out=str(tmp_path / "out"))
+
+    codes = {r.code for r in BY_LOADER[kind]}
+    assert set(metrics["quarantined_by_reason"]) == codes  # the corpus hits every reason the loader has
+    assert metrics["rows_accepted"] + metrics["quarantined_rows"] == metrics["rows_read"]
+    table = pd.read_csv(tmp_path / "out" / "reports" / "data" / f"{kind}_quarantine.csv")
+    assert dict(zip(table["source_row"], table["reason"])) == expected
+    assert table["reason_text"].notna().all() and (table["reason_text"].str.len() > 10).all()
+    assert json.loads((tmp_path / "out" / "reports" / "data" / f"{kind}_metrics.json").read_text()) == metrics
+
+    experiment = store.get_experiment_by_name(f"tablet/prepare_{kind}")
+    (logged,) = store.search_runs([experiment.experiment_id])
+    assert logged.info.status == "FINISHED"
+    for code in codes:
+        assert logged.data.metrics[f"data/quarantined_by_reason/{code}"] == metrics["quarantined_by_reason"][code]
+    assert logged.data.metrics["data/rows_read"] == metrics["rows_read"]
+
+
+def test_a_stage_that_only_quarantined_exits_0_from_the_command_line(tmp_path, store):
+    overrides, expected = CORPORA["inventory"](tmp_path)
+    out = tmp_path / "try"
+    done = subprocess.run([sys.executable, "-m", "pipeline.data", "inventory", *overrides, "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"see {out}/reports/data/inventory_quarantine.csv" in done.stdout
+    assert len(pd.read_csv(out / "reports" / "data" / "inventory_quarantine.csv")) == len(expected)
+    assert not list(out.rglob(".partial-*")), "nothing left aside"
