@@ -19,7 +19,7 @@ from pipeline.fault import plots
 from pipeline.fault.baselines import baseline_probabilities
 from pipeline.fault.datamodule import FaultDataModule
 from pipeline.fault.export import export_model
-from pipeline.fault.metrics import classification_metrics, reliability
+from pipeline.fault.metrics import choose_threshold, classification_metrics, one_class_statement, reliability
 from pipeline.fault.module import FaultClassifier, MilpAwarePenalty
 from pipeline.fault.stability import box_bounds, prune, stable_neurons
 
@@ -32,7 +32,11 @@ def fit(cfg: DictConfig, dm: FaultDataModule, run) -> tuple[FaultClassifier, dic
     low, high = box_bounds(mcfg.stability_box, dm.scaling)
     milp = mcfg.milp_aware
     penalty = MilpAwarePenalty(low, high, milp.stability_weight, milp.l1_weight) if milp.enabled else None
-    module = FaultClassifier(instantiate(mcfg.network), **training_parts(mcfg), penalty=penalty)
+    parts = training_parts(mcfg)
+    if str(mcfg.get("class_weighting", "none")) == "balanced":  # faults weighted up to the size of the other class
+        y = dm.splits["train"].y
+        parts["loss"] = instantiate(mcfg.loss, pos_weight=torch.tensor([(y == 0).sum() / max(1, (y == 1).sum())]))
+    module = FaultClassifier(instantiate(mcfg.network), **parts, penalty=penalty)
     _, seconds = fit_best(cfg, mcfg, run, module, dm, monitor="val/loss", mode="min", num_sanity_val_steps=0)
     best_epoch = min(module.history, key=lambda row: row["val/loss"])["epoch"]
     pruned = prune(module.net, float(mcfg.milp_aware.prune_below)) if mcfg.milp_aware.enabled else 0
@@ -45,17 +49,30 @@ def logits_of(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
         return net.eval()(torch.from_numpy(x)).squeeze(1).numpy().astype(np.float64)
 
 
-def evaluate(cfg: DictConfig, dm: FaultDataModule, net: torch.nn.Module) -> tuple[dict, dict[str, np.ndarray]]:
-    """Test-split metrics of the DNN, the baselines and (generated data) the Bayes limit."""
+def evaluate(cfg: DictConfig, dm: FaultDataModule, net: torch.nn.Module) -> tuple[dict, dict[str, np.ndarray], dict]:
+    """Test-split metrics of the DNN, the baselines and (generated data) the Bayes limit, each at
+    its own threshold chosen on the validation split (model.fault.threshold); and the thresholds
+    with plain statements where a model predicts one class only."""
     mcfg = cfg.model.fault
-    test = dm.splits["test"]
-    probs = {"dnn": 1.0 / (1.0 + np.exp(-logits_of(net, dm.scaled("test"))))}
-    probs |= baseline_probabilities(mcfg.baselines, dm.scaled("train"), dm.splits["train"].y, dm.scaled("test"))
+    test, val = dm.splits["test"], dm.splits["val"]
+    sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+    probs = {"dnn": sigmoid(logits_of(net, dm.scaled("test")))}
+    val_probs = {"dnn": sigmoid(logits_of(net, dm.scaled("val")))}
+    fitted = baseline_probabilities(mcfg.baselines, dm.scaled("train"), dm.splits["train"].y,
+                                    np.vstack([dm.scaled("val"), dm.scaled("test")]))
+    for name, p in fitted.items():
+        val_probs[name], probs[name] = p[: len(val)], p[len(val):]
     if dm.has_truth:
-        probs["bayes"] = test.true_prob
-    scores = {name: classification_metrics(test.y, p, float(mcfg.threshold), int(mcfg.calibration_bins))
-              for name, p in probs.items()}
-    return scores, probs
+        probs["bayes"], val_probs["bayes"] = test.true_prob, val.true_prob
+    scores, decision = {}, {"rule": str(mcfg.threshold.rule), "thresholds": {}, "how": {}, "statements": []}
+    for name, p in probs.items():
+        threshold, how = choose_threshold(val.y, val_probs[name], mcfg.threshold)
+        scores[name] = classification_metrics(test.y, p, threshold, int(mcfg.calibration_bins))
+        decision["thresholds"][name], decision["how"][name] = threshold, how
+        statement = one_class_statement(name, test.y, p, threshold)
+        if statement:
+            decision["statements"].append(statement)
+    return scores, probs, decision
 
 
 def summarise(scores: dict, has_truth: bool) -> dict:
@@ -104,7 +121,7 @@ def train(cfg: DictConfig) -> dict:
     with stage_run("train_fault", cfg, params=params) as run:
         module, training = fit(cfg, dm, run)
         net = module.net
-        scores, probs = evaluate(cfg, dm, net)
+        scores, probs, decision = evaluate(cfg, dm, net)
         low, high = box_bounds(mcfg.stability_box, dm.scaling)
         stability = {method: stable_neurons(net, low, high, method) for method in ("interval", "lp")}
         meta = metadata(dm.scaling, dm.splits["train"].raw,
@@ -115,6 +132,8 @@ def train(cfg: DictConfig) -> dict:
                               mcfg.export.tolerance)
         metrics = {
             "test": scores, **summarise(scores, dm.has_truth), "training": training,
+            "decision": decision, "class_weighting": str(mcfg.get("class_weighting", "none")),
+            "test_fault_share": float(dm.splits["test"].y.mean()),
             "rows": {name: len(dm.splits[name]) for name in SPLITS},
             "split_times": {name: [dm.splits[name].first, dm.splits[name].last] for name in SPLITS},
             "stability": {method: {k: v for k, v in counts.items() if k != "layers"}

@@ -141,3 +141,32 @@ def test_stability_penalty_is_differentiable_and_pruning_zeroes_small_weights(ti
     small = sum(int((m.weight.abs() < 0.05).sum()) for m in net.linear_layers())
     assert prune(net, 0.05) == small and 0 < small < total
     assert sum(int((m.weight == 0).sum()) for m in net.linear_layers()) == small
+
+
+def test_threshold_rules_choose_on_validation():
+    from omegaconf import OmegaConf
+
+    from pipeline.fault.metrics import choose_threshold
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 0.4, 4000)  # rare faults: a model that never reaches 0.5
+    y = (rng.uniform(size=4000) < p).astype(int)
+    rule = lambda name: OmegaConf.create({"rule": name, "fixed": 0.5, "revenue": 100.0, "penalty": 200.0})  # noqa: E731
+    assert choose_threshold(y, p, rule("fixed")) == (0.5, "fixed at 0.5")
+    t_f1, how = choose_threshold(y, p, rule("f1"))
+    assert 0.05 < t_f1 < 0.4 and how.startswith("best F1")
+    # calibrated probabilities: the best production value is near revenue / (revenue + penalty) = 1/3
+    t_cost, _ = choose_threshold(y, p, rule("cost"))
+    assert t_cost == pytest.approx(1 / 3, abs=0.05)
+    # nothing to choose on: the fixed threshold, said plainly
+    assert "one class only" in choose_threshold(np.zeros(10, int), p[:10], rule("f1"))[1]
+
+
+def test_a_model_that_predicts_one_class_is_said_so():
+    from pipeline.fault.metrics import one_class_statement
+
+    y = np.array([0, 0, 1, 0])
+    said = one_class_statement("dnn", y, np.array([0.1, 0.2, 0.3, 0.1]), 0.5)
+    assert said.startswith("dnn predicts no fault on the test split at threshold 0.5 (0 of 4 rows; 1 actual faults)")
+    assert "every row" in one_class_statement("dnn", y, np.array([0.6, 0.7, 0.8, 0.9]), 0.5)
+    assert one_class_statement("dnn", y, np.array([0.1, 0.2, 0.8, 0.1]), 0.5) is None

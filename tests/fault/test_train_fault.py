@@ -21,7 +21,7 @@ from pipeline.contracts.fault_model import METADATA_KEYS
 from pipeline.fault.train import ONNX_FILE, PT_FILE, train
 from tests.conftest import make_cfg
 
-METRIC_NAMES = {"accuracy", "auc", "pr_auc", "f1", "brier", "ece", "log_loss"}
+METRIC_NAMES = {"accuracy", "auc", "pr_auc", "f1", "brier", "ece", "log_loss", "threshold", "predicted_fault_share"}
 
 
 def _run_stage(tmp_path: Path, overrides: list[str] | None = None):
