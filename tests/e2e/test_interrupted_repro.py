@@ -88,12 +88,14 @@ def _interrupt(repo: Path, signum: int, whole_group: bool) -> tuple[int, str]:
     return proc.returncode, out
 
 
-@pytest.mark.parametrize("signum, whole_group, epochs", [
-    (signal.SIGINT, True, 41),    # Ctrl-C: the terminal signals dvc and the stage
-    (signal.SIGTERM, False, 42),  # `kill <pid>` or a scheduler's time limit: the stage alone
-    (signal.SIGKILL, True, 43),   # the OOM killer or a power cut: nothing can clean up
+# Each case its own epochs for the stopped run and for the rerun: DVC would restore a rerun whose
+# parameters an earlier case finished from its run-cache, without running the stage.
+@pytest.mark.parametrize("signum, whole_group, epochs, rerun_epochs", [
+    (signal.SIGINT, True, 41, 2),    # Ctrl-C: the terminal signals dvc and the stage
+    (signal.SIGTERM, False, 42, 3),  # `kill <pid>` or a scheduler's time limit: the stage alone
+    (signal.SIGKILL, True, 43, 4),   # the OOM killer or a power cut: nothing can clean up
 ])
-def test_a_stopped_stage_reruns_and_leaves_nothing_stale(repo, signum, whole_group, epochs):
+def test_a_stopped_stage_reruns_and_leaves_nothing_stale(repo, signum, whole_group, epochs, rerun_epochs):
     _set_epochs(repo, epochs)  # long enough to be caught in the middle of training
     lock_before = (repo / "dvc.lock").read_text()
     code, out = _interrupt(repo, signum, whole_group)
@@ -111,7 +113,7 @@ def test_a_stopped_stage_reruns_and_leaves_nothing_stale(repo, signum, whole_gro
         assert "RUNNING" not in statuses and statuses.count("KILLED") >= 1
         assert not list((repo / "models").glob(".partial-*")) and not list((repo / "reports").glob(".partial-*"))
 
-    _set_epochs(repo, 2)  # the rerun, at a length a test can wait for
+    _set_epochs(repo, rerun_epochs)  # the rerun, at a length a test can wait for
     rerun = _dvc(repo, "repro", STAGE)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert f"Running stage '{STAGE}'" in rerun.stdout
