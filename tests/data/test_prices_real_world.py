@@ -84,6 +84,12 @@ def test_spring_forward_day_has_23_hours_and_the_horizon_counts_elapsed_hours(tm
     assert prices[PRICE].tolist() == list(range(24))
 
 
+def test_without_a_time_zone_the_missing_hour_points_to_the_setting(tmp_path):
+    path, _ = local_day_file(tmp_path, "2021-03-14")
+    with pytest.raises(DataValidationError, match=r"first missing: 2021-03-14 02:00:00.*set data\.prices\.timezone"):
+        load_prices(csv_cfg(path, "2021-03-14 00:00:00", timezone=None), 24)
+
+
 def test_fall_back_day_has_25_hours_with_the_repeated_hour_twice(tmp_path):
     path, hours = local_day_file(tmp_path, "2021-11-07")
     q = Quarantine(path)

@@ -58,6 +58,9 @@ def window(prices: pd.DataFrame, start: str, hours: int, file: Path,
     missing = wanted.difference(indexed.index)
     if len(missing):
         cause = _quarantined_cause(missing, quarantined)
+        if prices[TIMESTAMP].dt.tz is None:
+            cause += ("; a local-time file with a DST change lacks an hour on one day: set data.prices.timezone "
+                      "(e.g. America/Los_Angeles) and the horizon counts elapsed hours")
         raise DataValidationError(file, f"no price for {len(missing)} of the {hours} hours from {start} "
                                         f"(first missing: {missing[0]}){cause}", column=TIMESTAMP)
     return pd.DataFrame({TIMESTAMP: wanted, PRICE: indexed.loc[wanted].to_numpy()})
