@@ -198,6 +198,7 @@ RULES: list = [
     # the schedule (conf/optimize)
     Number("optimize.horizon_hours", 1, integer=True),
     Number("optimize.presses", 1, integer=True),
+    Number("optimize.training_range_tolerance", 0),
     Number("optimize.fixed_inputs.*", 0),
     Ordered("optimize.temperature_C.min", "optimize.temperature_C.max"),
     Number("optimize.humidity_pct.*", 0, 100),
