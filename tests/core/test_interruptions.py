@@ -1,7 +1,9 @@
 """A stage stopped by SIGINT, SIGTERM or SIGKILL: never exit 0, never a half-written or new file in
 place of the old one, its MLflow run KILLED (at once, or at the next start after a SIGKILL), and
 its staging folder gone (at once, or at the next start). The mechanism every entry point uses
-(pipeline/core/cli.py, staging.py, tracking.py), on a stand-in stage that takes its time."""
+(pipeline/core/cli.py, staging.py, tracking.py), on a stand-in stage that takes its time.
+Slow (each case starts Python processes that import MLflow); CI runs it. The same through
+`dvc repro` and Lightning: tests/e2e/test_interrupted_repro.py."""
 from __future__ import annotations
 
 import os
@@ -15,6 +17,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
 
 STAGE = '''
 import sys, time

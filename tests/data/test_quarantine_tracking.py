@@ -17,11 +17,16 @@ from tests.conftest import ROOT
 from tests.data.bad_corpora import CORPORA
 
 
+@pytest.fixture(scope="module")
+def store_uri(tmp_path_factory) -> str:
+    """One real SQLite store for the module (creating one costs seconds)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+
+
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return MlflowClient(uri)
+def store(store_uri, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
+    return MlflowClient(store_uri)
 
 
 @pytest.mark.parametrize("kind", sorted(CORPORA))
@@ -38,7 +43,7 @@ def test_every_reason_is_logged_to_mlflow_and_rows_add_up(kind, tmp_path, store)
     assert json.loads((tmp_path / "out" / "reports" / "data" / f"{kind}_metrics.json").read_text()) == metrics
 
     experiment = store.get_experiment_by_name(f"tablet/prepare_{kind}")
-    (logged,) = store.search_runs([experiment.experiment_id])
+    (logged,) = store.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1)
     assert logged.info.status == "FINISHED"
     for code in codes:
         assert logged.data.metrics[f"data/quarantined_by_reason/{code}"] == metrics["quarantined_by_reason"][code]
