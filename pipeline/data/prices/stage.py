@@ -58,9 +58,9 @@ def window(prices: pd.DataFrame, start: str, hours: int, file: Path,
     missing = wanted.difference(indexed.index)
     if len(missing):
         cause = _quarantined_cause(missing, quarantined)
-        if prices[TIMESTAMP].dt.tz is None:
-            cause += ("; a local-time file with a DST change lacks an hour on one day: set data.prices.timezone "
-                      "(e.g. America/Los_Angeles) and the horizon counts elapsed hours")
+        if prices[TIMESTAMP].dt.tz is None and len(missing) == 1 and cause.startswith("; check"):
+            cause += ("; if the file is in local time, this may be the hour a DST change skips: set "
+                      "data.prices.timezone (e.g. America/Los_Angeles) and the horizon counts elapsed hours")
         raise DataValidationError(file, f"no price for {len(missing)} of the {hours} hours from {start} "
                                         f"(first missing: {missing[0]}){cause}", column=TIMESTAMP)
     return pd.DataFrame({TIMESTAMP: wanted, PRICE: indexed.loc[wanted].to_numpy()})
@@ -84,7 +84,7 @@ def _quarantined_cause(missing: pd.DatetimeIndex, quarantined: pd.DataFrame | No
                      f"{first.reason})")
     if not parts:
         return plain
-    return ": " + "; ".join(parts) + f"; see reports/data/{QUARANTINE_FILE}"
+    return ": " + "; ".join(parts) + f"; see {QUARANTINE_FILE} beside the stage's metrics (reports/data/)"
 
 
 def _options(pcfg: DictConfig) -> dict:
