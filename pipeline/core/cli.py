@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 
@@ -73,3 +74,6 @@ def run_stage(stage: str, main: Callable[[], object], expected: tuple[type[BaseE
     stop_on_signals()
     with expected_errors(stage, expected):
         main()
+        # done and moved in: a signal during interpreter shutdown just ends the process (no traceback)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_DFL)
