@@ -42,6 +42,7 @@ UNKNOWN_LABEL = Reason("unknown_label", "{column} is not one of the fault label 
 
 # Line sheets (pipeline/data/line/validation.py).
 TIMESTAMP_OUT_OF_ORDER = Reason("timestamp_out_of_order", "{column} is earlier than a row before it")
+SEGMENT_MISSING = Reason("segment_missing", "{column} is empty: the row names no production segment (batch)")
 
 # Prices (pipeline/contracts/prices.py).
 TIME_NOT_IN_ZONE = Reason("time_not_in_zone", "{column} does not exist or is ambiguous in the time zone {detail} "
@@ -70,7 +71,7 @@ DUPLICATE_RECORD = Reason("duplicate_record", "the same record as an earlier row
 # Per loader, every code it can give (docs/bad_inputs.md and the tests walk these).
 BY_LOADER: dict[str, tuple[Reason, ...]] = {
     "fault": (NOT_A_TIMESTAMP, NOT_A_NUMBER, OUT_OF_RANGE, NOT_WHOLE_NUMBER, UNKNOWN_LABEL, DUPLICATE_TIMESTAMP),
-    "line": (NOT_A_TIMESTAMP, NOT_A_NUMBER, DUPLICATE_TIMESTAMP, TIMESTAMP_OUT_OF_ORDER),
+    "line": (NOT_A_TIMESTAMP, NOT_A_NUMBER, DUPLICATE_TIMESTAMP, TIMESTAMP_OUT_OF_ORDER, SEGMENT_MISSING),
     "inventory": (ID_INVALID, AMOUNT_MISSING, AMOUNT_NOT_A_NUMBER, AMOUNT_NOT_FINITE, AMOUNT_NEGATIVE,
                   UNIT_UNKNOWN, LOCATION_UNKNOWN, CHEMICAL_UNKNOWN, CAS_MISSING, CAS_MALFORMED, CAS_CHECK_DIGIT,
                   CAS_NAME_CONFLICT, LOG_REASON_UNKNOWN, MASS_WITHOUT_DENSITY, VOLUME_WITHOUT_DENSITY,

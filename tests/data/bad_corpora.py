@@ -36,22 +36,23 @@ def fault_corpus(folder: Path) -> tuple[list[str], dict[int, str]]:
 
 
 def line_corpus(folder: Path) -> tuple[list[str], dict[int, str]]:
-    """The 10-second press layout (data/line=press_10s), 60 rows, 6 of them bad."""
-    columns = ["timestamp", "tbl_speed", "fom", "main_comp", "tbl_fill", "SREL", "pre_comp", "cyl_main", "cyl_pre",
-               "stiffness", "ejection"]
+    """The 10-second press layout (data/line=press_10s), 62 rows, 7 of them bad."""
+    columns = ["timestamp", "campaign", "batch", "tbl_speed", "fom", "main_comp", "tbl_fill", "SREL", "pre_comp",
+               "cyl_main", "cyl_pre", "stiffness", "ejection"]
     t0 = pd.Timestamp("2019-09-06 04:00:00")
-    rows = [[str(t0 + pd.Timedelta(seconds=10 * i)), str(60 + i % 3), "40", f"{12 + 0.1 * (i % 5):.1f}", "4.22",
-             "1.1", "2.0", "1.37", "5", "2", str(470 + i % 7)] for i in range(60)]
+    rows = [[str(t0 + pd.Timedelta(seconds=10 * i)), "80", "368", str(120 + i % 3), "40", f"{12 + 0.1 * (i % 5):.1f}",
+             "4.22", "1.1", "2.0", "1.37", "5", "2", str(470 + i % 7)] for i in range(60)]
     rows[2][0] = "not a time"               # row 4: not_a_timestamp
-    rows[5][3] = "nan"                      # row 7: not_a_number (main_comp)
-    rows[8][1] = "inf"                      # row 10: not_a_number (tbl_speed)
-    rows[11][10] = "abc"                    # row 13: not_a_number (ejection)
+    rows[5][5] = "nan"                      # row 7: not_a_number (main_comp)
+    rows[8][3] = "inf"                      # row 10: not_a_number (tbl_speed)
+    rows[11][12] = "abc"                    # row 13: not_a_number (ejection)
+    rows[40][2] = ""                        # row 44 once two rows are inserted below: segment_missing (batch)
     rows.insert(15, list(rows[14]))         # row 17: duplicate_timestamp (of row 16)
     rows.insert(25, [rows[3][0], *rows[3][1:]])  # row 27: timestamp_out_of_order
     path = folder / "press.csv"
     path.write_text(";".join(columns) + "\n" + "".join(";".join(r) + "\n" for r in rows))
     expected = {4: "not_a_timestamp", 7: "not_a_number", 10: "not_a_number", 13: "not_a_number",
-                17: "duplicate_timestamp", 27: "timestamp_out_of_order"}
+                17: "duplicate_timestamp", 27: "timestamp_out_of_order", 44: "segment_missing"}
     return ["data/line=press_10s", f"data.line.path={path}"], expected
 
 

@@ -173,7 +173,8 @@ def test_batches_travel_as_segment_columns_and_rows_without_one_are_quarantined(
     path.write_text("\n".join(lines) + "\n")
     metrics = run(_csv_cfg(tiny_cfg, path, segments=["campaign", "batch"]), tmp_path)
     q = pd.read_csv(tmp_path / "reports/data/line_quarantine.csv")
-    assert dict(zip(q.source_row, q.reason)) == {7: "batch missing"}
+    assert dict(zip(q.source_row, q.reason)) == {7: "segment_missing"} and q.column.tolist() == ["batch"]
+    assert metrics["rows_accepted"] + metrics["quarantined_rows"] == metrics["rows_read"] == 30
     aligned = pd.read_parquet(tmp_path / "data/line/aligned.parquet")
     layout = json.loads((tmp_path / "data/line/layout.json").read_text())
     assert layout["segments"] == ["campaign", "batch"] and layout["channels"] == ["force", "speed"]

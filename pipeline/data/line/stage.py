@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from pipeline.contracts import quarantine as reasons
 from pipeline.contracts.line import ALIGNED_FILE, EVENTS_FILE, LAYOUT_FILE, RAW_DIR, TIMESTAMP
 from pipeline.core.config import origin_root
 from pipeline.core.io import ensure_dir, write_json
@@ -124,7 +125,7 @@ def named_segments(chunk: pd.DataFrame, spec: SheetSpec, quarantine: Quarantine)
         if bad.any():
             rows = chunk[bad.to_numpy()].copy()
             rows.insert(0, "sheet", spec.name)
-            quarantine.add(rows, f"{column} missing", column)
+            quarantine.add(rows, reasons.SEGMENT_MISSING, column)
             chunk, text = chunk[~bad.to_numpy()], text[~bad.to_numpy()]
         chunk = chunk.assign(**{column: text.astype(str)})
     return chunk
@@ -162,6 +163,7 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     parts: dict[str, int] = {}
     val = line.validation
     segments: list[str] = []
+    rows_read = 0
     for spec, chunk in tqdm(chunks, desc="prepare_line", unit="chunk", total=n_chunks * 8 or None, mininterval=2):
         if spec.name not in validators:
             channels = [c for c in chunk.columns if c != spec.timestamp and c not in spec.segments]
@@ -171,6 +173,7 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
             summaries[spec.name] = StationSummary(line, spec.name, channels, source)
             periods[spec.name] = spec.period_s
             segments += [c for c in spec.segments if c not in segments]
+        rows_read += len(chunk)
         chunk = named_segments(chunk, spec, quarantine)
         clean = validators[spec.name].check(chunk)
         if clean.empty:
@@ -205,7 +208,8 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
         layout["station_channels"] = stations
     write_json(out_dir / LAYOUT_FILE, layout)
     quarantine.write(ensure_dir(reports_dir) / "line_quarantine.csv")
-    result = metrics(validators, quarantine, aligned[[TIMESTAMP, *channels]], events, time.perf_counter() - t_start, source)
+    result = metrics(validators, quarantine, aligned[[TIMESTAMP, *channels]], events, time.perf_counter() - t_start, source,
+                     rows_read)
     if segments:
         result["segments"] = {c: aligned[c].nunique() for c in segments}
     if stations:
@@ -214,10 +218,10 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
 
 
 def metrics(validators: dict[str, SheetValidator], quarantine: Quarantine, aligned: pd.DataFrame,
-            events: pd.DataFrame, seconds: float, source: str) -> dict:
+            events: pd.DataFrame, seconds: float, source: str, rows_read: int | None = None) -> dict:
     sheets = {name: v.report.as_dict() for name, v in validators.items()}
     rows = sum(s["rows_out"] for s in sheets.values())
-    rows_in = sum(s["rows_in"] for s in sheets.values())
+    rows_in = rows_read if rows_read is not None else sum(s["rows_in"] for s in sheets.values())
     points = sum(v.report.rows_out * len(v.columns) for v in validators.values())
     span = aligned[TIMESTAMP].iloc[-1] - aligned[TIMESTAMP].iloc[0]
     values = aligned.drop(columns=TIMESTAMP).to_numpy()
