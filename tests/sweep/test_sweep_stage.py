@@ -58,6 +58,7 @@ def test_parallel_sweep_logs_exactly_one_child_per_point(tmp_path, monkeypatch):
     assert len({c.data.tags["sweep.job"] for c in children}) == 6
     one = next(c for c in children if c.data.params["costs.maintenance_scale"] == "0.5")
     assert one.info.run_name == "maintenance x0.5" and one.info.status == "FINISHED"
+    assert one.info.end_time - one.info.start_time >= 500, "the child spans its job (FAKE_SOLVE_S), not its logging"
     assert one.data.metrics["optimize/maintenance_cost"] == pytest.approx(500.0)
     assert one.data.metrics["optimize/solve/seconds"] == pytest.approx(0.2)
     artifacts = {a.path for a in MlflowClient(tracking_uri(cfg)).list_artifacts(one.info.run_id)}
