@@ -51,14 +51,19 @@ def run_queue(repo: Path, experiments: dict[str, list[str]], env: dict, jobs: in
             args += ["-S", override]
         dvc(repo, env, *args)
     started = time.time()
-    dvc(repo, env, "queue", "start", "-j", str(jobs))
-    while True:
-        states = queue_states(repo, env)
-        if len(states) == len(experiments) and all(s in ("Success", "Failed") for s in states.values()):
-            break
-        if time.time() - started > timeout:
-            raise TimeoutError(f"queue not done after {timeout}s: {states}")
-        time.sleep(3)
-    logs = {name: dvc(repo, env, "queue", "logs", name) for name in experiments}
-    dvc(repo, env, "queue", "stop")  # the workers stop once idle; make sure they do
+    # The workers it starts outlive it and inherit its output: a file, not a pipe to wait on.
+    with open(repo / ".dvc" / "tmp" / "queue-start.log", "w") as log:
+        subprocess.run([DVC, "queue", "start", "-j", str(jobs)], cwd=repo, env=env, stdout=log,
+                       stderr=subprocess.STDOUT, check=True, timeout=120)
+    try:
+        while True:
+            states = queue_states(repo, env)
+            if len(states) == len(experiments) and all(s in ("Success", "Failed") for s in states.values()):
+                break
+            if time.time() - started > timeout:
+                raise TimeoutError(f"queue not done after {timeout}s: {states}")
+            time.sleep(3)
+        logs = {name: dvc(repo, env, "queue", "logs", name) for name in experiments}
+    finally:  # never leave this repository's workers behind (they stop once idle; make sure)
+        subprocess.run([DVC, "queue", "stop", "--kill"], cwd=repo, env=env, capture_output=True, timeout=120)
     return {"states": states, "logs": logs, "seconds": time.time() - started}
