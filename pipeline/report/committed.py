@@ -11,7 +11,7 @@ from pipeline.core.tracking import flatten
 
 # Wall-clock figures change every run; they are not results.
 TIMING = re.compile(r"(^|[._/])(seconds|wall_s|windows_per_s|build_seconds|cut_seconds)$|_seconds$|seconds\.")
-RELATIVE_TOLERANCE = 1e-9  # closer than this is the same figure printed twice
+RELATIVE_TOLERANCE = 1e-6  # the page prints 6 significant digits: a closer pair would look the same
 
 
 def committed_metrics(root: Path, path: Path) -> dict | None:
@@ -30,16 +30,20 @@ def committed_metrics(root: Path, path: Path) -> dict | None:
     return flatten(data) if isinstance(data, dict) else None
 
 
+def _is_figure(value) -> bool:
+    return isinstance(value, (int, float))  # bools too; text (run ids, names) is not a figure
+
+
 def _differs(now, then) -> bool:
-    if isinstance(now, bool) or isinstance(then, bool) or not isinstance(now, (int, float)) \
-            or not isinstance(then, (int, float)):
+    if isinstance(now, bool) or isinstance(then, bool) or not _is_figure(then):
         return now != then
     return abs(now - then) > RELATIVE_TOLERANCE * max(abs(now), abs(then), 1e-300)
 
 
 def moved(now: dict, committed: dict | None) -> dict[str, object]:
-    """{key: committed value} for every result (not a timing) whose value differs from HEAD's."""
+    """{key: committed value} for every figure (not a timing, not text such as a run id) whose
+    value differs from HEAD's."""
     if committed is None:
         return {}
     return {k: committed.get(k) for k, v in now.items()
-            if not TIMING.search(k) and not isinstance(v, (list, dict)) and _differs(v, committed.get(k))}
+            if _is_figure(v) and not TIMING.search(k) and _differs(v, committed.get(k))}

@@ -100,7 +100,7 @@ def test_page_shows_committed_and_reproduced_figures_where_they_differ(tmp_path)
     folder = tmp_path / "reports" / "fault"
     folder.mkdir(parents=True)
     metrics = folder / "metrics.json"
-    committed = {"test": {"dnn": {"auc": 0.7757, "brier": 0.129}}, "training": {"seconds": 12.5}}
+    committed = {"test": {"dnn": {"auc": 0.7757, "brier": 0.129}}, "training": {"seconds": 12.5}, "run_id": "a1"}
     metrics.write_text(json.dumps(committed))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run"]):
@@ -108,7 +108,8 @@ def test_page_shows_committed_and_reproduced_figures_where_they_differ(tmp_path)
     section = next(s for s in SECTIONS if s.folder == "fault")
     assert not collect(folder, "train_fault", root=tmp_path).moved  # as committed
 
-    metrics.write_text(json.dumps({"test": {"dnn": {"auc": 0.7769, "brier": 0.129}}, "training": {"seconds": 20.0}}))
+    metrics.write_text(json.dumps({"test": {"dnn": {"auc": 0.7769, "brier": 0.129}}, "training": {"seconds": 20.0},
+                                   "run_id": "b2"}))
     out = collect(folder, "train_fault", root=tmp_path)
     assert out.moved == {"metrics.json": {"test.dnn.auc": 0.7757}}
     html = _section(section, out)
