@@ -78,10 +78,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {list(VARIANTS)}")
     parser.add_argument("--out", default="reports/bench/retrain_spread.json")
+    parser.add_argument("--add", action="store_true", help="keep the variants already in --out, add these")
     args = parser.parse_args()
     root = repo_root()
     committed = headline_values(root / "reports")
-    runs = {}
+    out = root / args.out
+    runs = json.loads(out.read_text())["variants"] if args.add and out.exists() else {}
     for name in args.variants.split(","):
         with tempfile.TemporaryDirectory(prefix=f"retrain-{name}-") as work:
             runs[name] = run_variant(root, name, VARIANTS[name], Path(work))
@@ -93,7 +95,7 @@ def main() -> None:
     result = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                           "load_average": os.getloadavg()},
               "committed": committed, "variants": runs, "spread": spread}
-    write_json(root / args.out, result)
+    write_json(out, result)
     print(json.dumps(spread, indent=1))
 
 

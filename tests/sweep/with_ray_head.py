@@ -9,6 +9,7 @@ exits with CMD's code. The head's log is at $RAY_HEAD_LOG (default: a temporary 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -63,6 +64,8 @@ def main(cmd: list[str]) -> int:
         return subprocess.run(cmd, env={**os.environ, "RAY_ADDRESS": f"127.0.0.1:{PORT}"}).returncode
     finally:
         stop(head)
+        if "RAY_HEAD_LOG" in os.environ:  # the log lives elsewhere: nothing of Ray's to keep here
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 if __name__ == "__main__":
