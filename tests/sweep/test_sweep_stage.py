@@ -41,6 +41,14 @@ def test_grid_override_is_one_at_a_time():
                   "{humidity_scale:0.5},{humidity_scale:1.5}")
 
 
+def test_unknown_launcher_is_named_with_the_choices():
+    from pipeline.sweep.grid import check_launcher
+
+    with pytest.raises(ValueError, match=r"sweep.launcher='rayy'.*choose one of \['parallel', 'ray', 'slurm', 'slurm_local'\]"):
+        check_launcher("rayy", ROOT / "conf")
+    check_launcher("parallel", ROOT / "conf")
+
+
 def test_parallel_sweep_logs_exactly_one_child_per_point(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(HERE))
     monkeypatch.setenv("FAKE_SOLVE_S", "0.5")  # long enough that both workers take jobs
