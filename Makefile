@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # dvc runs each stage's `python -m pipeline...` from PATH: it must be the virtual environment's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test test-fast params clean-venv
+.PHONY: setup cluster repro test test-fast params clean-venv
 
 setup: $(VENV)/.installed
 
@@ -16,6 +16,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+# Optional scale-out extra (Ray, submitit, PostgreSQL driver): `make cluster`. The Ray plugin goes
+# in without its dependencies (pyproject.toml, `cluster`, says why; `pip check` names that one pin).
+cluster: $(VENV)/.cluster
+
+$(VENV)/.cluster: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e ".[dev,cluster]"
+	$(BIN)/pip install --quiet --no-deps hydra-ray-launcher==1.2.2
 	touch $@
 
 repro: setup

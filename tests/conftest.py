@@ -102,3 +102,31 @@ def tiny_repro(tmp_path_factory) -> Path:
     if result.returncode != 0:
         raise AssertionError(f"tiny dvc repro failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
     return repo
+
+
+def commit_all(repo: Path, message: str) -> str:
+    """`git add -A && git commit` (if anything changed) in a test repository; returns HEAD."""
+    import subprocess
+
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    if subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=repo).returncode != 0:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], cwd=repo, check=True)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def team_experiments(tiny_repro):
+    """A team tracking server (PostgreSQL + `mlflow server` with the artifact proxy, loopback)
+    and three experiments queued on the tiny run and run two at a time against it
+    (tests/queued_experiments.py). Yields what the tests read, then stops the server."""
+    from tests import team_server
+    from tests.queued_experiments import EXPERIMENTS, run_queue
+
+    if reason := team_server.missing():
+        pytest.skip(reason)
+    baseline = commit_all(tiny_repro, "tiny run")  # what a user commits after `dvc repro`
+    with team_server.team_server() as server:
+        env = {**repro_env(), "MLFLOW_TRACKING_URI": server["url"]}
+        outcome = run_queue(tiny_repro, EXPERIMENTS, env, jobs=2)
+        yield {**server, **outcome, "repo": tiny_repro, "baseline": baseline, "env": env}

@@ -65,6 +65,17 @@ def tracking_uri(cfg: DictConfig | None = None) -> str:
     return f"sqlite:///{origin_root() / 'mlflow.db'}"
 
 
+# `dvc exp run` (queued or not) tells each stage which experiment it runs in.
+DVC_EXPERIMENT_TAGS = {"DVC_EXP_NAME": "dvc.exp_name", "DVC_EXP_BASELINE_REV": "dvc.exp_baseline_rev"}
+
+
+def experiment_tags() -> dict[str, str]:
+    """Tags naming the DVC experiment and the commit it started from, when a stage runs under
+    `dvc exp run`: a run is matched to its row of `dvc exp show` by name (the experiment's own
+    commit exists only once it has finished)."""
+    return {tag: os.environ[var] for var, tag in DVC_EXPERIMENT_TAGS.items() if os.environ.get(var)}
+
+
 def experiment_name(stage: str, cfg: DictConfig | None = None) -> str:
     prefix = OmegaConf.select(cfg, "tracking.experiment_prefix", default="tablet") if cfg is not None else "tablet"
     return f"{prefix}/{stage}" if prefix else stage
@@ -169,7 +180,7 @@ def stage_run(stage: str, cfg: DictConfig | None = None, params: dict | DictConf
 
     client = MlflowClient()
     close_abandoned_runs(client, pipeline_experiments(client, cfg) or [experiment_id])
-    all_tags = {"stage": stage, **process_tags(), **(tags or {})}
+    all_tags = {"stage": stage, **process_tags(), **experiment_tags(), **(tags or {})}
     run = mlflow.start_run(run_name=run_name or readable_run_name(stage), tags=all_tags)
     try:
         if params is not None:

@@ -22,7 +22,7 @@ def build_page(cfg: DictConfig, root: Path | None = None) -> tuple[Path, dict]:
     root = root or repo_root()
     reports = Path(cfg.paths.reports)
     reports = reports if reports.is_absolute() else root / reports
-    sections = [(s, collect(reports / s.folder, s.stage)) for s in SECTIONS]
+    sections = [(s, collect(reports / s.folder, s.stage, root=root)) for s in SECTIONS]
     uri = tracking_uri(cfg)
     experiments = [experiment_name(s.experiment, cfg) for s in SECTIONS if s.experiment]
     runs, mlflow_error = latest_runs(uri, experiments)

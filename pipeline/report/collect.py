@@ -11,6 +11,7 @@ from PIL import Image
 
 from pipeline.core.figures import CAPTION_KEY
 from pipeline.core.tracking import flatten
+from pipeline.report.committed import committed_metrics, moved
 
 
 @dataclass
@@ -33,6 +34,7 @@ class StageOutputs:
     folder: Path
     exists: bool
     metrics: dict[str, dict] = field(default_factory=dict)   # file name -> flat {key: value}
+    moved: dict[str, dict] = field(default_factory=dict)     # file name -> {key: committed value} where it differs
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)        # unreadable files, said plainly
@@ -73,8 +75,9 @@ def read_metrics(path: Path) -> dict:
     return flatten(data)
 
 
-def collect(folder: Path, stage: str, max_rows: int = 30) -> StageOutputs:
-    """Everything under `folder` (non-recursive, plus one level of sub-folders for figures)."""
+def collect(folder: Path, stage: str, max_rows: int = 30, root: Path | None = None) -> StageOutputs:
+    """Everything under `folder` (non-recursive, plus one level of sub-folders for figures);
+    with `root` (the git repository), also which metrics moved from the committed ones."""
     out = StageOutputs(folder=folder, exists=folder.is_dir())
     if not out.exists:
         return out
@@ -83,6 +86,9 @@ def collect(folder: Path, stage: str, max_rows: int = 30) -> StageOutputs:
             out.metrics[path.name] = read_metrics(path)
         except (ValueError, json.JSONDecodeError) as exc:
             out.problems.append(f"{path.name}: unreadable metrics ({exc})")
+            continue
+        if root is not None and (changed := moved(out.metrics[path.name], committed_metrics(root, path))):
+            out.moved[path.name] = changed
     for path in sorted(folder.glob("*.png")) + sorted(folder.glob("*/*.png")):  # e.g. inventory/figures/
         out.figures.append(read_figure(path, stage))
     for path in sorted(folder.glob("*.csv")):

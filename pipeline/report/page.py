@@ -18,7 +18,7 @@ td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:right} th{background:
 td:first-child,th:first-child{text-align:left}
 figure{display:inline-block;margin:.5rem;max-width:46rem;vertical-align:top}
 figure img{max-width:100%;border:1px solid #eee} figcaption{font-size:.85rem}
-.missing{color:#a33} .note{color:#555;font-size:.9rem} pre{background:#f7f7f7;padding:.5rem;overflow:auto}
+.missing{color:#a33} .moved{color:#8a5a00} .note{color:#555;font-size:.9rem} pre{background:#f7f7f7;padding:.5rem;overflow:auto}
 """
 
 
@@ -57,11 +57,22 @@ def _frame_table(frame: pd.DataFrame) -> str:
 KEY_METRICS = 20  # metrics shown open per file; the rest (and lists) behind "all metrics"
 
 
-def _metrics_block(folder: str, name: str, flat: dict) -> str:
+def _moved_table(flat: dict, moved: dict) -> str:
+    rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(_fmt(flat[k]))}</td><td>{escape(_fmt(v))}</td></tr>"
+                   for k, v in moved.items())
+    return (f'<p class="moved">{len(moved)} result(s) differ from the committed figures (git HEAD): a retrain, '
+            "or results not committed yet. <code>dvc pull</code> brings the committed models; how far a retrain "
+            "on another machine moves each figure: docs/scaleout.md.</p>"
+            f"<table><tr><th>metric</th><th>this run</th><th>committed</th></tr>{rows}</table>")
+
+
+def _metrics_block(folder: str, name: str, flat: dict, moved: dict | None = None) -> str:
     scalars = {k: v for k, v in flat.items() if not isinstance(v, (list, dict))}
     key = dict(sorted(scalars.items(), key=lambda kv: kv[0].count("."))[:KEY_METRICS])
     html = (f"<h3>{escape(name)}</h3><p>Key metrics the stage wrote to reports/{escape(folder)}/{escape(name)} "
             f"({len(key)} of {len(flat)} shown).</p>{_kv_table(key, ('metric', 'value'))}")
+    if moved:
+        html += _moved_table(flat, moved)
     if len(key) < len(flat):
         html += f"<details><summary>all {len(flat)} metrics</summary>{_kv_table(flat, ('metric', 'value'))}</details>"
     return html
@@ -81,7 +92,7 @@ def _section(section: Section, out: StageOutputs) -> str:
                      f"<figcaption>{escape(fig.caption)} <span class=note>({escape(fig.path.name)})</span>"
                      "</figcaption></figure>")
     for name, flat in out.metrics.items():
-        parts.append(_metrics_block(section.folder, name, flat))
+        parts.append(_metrics_block(section.folder, name, flat, out.moved.get(name)))
     for table in out.tables:
         shown = len(table.frame)
         more = f", first {shown} shown" if shown < table.total_rows else ""

@@ -8,6 +8,7 @@ process (on_multirun_end) reads every job folder and is the single MLflow writer
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,13 @@ class MlflowSweepCallback(Callback):
         self.started = time.time()
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """In the job's process: note the start, and run where the sweep was launched (the
+        repository root), so params.yaml's relative paths resolve on a Ray or SLURM node too,
+        whatever directory its worker was started from (the repository is on a shared file system)."""
         self.job_started = time.time()  # same process and instance as this job's on_job_end
+        launched_from = OmegaConf.select(config, "hydra.runtime.cwd")
+        if launched_from and not OmegaConf.select(config, "hydra.job.chdir", default=False):
+            os.chdir(launched_from)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         """In the job's process: record status, overrides and cost scales beside the job's outputs."""

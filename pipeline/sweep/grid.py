@@ -1,6 +1,7 @@
 """The sweep grid of conf/sweep as Hydra overrides, and the multirun command that runs it."""
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -8,6 +9,9 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 CALLBACK = "pipeline.sweep.callback.MlflowSweepCallback"
+# Launchers whose Hydra plugin comes with the optional cluster extra (`make cluster`).
+CLUSTER_PLUGINS = {"ray": "hydra_plugins.hydra_ray_launcher", "slurm": "hydra_plugins.hydra_submitit_launcher",
+                   "slurm_local": "hydra_plugins.hydra_submitit_launcher"}
 SCALE_SUFFIX = "_scale"
 
 
@@ -30,9 +34,21 @@ def grid_override(costs: list[str], scales: list[float]) -> str:
     return "costs=" + ",".join(points)
 
 
+def check_launcher(name: str, conf_dir: Path) -> None:
+    """A one-line error for a launcher that has no config file or whose plugin is not installed."""
+    folder = conf_dir / "hydra" / "launcher"
+    if not (folder / f"{name}.yaml").is_file():
+        choices = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ValueError(f"sweep.launcher={name!r}: no {folder / (name + '.yaml')}; choose one of {choices}")
+    plugin = CLUSTER_PLUGINS.get(name)
+    if plugin and importlib.util.find_spec(plugin) is None:
+        raise ValueError(f"sweep.launcher={name!r} needs {plugin}, which is not installed: run `make cluster`")
+
+
 def multirun_command(cfg: DictConfig, params_file: Path, sweep_dir: Path, conf_dir: Path,
                      app: str = "pipeline.optimize") -> list[str]:
     """`python -m <app> -m <grid>` with our launcher, sweep dir and the MLflow callback."""
+    check_launcher(str(cfg.sweep.launcher), conf_dir)
     return [
         sys.executable, "-m", app, "-m",
         "--config-path", str(params_file.parent.resolve()), "--config-name", params_file.stem,

@@ -13,8 +13,8 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from pipeline.core.tracking import (close_abandoned_runs, ensure_experiment, experiment_name, legal_names,
-                                    process_tags, tracking_uri)
+from pipeline.core.tracking import (close_abandoned_runs, ensure_experiment, experiment_name, experiment_tags,
+                                    legal_names, process_tags, tracking_uri)
 from pipeline.sweep.files import MARKER
 from pipeline.sweep.grid import scale_key
 from pipeline.sweep.points import Point
@@ -44,7 +44,7 @@ def log_child(client: MlflowClient, exp_id: str, parent_id: str, point: Point) -
     marker_ms = int((point.finished or (point.job_dir / MARKER).stat().st_mtime) * 1000)  # the job's end
     start_ms = int(point.started * 1000) if point.started else marker_ms
     run = client.create_run(exp_id, run_name=point_run_name(point), start_time=start_ms, tags={
-        "mlflow.parentRunId": parent_id, "stage": "sweep", "sweep.cost": point.cost,
+        "mlflow.parentRunId": parent_id, "stage": "sweep", **experiment_tags(), "sweep.cost": point.cost,
         "sweep.job": str(point.job_num), "sweep.job_dir": str(point.job_dir), **process_tags()})
     rid = run.info.run_id
     params = {"override": " ".join(point.overrides), **point.params,
@@ -66,7 +66,8 @@ def log_sweep(points: list[Point], cfg: DictConfig, summary_dir: Path | None, st
     close_abandoned_runs(client, [exp_id])  # a sweep killed while logging left its parent RUNNING
     name = f"sweep {len(points)} points {time.strftime('%Y-%m-%d %H:%M', time.localtime(started))}"
     parent = client.create_run(exp_id, run_name=name, start_time=int(started * 1000),
-                               tags={"stage": "sweep", "sweep.points": str(len(points)), **process_tags()})
+                               tags={"stage": "sweep", **experiment_tags(), "sweep.points": str(len(points)),
+                                     **process_tags()})
     pid = parent.info.run_id
     for point in points:
         log_child(client, exp_id, pid, point)

@@ -86,3 +86,32 @@ def test_figures_one_folder_down_are_shown_with_their_caption(tiny_cfg):
     _figure(reports / "inventory" / "figures" / "forecast_ethanol.png", "Daily use of Ethanol on the test part.")
     path, metrics = build_page(tiny_cfg)
     assert metrics["figures"] == 1 and "Daily use of Ethanol on the test part." in path.read_text()
+
+
+def test_page_shows_committed_and_reproduced_figures_where_they_differ(tmp_path):
+    """A retrain moved the AUC: the page shows this run's figure and git HEAD's; timings and
+    unchanged figures are not flagged; a committed run shows no such table."""
+    import subprocess
+
+    from pipeline.report.collect import collect
+    from pipeline.report.page import _section
+    from pipeline.report.sections import SECTIONS
+
+    folder = tmp_path / "reports" / "fault"
+    folder.mkdir(parents=True)
+    metrics = folder / "metrics.json"
+    committed = {"test": {"dnn": {"auc": 0.7757, "brier": 0.129}}, "training": {"seconds": 12.5}, "run_id": "a1"}
+    metrics.write_text(json.dumps(committed))
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run"]):
+        subprocess.run(cmd, cwd=tmp_path, check=True)
+    section = next(s for s in SECTIONS if s.folder == "fault")
+    assert not collect(folder, "train_fault", root=tmp_path).moved  # as committed
+
+    metrics.write_text(json.dumps({"test": {"dnn": {"auc": 0.7769, "brier": 0.129}}, "training": {"seconds": 20.0},
+                                   "run_id": "b2"}))
+    out = collect(folder, "train_fault", root=tmp_path)
+    assert out.moved == {"metrics.json": {"test.dnn.auc": 0.7757}}
+    html = _section(section, out)
+    assert "differ from the committed figures" in html
+    assert "<td>test.dnn.auc</td><td>0.7769</td><td>0.7757</td>" in html

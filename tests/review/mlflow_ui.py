@@ -19,7 +19,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def mlflow_ui(store_uri: str, log: Path, timeout: float = 180) -> Iterator[str]:
-    """Yield the UI's base URL once /health answers; stop the server (only this one) after."""
+    """Yield the UI's base URL once /health answers; stop the server (only this one) after.
+    A running server (an http(s):// tracking URI, e.g. the team server) is its own UI."""
+    if store_uri.startswith(("http://", "https://")):
+        yield store_uri
+        return
     port = free_port()
     mlflow = Path(sys.executable).with_name("mlflow")
     with open(log, "w") as out:

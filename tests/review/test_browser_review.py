@@ -46,6 +46,16 @@ def test_review_of_the_tiny_pipeline(tiny_repro, tmp_path):
     assert all(p.stat().st_size > 10_000 for p in seen.values())  # a blank page is a few kB
 
 
+def test_review_of_the_team_server(team_experiments, tmp_path):
+    """The same review against the team tracking server (PostgreSQL, artifact proxy) that the
+    parallel queued experiments logged to (tests/repo/test_team_experiments.py)."""
+    url, repo = team_experiments["url"], team_experiments["repo"]
+    assert not store_findings(url, stages(repo))
+    seen = check_mlflow_ui(url, [f"tablet/{stage}" for stage in stages(repo)], screenshot_dir("team_server"),
+                           tmp_path / "mlflow.log")
+    assert all(p.stat().st_size > 10_000 for p in seen.values())
+
+
 def test_review_of_a_parallel_sweep(tmp_path, monkeypatch):
     """Independent of the other stages: a sweep over a stand-in optimiser and the report page."""
     from pipeline.report.build import build_page

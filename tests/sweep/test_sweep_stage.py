@@ -41,6 +41,14 @@ def test_grid_override_is_one_at_a_time():
                   "{humidity_scale:0.5},{humidity_scale:1.5}")
 
 
+def test_unknown_launcher_is_named_with_the_choices():
+    from pipeline.sweep.grid import check_launcher
+
+    with pytest.raises(ValueError, match=r"sweep.launcher='rayy'.*choose one of \['parallel', 'ray', 'slurm', 'slurm_local'\]"):
+        check_launcher("rayy", ROOT / "conf")
+    check_launcher("parallel", ROOT / "conf")
+
+
 def test_parallel_sweep_logs_exactly_one_child_per_point(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(HERE))
     monkeypatch.setenv("FAKE_SOLVE_S", "0.5")  # long enough that both workers take jobs
@@ -58,6 +66,7 @@ def test_parallel_sweep_logs_exactly_one_child_per_point(tmp_path, monkeypatch):
     assert len({c.data.tags["sweep.job"] for c in children}) == 6
     one = next(c for c in children if c.data.params["costs.maintenance_scale"] == "0.5")
     assert one.info.run_name == "maintenance x0.5" and one.info.status == "FINISHED"
+    assert one.info.end_time - one.info.start_time >= 500, "the child spans its job (FAKE_SOLVE_S), not its logging"
     assert one.data.metrics["optimize/maintenance_cost"] == pytest.approx(500.0)
     assert one.data.metrics["optimize/solve/seconds"] == pytest.approx(0.2)
     artifacts = {a.path for a in MlflowClient(tracking_uri(cfg)).list_artifacts(one.info.run_id)}
