@@ -59,7 +59,7 @@ class Registration:
 
     def as_metrics(self) -> dict:
         """For the stage's metrics.json (booleans and strings; MLflow's metric logger skips them)."""
-        return {**asdict(self), "is_champion": self.is_champion}
+        return {**asdict(self), "is_champion": self.is_champion, "statement": self.statement()}
 
 
 def model_name(cfg: DictConfig, stage_model: str) -> str:

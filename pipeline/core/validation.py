@@ -61,14 +61,17 @@ class Quarantine:
     def metrics(self) -> dict:
         return {"quarantined_rows": self.total, "quarantined_by_reason": dict(sorted(self.counts.items()))}
 
+    def table(self) -> pd.DataFrame:
+        """Every quarantined row (source_row, column, reason, then its fields), by source row."""
+        if not self._frames:
+            return pd.DataFrame(columns=["source_row", "column", "reason"])
+        return pd.concat(self._frames, ignore_index=True).sort_values("source_row", kind="stable")
+
     def write(self, path: str | Path) -> Path:
         """Write the quarantined rows (an empty file with a header when there are none)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if self._frames:
-            out = pd.concat(self._frames, ignore_index=True).sort_values("source_row", kind="stable")
-        else:
-            out = pd.DataFrame(columns=["source_row", "column", "reason"])
+        out = self.table()
         out.insert(0, "source_file", self.source)
         out.to_csv(path, index=False)
         return path

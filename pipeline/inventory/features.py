@@ -23,6 +23,9 @@ USAGE_FEATURES = ["use", "roll7", "roll28", "season4"]
 # The columns of the daily series (pipeline/contracts/inventory.py) the features are built from.
 DAILY_READ = {"chemical", "location", "date", "used", "purchased", "experiments", "stock", "base_unit"}
 assert DAILY_READ <= set(DAILY_COLUMNS)
+# The longest causal window of a feature (roll28): a window's first day needs this many days minus
+# one before it for its features to be the ones the models were trained on.
+LONGEST_WINDOW_DAYS = 28
 
 
 @dataclass
@@ -100,7 +103,7 @@ def build_series(daily: pd.DataFrame, split: Mapping,
         raise ValueError(f"{len(scale)} series scales for {len(keys)} series: the models were trained on other data")
     use = used / scale[:, None]
     cal = np.broadcast_to(_calendar(dates), (*shape, 4))
-    x = np.concatenate([np.stack([use, _rolling_mean(use, 7), _rolling_mean(use, 28), _seasonal_mean(use, 7, 4),
+    x = np.concatenate([np.stack([use, _rolling_mean(use, 7), _rolling_mean(use, LONGEST_WINDOW_DAYS), _seasonal_mean(use, 7, 4),
                                   grid("experiments") / 2.0, (grid("purchased") > 0).astype(float)], axis=-1),
                         cal], axis=-1).astype(np.float32)
     chemicals = sorted({c for c, _ in keys})

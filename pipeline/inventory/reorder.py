@@ -18,6 +18,12 @@ from pipeline.inventory.features import SeriesSet, last_window
 
 def predict_future(data: SeriesSet, selection: dict, models_dir: Path) -> np.ndarray:
     """[S, horizon] forecast in base units from each series' newest window, by selected model."""
+    read_metadata(models_dir / LSTM_FILE, required=["features", "horizon"])
+    return predict_with(data, selection, session(models_dir / LSTM_FILE), session(models_dir / LINEAR_FILE))
+
+
+def predict_with(data: SeriesSet, selection: dict, lstm, linear) -> np.ndarray:
+    """predict_future with open onnxruntime sessions (a service opens them once)."""
     cfg = selection["config"]
     w = last_window(data, int(cfg["seq_len"]))
     horizon, b = int(cfg["horizon"]), cfg["baselines"]
@@ -28,9 +34,8 @@ def predict_future(data: SeriesSet, selection: dict, models_dir: Path) -> np.nda
         "weekday_profile": baselines.weekday_profile(w.x, horizon, int(b["season_days"])),
     }
     feats = baselines.linear_features(w.x, int(b["linear_lags"]))
-    out["linear"] = session(models_dir / LINEAR_FILE).run(None, dict(zip(LINEAR_INPUTS, (feats, chem))))[0]
-    read_metadata(models_dir / LSTM_FILE, required=["features", "horizon"])
-    out["lstm"] = session(models_dir / LSTM_FILE).run(None, dict(zip(LSTM_INPUTS, (w.x, chem, loc))))[0]
+    out["linear"] = linear.run(None, dict(zip(LINEAR_INPUTS, (feats, chem))))[0]
+    out["lstm"] = lstm.run(None, dict(zip(LSTM_INPUTS, (w.x, chem, loc))))[0]
     chosen = [selection["selected"][data.chemicals[c]] for c in chem]
     scaled = np.stack([out[m][i] for i, m in enumerate(chosen)])
     return scaled * data.scale[:, None]

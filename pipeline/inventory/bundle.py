@@ -1,0 +1,122 @@
+"""The inventory forecaster as one registered model, and loading it back for serving.
+
+Registered model version = MLflow onnx flavor of the LSTM (signature and input example of its
+three inputs) whose `extra_files/` folder holds what `python -m pipeline.inventory forecast`
+reads from models/: both ONNX files and the selection record (per-chemical model choice,
+series scales, error sd), plus the catalogue the raw log is validated against and the
+reorder settings. A service needs nothing else: no params.yaml, no training data.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.contracts.inventory import LINEAR_FILE, LSTM_FILE, SELECTION_FILE
+from pipeline.core import registry
+from pipeline.core.onnx_io import read_metadata, session
+
+CATALOGUE_FILE = "inventory_catalogue.json"
+EXTRA = "extra_files"
+STAGE_MODEL = "inventory"  # key of tracking.registry.models
+
+
+def catalogue_record(cfg: DictConfig) -> dict:
+    """What the service validates raw rows with (data.inventory's catalogue) and its reorder defaults."""
+    icfg = cfg.data.inventory
+    return {"day_one": str(icfg.day_one),
+            "chemicals": OmegaConf.to_container(icfg.chemicals, resolve=True),
+            "locations": list(icfg.locations) if icfg.get("locations") else None,
+            "reorder": OmegaConf.to_container(cfg.model.inventory.reorder, resolve=True)}
+
+
+def verdict(metrics: dict) -> registry.Verdict:
+    """The forecaster beats its baselines when its per-chemical selection has a lower mean test
+    WAPE than every baseline used alone on all chemicals."""
+    test = metrics["test"]
+    baselines = {k: v["mean_wape"] for k, v in test.items() if k != "lstm"}
+    best = min(baselines, key=baselines.get)
+    sel = float(metrics["selected_mean_wape"])
+    beats = sel < baselines[best]
+    relation = "<" if beats else ">="
+    return registry.Verdict(beats, f"selected models' mean test WAPE {sel:.4f} {relation} best baseline "
+                                   f"{best} {baselines[best]:.4f}")
+
+
+def log_and_register(cfg: DictConfig, models_dir: Path, metrics: dict, example: dict[str, np.ndarray],
+                     data_file: Path) -> registry.Registration:
+    """Inside the stage's MLflow run: log the bundle as an onnx-flavor model, register it."""
+    import mlflow
+    import onnx
+    import onnxruntime
+    from mlflow.models import infer_signature
+
+    lstm = models_dir / LSTM_FILE
+    sess = session(lstm)
+    signature = infer_signature(example, sess.run(None, example)[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        catalogue = Path(tmp) / CATALOGUE_FILE
+        catalogue.write_text(json.dumps(catalogue_record(cfg), indent=2))
+        extra = [str(models_dir / n) for n in (LSTM_FILE, LINEAR_FILE, SELECTION_FILE)]
+        info = mlflow.onnx.log_model(onnx.load(str(lstm)), name="inventory_forecaster", signature=signature,
+                                     input_example=example, extra_files=[*extra, str(catalogue)],
+                                     pip_requirements=[f"onnx=={onnx.__version__}",
+                                                       f"onnxruntime=={onnxruntime.__version__}"])
+    v = verdict(metrics)
+    headline = {"selected_mean_wape": float(metrics["selected_mean_wape"]),
+                "naive_mean_wape": float(metrics["naive_mean_wape"]),
+                "chemicals_with_skill": float(metrics["chemicals_with_skill"])}
+    return registry.register(
+        info.model_uri, registry.model_name(cfg, STAGE_MODEL), v, stage="train_inventory", metrics=headline,
+        datasets={"daily_usage": data_file}, alias=registry.alias_of(cfg),
+        about="Daily usage forecaster per chemical and lab (global LSTM + per-chemical choice among baselines), "
+              "with the reorder point. Serve: python -m pipeline.inventory serve (README).")
+
+
+@dataclass
+class Forecaster:
+    """A registered inventory forecaster, loaded for serving (sessions opened once)."""
+    name: str
+    version: str
+    uri: str
+    selection: dict
+    catalogue: dict
+    lstm: object
+    linear: object
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.selection["config"]["seq_len"])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.selection["config"]["horizon"])
+
+    @property
+    def chemicals(self) -> list[str]:
+        return sorted({c for c, _ in self.selection["keys"]})
+
+    @property
+    def locations(self) -> list[str]:
+        return sorted({loc for _, loc in self.selection["keys"]})
+
+    @classmethod
+    def from_folder(cls, folder: Path, name: str = "(files)", version: str = "-", uri: str = "") -> "Forecaster":
+        """`folder` holds the three model files and the catalogue (a registered version's extra_files)."""
+        missing = [n for n in (LSTM_FILE, LINEAR_FILE, SELECTION_FILE, CATALOGUE_FILE)
+                   if not (folder / n).exists()]
+        if missing:
+            raise FileNotFoundError(f"{folder}: not an inventory forecaster bundle, lacks {missing}")
+        read_metadata(folder / LSTM_FILE, required=["features", "horizon", "chemicals", "locations"])
+        return cls(name, version, uri or str(folder), json.loads((folder / SELECTION_FILE).read_text()),
+                   json.loads((folder / CATALOGUE_FILE).read_text()),
+                   session(folder / LSTM_FILE), session(folder / LINEAR_FILE))
+
+    @classmethod
+    def load(cls, model_uri: str) -> "Forecaster":
+        got = registry.fetch(model_uri)
+        return cls.from_folder(got.path / EXTRA, got.name, got.version, model_uri)
