@@ -37,20 +37,30 @@ def node_id(live: DictConfig, channel: str) -> str:
 def seconds(line: DictConfig, seed: int, start: pd.Timestamp | None = None,
             end: pd.Timestamp | None = None) -> Iterator[tuple[pd.Timestamp, list[tuple[str, float]]]]:
     """(line time, [(channel, value)]) for every second of the generated line from `start`
-    (the run is generated from its beginning, so its state and disturbances are the recording's)."""
+    (the run is generated from its beginning, so its state and disturbances are the recording's).
+    From a `start` inside the run, each channel's last sample before it comes first, at its own
+    time: the values a server holds when a client connects (a slow tag's last tablet test)."""
     if station_groups(line):
         raise ValueError("data.line.press.stations > 0: the live server publishes the line without "
                          "per-station channels; set data.line.press.stations=0")
     sim = LineSimulator(line, seed)
+    before: dict[str, tuple[pd.Timestamp, float]] = {}
     for sheets in sim.chunks(int(line.chunk_seconds)):
         per_second: dict[pd.Timestamp, list[tuple[str, float]]] = {}
         for frame in sheets.values():
             cols = [c for c in frame.columns if c != TIMESTAMP]
             values = frame[cols].to_numpy(float)
             for ts, row in zip(frame[TIMESTAMP], values):
-                if (start is not None and ts < start) or (end is not None and ts >= end):
-                    continue
-                per_second.setdefault(ts, []).extend((c, v) for c, v in zip(cols, row) if np.isfinite(v))
+                if start is not None and ts < start:
+                    before.update((c, (ts, v)) for c, v in zip(cols, row) if np.isfinite(v))
+                elif end is None or ts < end:
+                    per_second.setdefault(ts, []).extend((c, v) for c, v in zip(cols, row) if np.isfinite(v))
+        if per_second and before:
+            primed: dict[pd.Timestamp, list[tuple[str, float]]] = {}
+            for c, (ts, v) in before.items():
+                primed.setdefault(ts, []).append((c, v))
+            yield from sorted(primed.items())
+            before = {}
         yield from sorted(per_second.items())
         last = sheets[next(iter(sheets))][TIMESTAMP].iloc[-1]
         if end is not None and last >= end:
@@ -110,8 +120,9 @@ class LineServer:
         line = self.cfg.data.line
         t0, first = time.perf_counter(), None
         for ts, values in seconds(line, int(self.cfg.seed), start, end):
-            first = ts if first is None else first
-            if speed > 0:
+            if start is None or ts >= start:
+                first = ts if first is None else first
+            if speed > 0 and first is not None:
                 due = t0 + (ts - first).total_seconds() / speed
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
             source = ts.tz_localize(timezone.utc).to_pydatetime() if ts.tzinfo is None else ts.to_pydatetime()

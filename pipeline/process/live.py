@@ -21,7 +21,6 @@ import csv
 import logging
 import math
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -157,7 +156,8 @@ class LiveMonitor:
     def _aligner(self, periods: list[float]) -> Aligner:
         live = self.live
         return Aligner(self.model.channels, self.model.period_s, periods, float(live.ffill_limit_s),
-                       float(live.grace_s), float(live.stale_after_s), float(live.stuck_after_s))
+                       float(live.grace_s), float(live.stale_after_s), float(live.stuck_after_s),
+                       max_empty_steps=self.model.window.L)
 
     async def run(self, stop: asyncio.Event | None = None, max_steps: int | None = None) -> dict:
         from asyncua import Client, ua
@@ -251,7 +251,7 @@ class LiveMonitor:
         flags, self.aligner.flags = self.aligner.flags, []
         for f in flags:
             when = str(pd.Timestamp(f.line_s, unit="s")) if math.isfinite(f.line_s) else ""
-            self.flag_csv.writerow({**asdict(f), "line_time": when})
+            self.flag_csv.writerow({"line_time": when, "channel": f.channel, "flag": f.flag, "detail": f.detail})
             log.warning("tag %s: %s (%s)", f.channel, f.flag, f.detail)
             self.flags_written += 1
         self.files[1].flush()
@@ -274,7 +274,6 @@ class LiveMonitor:
             self.warn_csv.writerow({**w, "latency_ms": latency})
             self.files[0].flush()
             log.warning("[%s] WARNING %s", w["time"], w["recommendation"])
-            print(f"[{w['time']}] WARNING {w['recommendation']}", flush=True)
         if math.isfinite(latency):
             self.latency_ms.append(latency)
         await self.publisher.text("LastStep", str(when))

@@ -12,6 +12,9 @@ A step is closed, and its row handed on, as soon as every fast tag that is alive
 delivered the sample of its last slot in the step (no waiting for the next step), or once any
 tag is `grace_s` past the step's end (a tag went quiet: the others carry on without it).
 
+After a silence longer than `max_empty_steps` (a stopped line, a server restarted later in the
+run) only that many missing steps are emitted, enough to empty the model's window.
+
 Tag health in line time: a tag without a sample for `stale_after_s` while others deliver is
 `stale`; a tag repeating one value for `stuck_after_s` is `stuck`; both are flagged once and
 cleared (`resumed`) when the tag moves again.
@@ -65,11 +68,13 @@ class Aligner:
     grace_s: float
     stale_after_s: float
     stuck_after_s: float
+    max_empty_steps: int = 1000         # after a longer silence, only this many missing steps are emitted
     tags: list[_Tag] = field(init=False)
     open: dict[int, _Acc] = field(init=False, default_factory=dict)
     next_k: int | None = field(init=False, default=None)
     carry: list[tuple[int, float] | None] = field(init=False)
     newest_s: float = field(init=False, default=-math.inf)
+    first_s: float = field(init=False, default=math.inf)
     flags: list[Flag] = field(init=False, default_factory=list)
 
     def __post_init__(self):
@@ -82,20 +87,29 @@ class Aligner:
         self.flags.append(Flag(self.newest_s, self.channels[i], "missing", detail))
 
     def add(self, i: int, line_s: float, value: float, wall_s: float) -> list[Step]:
-        """One sample of channel i; returns the steps it completed (oldest first)."""
+        """One sample of channel i; returns the steps it completed (oldest first). A NaN (a
+        variable's value before its first write) is no sample; one no newer than the tag's last
+        (a server's replay after a reconnect) was counted already."""
+        tag = self.tags[i]
+        if not math.isfinite(value) or line_s <= tag.last_s:
+            return []
         k = math.floor(line_s / self.period_s)
-        if self.next_k is None:
-            # the first step is whole only if this sample opens it (a monitor joining mid-step skips it)
-            self.next_k = k if math.isclose(line_s, k * self.period_s) else k + 1
         self._health(i, line_s, value)
         self.newest_s = max(self.newest_s, line_s)
-        if k >= self.next_k and np.isfinite(value):
-            acc = self.open.get(k)
-            if acc is None:
-                acc = self.open[k] = _Acc(np.zeros(len(self.channels)), np.zeros(len(self.channels)))
-            acc.total[i] += value
-            acc.count[i] += 1
-            acc.last_wall = max(acc.last_wall, wall_s)
+        self.first_s = min(self.first_s, line_s)
+        if self.next_k is None and not tag.slow:
+            # the first step is whole only if this sample opens it (a monitor joining mid-step skips it)
+            self.next_k = k if math.isclose(line_s, k * self.period_s) else k + 1
+        if self.next_k is None or k < self.next_k:
+            if tag.slow:  # a slow tag's value from before the first step (its current value) carries into it
+                self.carry[i] = (k, value)
+            return self._close()
+        acc = self.open.get(k)
+        if acc is None:
+            acc = self.open[k] = _Acc(np.zeros(len(self.channels)), np.zeros(len(self.channels)))
+        acc.total[i] += value
+        acc.count[i] += 1
+        acc.last_wall = max(acc.last_wall, wall_s)
         return self._close()
 
     def _health(self, i: int, line_s: float, value: float) -> None:
@@ -114,7 +128,7 @@ class Aligner:
     def check_stale(self) -> None:
         """Flag tags silent for stale_after_s of line time while the line goes on."""
         for i, tag in enumerate(self.tags):
-            silent = self.newest_s - tag.last_s
+            silent = self.newest_s - max(tag.last_s, self.first_s)
             if tag.state in ("ok", "stuck") and silent >= max(self.stale_after_s, 2 * tag.period_s):
                 tag.state = "stale"
                 since = "never delivered" if not math.isfinite(tag.last_s) else f"no sample for {silent:.0f} s"
@@ -129,6 +143,14 @@ class Aligner:
 
     def _close(self) -> list[Step]:
         steps = []
+        newest_k = math.floor(self.newest_s / self.period_s)
+        if self.next_k is not None and newest_k - self.next_k > self.max_empty_steps:
+            # the line was silent (stopped, server down): a window of missing steps, not every one of them
+            skipped = newest_k - self.max_empty_steps - self.next_k
+            self.flags.append(Flag(self.newest_s, "*", "gap", f"{skipped * self.period_s:.0f} s without data skipped"))
+            for k in [k for k in self.open if k < newest_k - self.max_empty_steps]:
+                del self.open[k]
+            self.next_k = newest_k - self.max_empty_steps
         while self.next_k is not None and self._complete(self.next_k):
             steps.append(self._emit(self.next_k))
             self.next_k += 1
