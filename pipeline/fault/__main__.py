@@ -18,6 +18,7 @@ def main() -> None:
           f"stable neurons (interval/LP bounds) {metrics['stability']['interval']['stable']}/"
           f"{metrics['stability']['lp']['stable']} of {metrics['stability']['lp']['neurons']}, "
           f"onnx max diff {metrics['onnx']['max_abs_difference']:.2e}")
+    print(f"train_fault: {metrics['registry']['statement']}")
 
 
 if __name__ == "__main__":

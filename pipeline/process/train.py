@@ -12,9 +12,9 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.contracts.line import PRESS_STOP
+from pipeline.contracts.line import ALIGNED_FILE, PRESS_STOP
 from pipeline.contracts.process_model import INPUT, ONNX_FILE, OUTPUT, PT_FILE
-from pipeline.core import onnx_io
+from pipeline.core import onnx_io, registry
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.lightning import fit_best, seed_everything, training_parts
 from pipeline.core.tracking import log_metrics, stage_run
@@ -139,6 +139,44 @@ def warning_summary(scored: dict, warnings: pd.DataFrame, running_h: float, targ
             "by_state": {str(k): int(v) for k, v in warnings.state.value_counts().items()}}
 
 
+def verdict(selection: pd.DataFrame) -> registry.Verdict:
+    """The deployed forecaster (the validation winner per target and horizon) beats its
+    baselines when, on the test windows, it is nowhere worse than the best baseline and better
+    somewhere."""
+    gap = selection["selected_vs_best_baseline"]
+    worst = selection.loc[gap.idxmin()]
+    beats = bool((gap >= 0).all() and (gap > 0).any())
+    return registry.Verdict(beats, f"deployed forecaster vs best baseline on the test windows: better on "
+                                   f"{int((gap > 0).sum())} of {len(gap)} target-horizons, least gap "
+                                   f"{gap.min():+.1%} ({worst.target} at {worst.horizon_s:g} s)")
+
+
+def register(cfg: DictConfig, onnx_path: Path, dm: LineDataModule, metrics: dict,
+             selection: pd.DataFrame) -> registry.Registration:
+    """Log the deployed ONNX forecaster (onnx flavor: signature, one test window as example) and register it."""
+    import mlflow
+    import onnx
+    import onnxruntime
+    from mlflow.models import infer_signature
+
+    test = dm.ends["test"]
+    example = dm.data.values[test[:1, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)
+    signature = infer_signature(example, onnx_io.session(onnx_path).run(None, {INPUT: example})[0])
+    info = mlflow.onnx.log_model(onnx.load(str(onnx_path)), name="process_lstm", signature=signature,
+                                 input_example=example,
+                                 pip_requirements=[f"onnx=={onnx.__version__}", f"onnxruntime=={onnxruntime.__version__}"])
+    deployed = metrics["warnings"]["deployed"]
+    headline = {"selected_improvement_min": metrics["test"]["selected_improvement_min"],
+                "lstm_improvement_min": metrics["test"]["improvement_min"],
+                "warning_recall": deployed["recall"], "false_alarms_per_hour": deployed["false_alarms_per_hour"]}
+    return registry.register(
+        info.model_uri, registry.model_name(cfg, "process"), verdict(selection), stage="train_process",
+        metrics={k: v for k, v in headline.items() if v == v}, alias=registry.alias_of(cfg),
+        datasets={"line_aligned": Path(cfg.paths.data) / "line" / ALIGNED_FILE},
+        about="Forecaster of the line's critical process parameters with its golden profile and warning rule in "
+              "the ONNX metadata; the live monitor runs it (python -m pipeline.process.live).")
+
+
 def train(cfg: DictConfig) -> dict:
     mc = cfg.model.process
     check_config(mc)
@@ -216,6 +254,7 @@ def train(cfg: DictConfig) -> dict:
         metrics = stage_metrics(data, dm, sel, table, selection, comparison, horizons_s[k_cfg], warn_metrics,
                                 golden, stops, period, running_h, onnx_diff)
         metrics["train"] = sel["fit"]
+        metrics["registry"] = register(cfg, onnx_path, dm, metrics, selection).as_metrics()
         log_metrics(metrics, prefix="")
         import mlflow
 

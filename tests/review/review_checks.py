@@ -70,6 +70,28 @@ def check_mlflow_ui(store_uri: str, expected_experiments: list[str], shots: Path
     return seen
 
 
+def check_registered_models(store_uri: str, names: list[str], shots: Path, log: Path) -> dict:
+    """The MLflow UI's Models page lists every registered model; each model's page shows its
+    versions and, where a version beat its baselines, the champion alias on it."""
+    client = MlflowClient(store_uri)
+    seen = {}
+    with mlflow_ui(store_uri, log) as base, Browser() as browser:
+        browser.goto(f"{base}/#/models")
+        browser.wait_for_text(*names, timeout=PAGE_WAIT_S)
+        seen["models"] = browser.screenshot(shots / "mlflow_models.png")
+        for name in names:
+            model = client.get_registered_model(name)
+            versions = client.search_model_versions(f"name = '{name}'")
+            assert versions, f"{name}: no versions"
+            browser.goto(f"{base}/#/models/{name}")
+            expected = [f"Version {max(int(v.version) for v in versions)}"]
+            if model.aliases:
+                expected += list(model.aliases)
+            browser.wait_for_text(name, *expected, timeout=PAGE_WAIT_S)
+            seen[name] = browser.screenshot(shots / f"mlflow_model_{name}.png")
+    return seen
+
+
 def check_report_page(page: Path, shots: Path) -> list[dict]:
     assert page.exists(), f"{page} was not written"
     pngs = sorted(p for pattern in ("*/*.png", "*/*/*.png") for p in page.parent.glob(pattern)  # as collect reads
@@ -118,4 +140,6 @@ def store_findings(store_uri: str, stages: list[str]) -> list[str]:
                                                  filter_string=f"source_run_id = '{run.info.run_id}'")
             if not any(f.endswith(".onnx") for f in files) and not models:
                 findings.append(f"tablet/{stage}: no ONNX model logged (artifact or logged model)")
+            if not client.search_model_versions(f"run_id = '{run.info.run_id}'"):
+                findings.append(f"tablet/{stage}: its model is not registered (Model Registry)")
     return findings

@@ -15,7 +15,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))  # the helpers beside this file (pytest runs with importlib mode)
 
 from browser import chromium_path  # noqa: E402
-from review_checks import check_mlflow_ui, check_report_page, store_findings  # noqa: E402
+from review_checks import check_mlflow_ui, check_registered_models, check_report_page, store_findings  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,6 +41,8 @@ def test_review_of_the_tiny_pipeline(tiny_repro, tmp_path):
     assert not store_findings(store, stages(tiny_repro))  # every stage's experiment, runs, figures, ONNX
     experiments = [f"tablet/{stage}" for stage in stages(tiny_repro)]  # one experiment per DVC stage
     seen = check_mlflow_ui(store, experiments, shots, tmp_path / "mlflow.log")
+    names = list(yaml.safe_load((tiny_repro / "params.yaml").read_text())["tracking"]["registry"]["models"].values())
+    seen |= check_registered_models(store, names, shots, tmp_path / "mlflow_models.log")
     images = check_report_page(tiny_repro / "reports" / "index.html", shots)
     assert images, "the tiny run's report page has no figures"
     assert all(p.stat().st_size > 10_000 for p in seen.values())  # a blank page is a few kB
