@@ -145,9 +145,10 @@ class LiveMonitor:
             node = client.get_node(ua.NodeId(node_id(live, channel), idx))
             try:
                 ms = await node.read_attribute(ua.AttributeIds.MinimumSamplingInterval)
+                ms.StatusCode.check()
                 period = float(ms.Value.Value) / 1000.0 if ms.Value.Value and ms.Value.Value > 0 else None
             except ua.UaStatusCodeError as exc:
-                missing.append((i, f"node {node.nodeid.to_string()} not readable on the server ({exc.code_as_name()})"))
+                missing.append((i, f"node {node.nodeid.to_string()} not on the server ({exc.code_as_name()})"))
                 period = None
             nodes.append(node)
             periods.append(period or float(live.sample_period_s))
@@ -187,7 +188,10 @@ class LiveMonitor:
             flt = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp)  # every sample, changed or not
             present = [n for i, n in enumerate(nodes) if i not in dict(missing)]
             # asyncua's public subscribe_data_change takes no filter; _subscribe is what it calls with one
-            await sub._subscribe(present, ua.AttributeIds.Value, flt, queuesize=int(live.queue_size))
+            handles = await sub._subscribe(present, ua.AttributeIds.Value, flt, queuesize=int(live.queue_size))
+            for node, handle in zip(present, handles):
+                if isinstance(handle, ua.StatusCode):  # refused by the server: the tag is missing
+                    self.aligner.mark_missing(channel_of[node.nodeid], f"node {node.nodeid.to_string()}: {handle.name}")
             await self._write_flags()
             watchdog = asyncio.create_task(self._watch(stop))
             log.info("monitoring %d tags on %s", len(present), self.endpoint)

@@ -61,7 +61,11 @@ async def run_live(cfg, onnx_path: Path, out: Path, start, end, speed: float, re
         server = await LineServer(cfg).start()
         await asyncio.sleep(1.0)
         await server.publish(speed, restart_at, end)
-    await asyncio.sleep(2.0)  # the last publish reaches the monitor
+    expected = int((end - start).total_seconds() / monitor.model.period_s)
+    for _ in range(300):  # the last publish reaches the monitor (at most 30 s on a busy machine)
+        if monitor.steps >= expected:
+            break
+        await asyncio.sleep(0.1)
     stop.set()
     metrics = await asyncio.wait_for(task, 30)
     await server.stop()

@@ -75,20 +75,20 @@ def check_registered_models(store_uri: str, names: list[str], shots: Path, log: 
     versions and, where a version beat its baselines, the champion alias on it."""
     client = MlflowClient(store_uri)
     seen = {}
-    with mlflow_ui(store_uri, log) as base, Browser() as browser:
-        browser.goto(f"{base}/#/models")
-        browser.wait_for_text(*names, timeout=PAGE_WAIT_S)
-        seen["models"] = browser.screenshot(shots / "mlflow_models.png")
+    with mlflow_ui(store_uri, log) as base:
+        with Browser() as browser:
+            browser.goto(f"{base}/#/models")
+            browser.wait_for_text(*names, timeout=PAGE_WAIT_S)
+            seen["models"] = browser.screenshot(shots / "mlflow_models.png")
         for name in names:
             model = client.get_registered_model(name)
             versions = client.search_model_versions(f"name = '{name}'")
             assert versions, f"{name}: no versions"
-            browser.goto(f"{base}/#/models/{name}")
-            expected = [f"Version {max(int(v.version) for v in versions)}"]
-            if model.aliases:
-                expected += list(model.aliases)
-            browser.wait_for_text(name, *expected, timeout=PAGE_WAIT_S)
-            seen[name] = browser.screenshot(shots / f"mlflow_model_{name}.png")
+            expected = [f"Version {max(int(v.version) for v in versions)}", *(model.aliases or {})]
+            with Browser() as browser:  # a fresh page load per model: the app keeps the last list otherwise
+                browser.goto(f"{base}/#/models/{name}")
+                browser.wait_for_text(name, *expected, timeout=PAGE_WAIT_S)
+                seen[name] = browser.screenshot(shots / f"mlflow_model_{name}.png")
     return seen
 
 
