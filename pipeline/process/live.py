@@ -134,6 +134,7 @@ class LiveMonitor:
         self.last_sample_wall = time.time()
         self.silent_flagged = False
         self.connections = 0
+        self.subscribed = asyncio.Event()  # set once every tag is subscribed (tests start the line then)
 
     async def _subscribe(self, client):
         from asyncua import ua
@@ -193,6 +194,7 @@ class LiveMonitor:
                 if isinstance(handle, ua.StatusCode):  # refused by the server: the tag is missing
                     self.aligner.mark_missing(channel_of[node.nodeid], f"node {node.nodeid.to_string()}: {handle.name}")
             await self._write_flags()
+            self.subscribed.set()
             watchdog = asyncio.create_task(self._watch(stop))
             log.info("monitoring %d tags on %s", len(present), self.endpoint)
             while not stop.is_set():

@@ -51,7 +51,7 @@ async def run_live(cfg, onnx_path: Path, out: Path, start, end, speed: float, re
     monitor = LiveMonitor(cfg, onnx_path, out)
     stop = asyncio.Event()
     task = asyncio.create_task(monitor.run(stop))
-    await asyncio.sleep(2.0)  # the monitor connects and subscribes before the first value
+    await asyncio.wait_for(monitor.subscribed.wait(), 60)  # subscribed before the first value
     if restart_at is None:
         await server.publish(speed, start, end)
     else:
@@ -59,7 +59,10 @@ async def run_live(cfg, onnx_path: Path, out: Path, start, end, speed: float, re
         await server.stop()
         await asyncio.sleep(3.0)  # the line's server is down for a while
         server = await LineServer(cfg).start()
-        await asyncio.sleep(1.0)
+        for _ in range(300):  # the client has reconnected (samples flow again) before the line goes on
+            if monitor.connections and not monitor.silent_flagged:
+                break
+            await asyncio.sleep(0.1)
         await server.publish(speed, restart_at, end)
     expected = int((end - start).total_seconds() / monitor.model.period_s)
     for _ in range(300):  # the last publish reaches the monitor (at most 30 s on a busy machine)
