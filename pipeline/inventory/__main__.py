@@ -9,15 +9,16 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.core.config import load_params
-from pipeline.inventory import reorder
-from pipeline.inventory.features import build_series
-from pipeline.inventory.train import load_daily
 
 
 def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The reorder table and daily forecast from the newest data with the trained models;
     also written to reports/inventory/reorder_latest.csv and forecast_latest.csv (not the
     stage's reorder.csv, which DVC tracks as an output of train_inventory)."""
+    from pipeline.inventory import reorder  # here, not at the top: `serve` need not load torch
+    from pipeline.inventory.features import build_series
+    from pipeline.inventory.train import load_daily
+
     r = cfg.model.inventory.reorder
     models_dir = Path(cfg.paths.models)
     selection = reorder.load_selection(models_dir)

@@ -1,4 +1,4 @@
-"""The inventory forecaster as one registered model, and loading it back for serving.
+"""The inventory forecaster as one registered model (the stage's side; forecaster.py loads it back).
 
 Registered model version = MLflow onnx flavor of the LSTM (signature and input example of its
 three inputs) whose `extra_files/` folder holds what `python -m pipeline.inventory forecast`
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.contracts.inventory import LINEAR_FILE, LSTM_FILE, SELECTION_FILE
 from pipeline.core import registry
-from pipeline.core.onnx_io import read_metadata, session
+from pipeline.core.onnx_io import session
 
 CATALOGUE_FILE = "inventory_catalogue.json"
 EXTRA = "extra_files"
@@ -75,48 +74,3 @@ def log_and_register(cfg: DictConfig, models_dir: Path, metrics: dict, example: 
         datasets={"daily_usage": data_file}, alias=registry.alias_of(cfg),
         about="Daily usage forecaster per chemical and lab (global LSTM + per-chemical choice among baselines), "
               "with the reorder point. Serve: python -m pipeline.inventory serve (README).")
-
-
-@dataclass
-class Forecaster:
-    """A registered inventory forecaster, loaded for serving (sessions opened once)."""
-    name: str
-    version: str
-    uri: str
-    selection: dict
-    catalogue: dict
-    lstm: object
-    linear: object
-
-    @property
-    def seq_len(self) -> int:
-        return int(self.selection["config"]["seq_len"])
-
-    @property
-    def horizon(self) -> int:
-        return int(self.selection["config"]["horizon"])
-
-    @property
-    def chemicals(self) -> list[str]:
-        return sorted({c for c, _ in self.selection["keys"]})
-
-    @property
-    def locations(self) -> list[str]:
-        return sorted({loc for _, loc in self.selection["keys"]})
-
-    @classmethod
-    def from_folder(cls, folder: Path, name: str = "(files)", version: str = "-", uri: str = "") -> "Forecaster":
-        """`folder` holds the three model files and the catalogue (a registered version's extra_files)."""
-        missing = [n for n in (LSTM_FILE, LINEAR_FILE, SELECTION_FILE, CATALOGUE_FILE)
-                   if not (folder / n).exists()]
-        if missing:
-            raise FileNotFoundError(f"{folder}: not an inventory forecaster bundle, lacks {missing}")
-        read_metadata(folder / LSTM_FILE, required=["features", "horizon", "chemicals", "locations"])
-        return cls(name, version, uri or str(folder), json.loads((folder / SELECTION_FILE).read_text()),
-                   json.loads((folder / CATALOGUE_FILE).read_text()),
-                   session(folder / LSTM_FILE), session(folder / LINEAR_FILE))
-
-    @classmethod
-    def load(cls, model_uri: str) -> "Forecaster":
-        got = registry.fetch(model_uri)
-        return cls.from_folder(got.path / EXTRA, got.name, got.version, model_uri)

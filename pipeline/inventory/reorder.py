@@ -44,6 +44,13 @@ def predict_with(data: SeriesSet, selection: dict, lstm, linear) -> np.ndarray:
 def reorder_table(data: SeriesSet, forecast: np.ndarray, selection: dict, days: int,
                   lead_time: int, service_level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(reorder recommendation per series, daily forecast per series) for the next `days`."""
+    rows, daily = reorder_rows(data, forecast, selection, days, lead_time, service_level)
+    return pd.DataFrame(rows), pd.DataFrame(daily)
+
+
+def reorder_rows(data: SeriesSet, forecast: np.ndarray, selection: dict, days: int,
+                 lead_time: int, service_level: float) -> tuple[list[dict], list[dict]]:
+    """reorder_table's rows as plain records: one per series, and `days` per series in the same order."""
     horizon = forecast.shape[1]
     if not 1 <= days <= horizon:
         raise ValueError(f"--days must be between 1 and the model's horizon ({horizon}, model.inventory.horizon)")
@@ -59,7 +66,7 @@ def reorder_table(data: SeriesSet, forecast: np.ndarray, selection: dict, days: 
         sd = float(selection["error_sd_per_day"][f"{chem}|{loc}"])
         stock = float(data.stock[s, -1])
         mean_day = float(f[:days].mean())
-        safety = z * sd * np.sqrt(lead_time)
+        safety = float(z * sd * np.sqrt(lead_time))
         point = float(f[:lead_time].sum() + safety)
         reorder = stock <= point
         rows.append({"chemical": chem, "location": loc, "unit": data.base_unit[s],
@@ -72,7 +79,7 @@ def reorder_table(data: SeriesSet, forecast: np.ndarray, selection: dict, days: 
                      "note": "stock negative in the log (withdrawals exceed recorded purchases)" if stock < 0 else ""})
         daily += [{"date": d.date().isoformat(), "chemical": chem, "location": loc, "unit": data.base_unit[s],
                    "forecast": float(v)} for d, v in zip(future, f[:days])]
-    return pd.DataFrame(rows), pd.DataFrame(daily)
+    return rows, daily
 
 
 def load_selection(models_dir: Path) -> dict:

@@ -16,7 +16,7 @@ registered ONNX version: the service loads `models:/<name>@champion` once at sta
 """
 from __future__ import annotations
 
-import io
+import gc
 from datetime import date
 from typing import Any
 
@@ -24,9 +24,11 @@ import pandas as pd
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipeline.inventory import forecast_request as fr
-from pipeline.inventory.bundle import Forecaster
+from pipeline.inventory.forecaster import Forecaster
 
 
 class DailyRow(BaseModel):
@@ -63,16 +65,27 @@ def _error(exc: fr.RequestError) -> JSONResponse:
     return JSONResponse({"detail": str(exc), "rows": exc.rows}, status_code=exc.status)
 
 
+class BodyLimit:
+    """Refuses a request whose declared body is over `max_bytes` with 413, before reading it
+    (a plain ASGI middleware: starlette's BaseHTTPMiddleware costs every request a task)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = dict(scope["headers"]).get(b"content-length")
+            if size is not None and size.isdigit() and int(size) > self.max_bytes:
+                reply = JSONResponse({"detail": f"request body over {self.max_bytes} bytes (serve.max_body_mb)"}, 413)
+                await reply(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(model: Forecaster, max_body_bytes: int) -> FastAPI:
     app = FastAPI(title="Inventory forecaster", version=str(model.version),
                   description=f"{model.name} version {model.version}: usage forecast and reorder advice")
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size is not None and int(size) > max_body_bytes:
-            return JSONResponse({"detail": f"request body over {max_body_bytes} bytes (serve.max_body_mb)"}, 413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
     @app.get("/health")
     def health() -> dict:
@@ -97,16 +110,14 @@ def create_app(model: Forecaster, max_body_bytes: int) -> FastAPI:
     @app.post("/forecast/csv")
     async def forecast_csv(request: Request, days: int | None = Query(None, ge=1), as_of: date | None = None):
         body = await request.body()
-        try:
+
+        def answer():
             try:
-                raw = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, na_values=[""],
-                                  skipinitialspace=True)
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-                raise fr.RequestError(f"request: not a readable CSV ({exc})") from exc
-            raw.columns = [str(c).strip() for c in raw.columns]
-            return fr.forecast(model, fr.daily_from_log(model, raw, as_of), days)
-        except fr.RequestError as exc:
-            return _error(exc)
+                return fr.forecast(model, fr.daily_from_log(model, fr.csv_frame(body), as_of), days)
+            except fr.RequestError as exc:
+                return _error(exc)
+
+        return await run_in_threadpool(answer)  # as FastAPI runs the plain `def` endpoint: the loop stays free
 
     return app
 
@@ -115,6 +126,8 @@ def serve(model_uri: str, host: str, port: int, max_body_mb: float) -> None:
     import uvicorn
 
     model = Forecaster.load(model_uri)
+    gc.collect()
+    gc.freeze()  # what start-up loaded (MLflow, onnxruntime, pandas) stays out of every later collection
     print(f"serving {model.name} version {model.version} ({model_uri}) on http://{host}:{port} (docs: /docs)",
           flush=True)
     uvicorn.run(create_app(model, int(max_body_mb * 1e6)), host=host, port=port, log_level="warning")

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.core.registry import champion_uri
 from pipeline.data import inventory as data_inventory
-from pipeline.inventory.bundle import Forecaster
+from pipeline.inventory.forecaster import Forecaster
 from pipeline.inventory.service import create_app
 from pipeline.inventory.train import run
 from tests.conftest import make_cfg
@@ -148,3 +148,11 @@ def test_bad_input_is_refused_with_row_column_and_reason(trained, model, client)
     reply = client.post("/forecast/csv", content=b"\x00\xff garbage", headers={"content-type": "text/csv"})
     assert reply.status_code == 422
     assert client.get("/health").json()["version"] == model.version
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(trained, model):
+    rows = raw_log(trained[0]).to_dict("records")
+    with running(create_app(model, 1000)) as base:
+        status, body = call(base + "/forecast", {"rows": rows})
+        assert status == 413 and "serve.max_body_mb" in body["detail"]
+        assert call(base + "/health")[0] == 200
