@@ -10,7 +10,8 @@ and `EarlyWarning.update` (pipeline/process/control.py: the rule train_process s
 settings read from the model's metadata). Warnings go to <out>/live_warnings.csv (flushed per
 warning), the log, and the monitor's own OPC UA variables (live.publish); missing, silent and
 stuck tags to <out>/live_flags.csv. The client reconnects by itself after a server restart
-(asyncua's auto-reconnect re-creates the subscription). <out>/live.json holds the latencies:
+(asyncua's auto-reconnect re-creates the subscription); the loss and the reconnection are
+flagged there too (connection_lost, reconnected). <out>/live.json holds the latencies:
 from the server's timestamp of the sample that completed a step to the rule's decision.
 """
 from __future__ import annotations
@@ -133,7 +134,10 @@ class LiveMonitor:
         self.aligner: Aligner | None = None
         self.last_sample_wall = time.time()
         self.silent_flagged = False
-        self.connections = 0
+        self.connections = 0                  # initial connections made
+        self.connection_losses = self.reconnects = 0
+        self.client = None
+        self.last_forecast_s = math.nan       # line time of the newest step forecast
         self.subscribed = asyncio.Event()  # set once every tag is subscribed (tests start the line then)
 
     async def _subscribe(self, client):
@@ -149,7 +153,7 @@ class LiveMonitor:
                 ms.StatusCode.check()
                 period = float(ms.Value.Value) / 1000.0 if ms.Value.Value and ms.Value.Value > 0 else None
             except ua.UaStatusCodeError as exc:
-                missing.append((i, f"node {node.nodeid.to_string()} not on the server ({exc.code_as_name()})"))
+                missing.append((i, f"node {node.nodeid.to_string()} not on the server ({type(exc).__name__})"))
                 period = None
             nodes.append(node)
             periods.append(period or float(live.sample_period_s))
@@ -168,8 +172,9 @@ class LiveMonitor:
         stop = stop or asyncio.Event()
         live = self.live
         await self.publisher.start()
-        client = Client(self.endpoint, timeout=float(live.request_timeout_s), auto_reconnect=True,
-                        reconnect_max_delay=float(live.reconnect_max_delay_s))
+        client = self.client = Client(self.endpoint, timeout=float(live.request_timeout_s), auto_reconnect=True,
+                                      reconnect_max_delay=float(live.reconnect_max_delay_s))
+        client.connection_lost_callback = self._connection_lost
         warnings_file = open(self.out / "live_warnings.csv", "w", newline="")
         flags_file = open(self.out / "live_flags.csv", "w", newline="")
         self.warn_csv = csv.DictWriter(warnings_file, fieldnames=WARNING_FIELDS)
@@ -237,10 +242,24 @@ class LiveMonitor:
                                           f"(live.endpoint; start one with `python -m pipeline.data.line_opcua`)") from exc
                 await asyncio.sleep(1.0)
 
+    async def _connection_lost(self, exc: Exception) -> None:
+        """asyncua's callback when its supervisor finds the connection gone (it then reconnects)."""
+        self.connection_losses += 1
+        self.aligner.flags.append(Flag(self.aligner.newest_s, "*", "connection_lost", f"{exc!r}; reconnecting"))
+
+    def _check_reconnected(self) -> None:
+        from asyncua.client.ua_client import UaClientState
+
+        if self.reconnects < self.connection_losses and self.client.state is UaClientState.CONNECTED:
+            self.reconnects = self.connection_losses
+            self.aligner.flags.append(Flag(self.aligner.newest_s, "*", "reconnected",
+                                           "connected again; subscription re-created"))
+
     async def _watch(self, stop: asyncio.Event) -> None:
-        """Every second: silent tags (line time) and a silent server (wall time)."""
+        """Every second: silent tags (line time), a silent server (wall time), a reconnection."""
         while not stop.is_set():
             await asyncio.sleep(1.0)
+            self._check_reconnected()
             self.aligner.check_stale()
             quiet = time.time() - self.last_sample_wall
             if quiet >= float(self.live.server_silent_s) and not self.silent_flagged:
@@ -271,6 +290,7 @@ class LiveMonitor:
         if not made:
             return
         self.forecasts += 1
+        self.last_forecast_s = step.start_s
         latency = (time.time() - step.closed_by_wall) * 1000.0 if math.isfinite(step.closed_by_wall) else math.nan
         for w in warnings:
             self.warnings.append(w)
@@ -287,6 +307,7 @@ class LiveMonitor:
     def summary(self) -> dict:
         metrics = {"endpoint": self.endpoint, "samples": self.samples, "steps": self.steps,
                    "forecasts": self.forecasts, "warnings": len(self.warnings), "flags": self.flags_written,
+                   "connection_losses": self.connection_losses, "reconnects": self.reconnects,
                    "value_to_decision_ms": latency_summary(self.latency_ms),
                    "value_to_warning_ms": latency_summary(self.warning_latency_ms)}
         write_json(self.out / "live.json", metrics)

@@ -42,36 +42,52 @@ def stretch(onnx_path: Path, series: Path, first_warnings: int = 2, after_s: flo
     return start, period, lookback, frame.TimeStamp.iloc[-1] + pd.Timedelta(seconds=period)
 
 
-async def run_live(cfg, onnx_path: Path, out: Path, start, end, speed: float, restart_at=None):
-    """Server publishes [start, end) at `speed`; the monitor runs until the server has published
-    everything and the last step is processed. `restart_at`: a line time at which the server
-    is stopped and a new one started (same endpoint) that goes on from there."""
+async def wait_until(condition, what: str, timeout_s: float = 180.0) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout_s` (generous: a busy
+    2-core machine runs the server, the client and the test in one event loop)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"waited {timeout_s:.0f} s for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def run_live(cfg, onnx_path: Path, out: Path, start, end, speed: float, restart_at=None,
+                   monitor_nodes: dict[str, str] | None = None):
+    """Server publishes [start, end) at `speed`; the monitor runs until every step of it is
+    processed. `restart_at`: once every step before this line time is processed, the server is
+    stopped; when the monitor has seen the connection drop a new server (same endpoint) starts,
+    and once the monitor has reconnected it goes on from there. `monitor_nodes`: node ids the
+    monitor looks for (live.nodes) where the server has others."""
     cfg = with_ports(cfg)
     server = await LineServer(cfg).start()
-    monitor = LiveMonitor(cfg, onnx_path, out)
+    watcher = OmegaConf.create(OmegaConf.to_container(cfg))
+    watcher.live.nodes = monitor_nodes or {}
+    monitor = LiveMonitor(watcher, onnx_path, out)
     stop = asyncio.Event()
     task = asyncio.create_task(monitor.run(stop))
-    await asyncio.wait_for(monitor.subscribed.wait(), 60)  # subscribed before the first value
-    if restart_at is None:
-        await server.publish(speed, start, end)
-    else:
-        await server.publish(speed, start, restart_at)
+    await wait_until(lambda: monitor.subscribed.is_set() or task.done(), "the monitor to subscribe")
+    period = monitor.model.period_s
+
+    def steps_until(t) -> int:
+        return int((t - start).total_seconds() / period)
+
+    try:
+        if restart_at is None:
+            await server.publish(speed, start, end)
+        else:
+            await server.publish(speed, start, restart_at)
+            await wait_until(lambda: monitor.steps >= steps_until(restart_at), "the steps before the restart")
+            await server.stop()
+            await wait_until(lambda: monitor.connection_losses >= 1, "the monitor to see the server go")
+            server = await LineServer(cfg).start()
+            await wait_until(lambda: monitor.reconnects >= 1, "the monitor to reconnect")
+            await server.publish(speed, restart_at, end)
+        await wait_until(lambda: monitor.steps >= steps_until(end) or task.done(), "the last step")
+    finally:
+        stop.set()
+        metrics = await asyncio.wait_for(task, 60)
         await server.stop()
-        await asyncio.sleep(3.0)  # the line's server is down for a while
-        server = await LineServer(cfg).start()
-        for _ in range(300):  # the client has reconnected (samples flow again) before the line goes on
-            if monitor.connections and not monitor.silent_flagged:
-                break
-            await asyncio.sleep(0.1)
-        await server.publish(speed, restart_at, end)
-    expected = int((end - start).total_seconds() / monitor.model.period_s)
-    for _ in range(300):  # the last publish reaches the monitor (at most 30 s on a busy machine)
-        if monitor.steps >= expected:
-            break
-        await asyncio.sleep(0.1)
-    stop.set()
-    metrics = await asyncio.wait_for(task, 30)
-    await server.stop()
     return metrics, monitor
 
 

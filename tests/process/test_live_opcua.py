@@ -1,6 +1,7 @@
 """Live monitoring over OPC UA against the simulated line server (loopback, free ports), on the
 tiny pipeline's model and line: the same warnings as the offline replay of the same stretch, a
-server restart survived, a missing tag flagged."""
+server restart survived (the monitor sees the loss, reconnects and forecasts every window after
+it), a missing tag flagged. Every wait is on a condition with a generous timeout."""
 from __future__ import annotations
 
 import asyncio
@@ -41,31 +42,32 @@ def test_live_monitor_raises_the_offline_replays_warnings(line, tmp_path):
     assert got["forecast"].tolist() == pytest.approx(want["forecast"].tolist(), rel=1e-5)
     assert metrics["forecasts"] == steps and metrics["steps"] == steps + lookback - 1
     flags = pd.read_csv(tmp_path / "live" / "live_flags.csv")
-    assert flags.empty, flags
-    assert metrics["value_to_decision_ms"]["p99"] < 1000
+    assert flags.empty, flags  # (latency is the benchmark's: benchmarks/live_monitor.py)
 
 
 def test_monitor_reconnects_after_a_server_restart(line, tmp_path):
     cfg, onnx, series = line
     start, period, lookback, _ = stretch(onnx, series)
-    end, restart = start + pd.Timedelta(seconds=900), start + pd.Timedelta(seconds=300)
+    restart = start + pd.Timedelta(seconds=300)
+    end = restart + pd.Timedelta(seconds=300)  # the last windows (lookback 3 min) hold new-server samples only
     metrics, monitor = asyncio.run(run_live(cfg, onnx, tmp_path / "live", start, end, SPEED, restart_at=restart))
     flags = pd.read_csv(tmp_path / "live" / "live_flags.csv")
-    assert {"server_silent", "server_back"} <= set(flags["flag"])
-    # steps after the restart are forecast again once the window has refilled
-    assert metrics["steps"] == int((end - start).total_seconds() / period)
-    resumed = pd.Timestamp(flags.loc[flags["flag"] == "server_back", "line_time"].iloc[0])
-    assert monitor.forecasts > (restart - start).total_seconds() / period - lookback
-    assert resumed < end
+    assert {"connection_lost", "reconnected"} <= set(flags["flag"]), flags
+    assert set(flags["flag"]) <= {"connection_lost", "reconnected", "server_silent", "server_back"}, flags
+    assert metrics["connection_losses"] == metrics["reconnects"] == 1
+    # every window was forecast, those after the restart from the new server's samples only
+    steps = int((end - start).total_seconds() / period)
+    assert metrics["steps"] == steps and metrics["forecasts"] == steps - lookback + 1
+    assert monitor.last_forecast_s == (end - pd.Timedelta(seconds=period)).timestamp()
 
 
-def test_missing_and_silent_tags_are_flagged(line, tmp_path):
+def test_a_missing_tag_is_flagged_and_nothing_is_forecast_without_it(line, tmp_path):
     cfg, onnx, series = line
-    start, period, lookback, _ = stretch(onnx, series)
-    cfg = OmegaConf.create(OmegaConf.to_container(cfg))
-    cfg.live.nodes = {"Turret speed": "Line.No such tag"}
-    metrics, _ = asyncio.run(run_live(cfg, onnx, tmp_path / "live", start, start + pd.Timedelta(seconds=120), SPEED))
+    start, _, _, _ = stretch(onnx, series)
+    metrics, monitor = asyncio.run(run_live(cfg, onnx, tmp_path / "live", start, start + pd.Timedelta(seconds=300),
+                                            SPEED, monitor_nodes={"Turret speed": "Line.No such tag"}))
     flags = pd.read_csv(tmp_path / "live" / "live_flags.csv")
     row = flags[flags["flag"] == "missing"]
     assert row["channel"].tolist() == ["Turret speed"] and "Line.No such tag" in row["detail"].iloc[0]
-    assert metrics["forecasts"] == 0  # no forecast from a window with a missing channel
+    assert metrics["steps"] > monitor.model.window.L  # the other tags arrived: windows filled, but
+    assert metrics["forecasts"] == 0                 # no forecast from a window with a missing channel
