@@ -1,7 +1,7 @@
 """MLflow Model Registry for the three training stages.
 
-Each stage logs its ONNX model (MLflow's onnx flavor, with signature and input example) and
-registers it here as a new version of a named registered model (conf: tracking.registry).
+Each stage releases its ONNX model through `log_and_register` (MLflow's onnx flavor, with
+signature and input example), a new version of a named registered model (conf: tracking.registry).
 The version carries the stage's headline metrics, the md5 of the data it was trained on and
 the git commit of the code, as tags and in its description. The alias `champion` moves to
 the new version only when the stage says it beats its baselines; otherwise the alias stays
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig
 
 from pipeline.core.config import origin_root, require
@@ -168,6 +170,32 @@ def register(model_uri: str, name: str, verdict: Verdict, *, stage: str, metrics
         client.set_registered_model_alias(name, alias, version)
     return Registration(name, str(version), alias, champion_version(client, name, alias),
                         verdict.beats_baselines, verdict.reason)
+
+
+def log_and_register(cfg: DictConfig, stage_model: str, onnx_path: Path, example: dict[str, np.ndarray],
+                     verdict: Verdict, *, stage: str, metrics: dict[str, float], datasets: dict[str, Path],
+                     about: str, extra_files: Sequence[Path] = (), artifact: str | None = None) -> Registration:
+    """The one way a training stage releases its model, inside its MLflow run: log `onnx_path` as
+    an MLflow onnx-flavor model (inputs named as in the graph; `example` is the input example and,
+    with onnxruntime's answer to it, the signature; onnx/onnxruntime pinned; `extra_files` beside
+    it, under the run's `artifact` folder, default the file's stem) and register it as a new version
+    of tracking.registry.models.<stage_model>."""
+    import mlflow
+    import onnx
+    import onnxruntime
+    from mlflow.models import infer_signature
+
+    from pipeline.core.onnx_io import session
+
+    example = {k: np.ascontiguousarray(v) for k, v in example.items()}
+    signature = infer_signature(example, session(onnx_path).run(None, example)[0])
+    # stated requirements: MLflow would otherwise infer them in a subprocess, seconds per run
+    info = mlflow.onnx.log_model(onnx.load(str(onnx_path)), name=artifact or Path(onnx_path).stem, signature=signature,
+                                 input_example=example, extra_files=[str(f) for f in extra_files] or None,
+                                 pip_requirements=[f"onnx=={onnx.__version__}", f"onnxruntime=={onnxruntime.__version__}"])
+    return register(info.model_uri, model_name(cfg, stage_model), verdict, stage=stage,
+                    metrics={k: float(v) for k, v in metrics.items() if v == v},  # NaN (nothing to score): left out
+                    datasets=datasets, about=about, alias=alias_of(cfg))
 
 
 def champion_version(client, name: str, alias: str) -> str | None:

@@ -90,19 +90,6 @@ def verdict(scores: dict) -> registry.Verdict:
     return registry.Verdict(beats, f"test AUC {dnn:.4f} {'>' if beats else '<='} best baseline {best} {others[best]:.4f}")
 
 
-def _log_onnx_model(onnx_path: Path, x: np.ndarray, logits: np.ndarray):
-    import mlflow
-    import onnx
-    import onnxruntime
-    from mlflow.models import infer_signature
-
-    signature = infer_signature(x.astype(np.float32), logits.astype(np.float32).reshape(-1, 1))
-    # stated requirements: MLflow's inference runs a subprocess that costs seconds per run
-    requirements = [f"onnx=={onnx.__version__}", f"onnxruntime=={onnxruntime.__version__}"]
-    return mlflow.onnx.log_model(onnx.load(str(onnx_path)), name="fault_dnn", signature=signature,
-                                 input_example=x.astype(np.float32), pip_requirements=requirements)
-
-
 def train(cfg: DictConfig) -> dict:
     """The whole stage; returns the metrics written to reports/fault/metrics.json."""
     mcfg = cfg.model.fault
@@ -142,12 +129,11 @@ def train(cfg: DictConfig) -> dict:
         for path in [*figures, reports / "history.csv"]:
             mlflow.log_artifact(str(path), artifact_path="figures" if path.suffix == ".png" else "tables")
         mlflow.log_artifact(str(models / PT_FILE), artifact_path="weights")
-        info = _log_onnx_model(onnx_path, x_test[:5], logits_of(net, x_test[:5]))
         metrics["mlflow_run_id"] = run.info.run_id
-        headline = {"test_auc": scores["dnn"]["auc"], "test_brier": scores["dnn"]["brier"], "test_ece": scores["dnn"]["ece"]}
-        metrics["registry"] = registry.register(
-            info.model_uri, registry.model_name(cfg, "fault"), verdict(scores), stage="train_fault", metrics=headline,
-            datasets={"fault_log": Path(cfg.paths.data) / "fault"}, alias=registry.alias_of(cfg),
+        metrics["registry"] = registry.log_and_register(
+            cfg, "fault", onnx_path, {INPUT: x_test[:5].astype(np.float32)}, verdict(scores), stage="train_fault",
+            metrics={"test_auc": scores["dnn"]["auc"], "test_brier": scores["dnn"]["brier"], "test_ece": scores["dnn"]["ece"]},
+            datasets={"fault_log": Path(cfg.paths.data) / "fault"},
             about="Failure probability of a tablet-press interval (6-64-32-1 ReLU, logit output; scaling in the "
                   "ONNX metadata); embedded in the schedule optimiser.").as_metrics()
     write_json(reports / "metrics.json", metrics)

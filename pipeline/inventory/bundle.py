@@ -17,7 +17,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.contracts.inventory import LINEAR_FILE, LSTM_FILE, SELECTION_FILE
 from pipeline.core import registry
-from pipeline.core.onnx_io import session
 
 CATALOGUE_FILE = "inventory_catalogue.json"
 EXTRA = "extra_files"
@@ -48,29 +47,15 @@ def verdict(metrics: dict) -> registry.Verdict:
 
 def log_and_register(cfg: DictConfig, models_dir: Path, metrics: dict, example: dict[str, np.ndarray],
                      data_file: Path) -> registry.Registration:
-    """Inside the stage's MLflow run: log the bundle as an onnx-flavor model, register it."""
-    import mlflow
-    import onnx
-    import onnxruntime
-    from mlflow.models import infer_signature
-
-    lstm = models_dir / LSTM_FILE
-    sess = session(lstm)
-    signature = infer_signature(example, sess.run(None, example)[0])
+    """Inside the stage's MLflow run: the LSTM as the registered onnx-flavor model, with the whole
+    bundle (both ONNX files, the selection, the catalogue) as its extra files."""
     with tempfile.TemporaryDirectory() as tmp:
         catalogue = Path(tmp) / CATALOGUE_FILE
         catalogue.write_text(json.dumps(catalogue_record(cfg), indent=2))
-        extra = [str(models_dir / n) for n in (LSTM_FILE, LINEAR_FILE, SELECTION_FILE)]
-        info = mlflow.onnx.log_model(onnx.load(str(lstm)), name="inventory_forecaster", signature=signature,
-                                     input_example=example, extra_files=[*extra, str(catalogue)],
-                                     pip_requirements=[f"onnx=={onnx.__version__}",
-                                                       f"onnxruntime=={onnxruntime.__version__}"])
-    v = verdict(metrics)
-    headline = {"selected_mean_wape": float(metrics["selected_mean_wape"]),
-                "naive_mean_wape": float(metrics["naive_mean_wape"]),
-                "chemicals_with_skill": float(metrics["chemicals_with_skill"])}
-    return registry.register(
-        info.model_uri, registry.model_name(cfg, STAGE_MODEL), v, stage="train_inventory", metrics=headline,
-        datasets={"daily_usage": data_file}, alias=registry.alias_of(cfg),
-        about="Daily usage forecaster per chemical and lab (global LSTM + per-chemical choice among baselines), "
-              "with the reorder point. Serve: python -m pipeline.inventory serve (README).")
+        return registry.log_and_register(
+            cfg, STAGE_MODEL, models_dir / LSTM_FILE, example, verdict(metrics), stage="train_inventory",
+            metrics={k: metrics[k] for k in ("selected_mean_wape", "naive_mean_wape", "chemicals_with_skill")},
+            datasets={"daily_usage": data_file}, artifact="inventory_forecaster",
+            extra_files=[*(models_dir / n for n in (LSTM_FILE, LINEAR_FILE, SELECTION_FILE)), catalogue],
+            about="Daily usage forecaster per chemical and lab (global LSTM + per-chemical choice among baselines), "
+                  "with the reorder point. Serve: python -m pipeline.inventory serve (README).")

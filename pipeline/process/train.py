@@ -151,32 +151,6 @@ def verdict(selection: pd.DataFrame) -> registry.Verdict:
                                    f"{gap.min():+.1%} ({worst.target} at {worst.horizon_s:g} s)")
 
 
-def register(cfg: DictConfig, onnx_path: Path, dm: LineDataModule, metrics: dict,
-             selection: pd.DataFrame) -> registry.Registration:
-    """Log the deployed ONNX forecaster (onnx flavor: signature, one test window as example) and register it."""
-    import mlflow
-    import onnx
-    import onnxruntime
-    from mlflow.models import infer_signature
-
-    test = dm.ends["test"]
-    example = dm.data.values[test[:1, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)
-    signature = infer_signature(example, onnx_io.session(onnx_path).run(None, {INPUT: example})[0])
-    info = mlflow.onnx.log_model(onnx.load(str(onnx_path)), name="process_lstm", signature=signature,
-                                 input_example=example,
-                                 pip_requirements=[f"onnx=={onnx.__version__}", f"onnxruntime=={onnxruntime.__version__}"])
-    deployed = metrics["warnings"]["deployed"]
-    headline = {"selected_improvement_min": metrics["test"]["selected_improvement_min"],
-                "lstm_improvement_min": metrics["test"]["improvement_min"],
-                "warning_recall": deployed["recall"], "false_alarms_per_hour": deployed["false_alarms_per_hour"]}
-    return registry.register(
-        info.model_uri, registry.model_name(cfg, "process"), verdict(selection), stage="train_process",
-        metrics={k: v for k, v in headline.items() if v == v}, alias=registry.alias_of(cfg),
-        datasets={"line_aligned": Path(cfg.paths.data) / "line" / ALIGNED_FILE},
-        about="Forecaster of the line's critical process parameters with its golden profile and warning rule in "
-              "the ONNX metadata; the live monitor runs it (python -m pipeline.process.live).")
-
-
 def train(cfg: DictConfig) -> dict:
     mc = cfg.model.process
     check_config(mc)
@@ -254,7 +228,16 @@ def train(cfg: DictConfig) -> dict:
         metrics = stage_metrics(data, dm, sel, table, selection, comparison, horizons_s[k_cfg], warn_metrics,
                                 golden, stops, period, running_h, onnx_diff)
         metrics["train"] = sel["fit"]
-        metrics["registry"] = register(cfg, onnx_path, dm, metrics, selection).as_metrics()
+        deployed = warn_metrics["deployed"]
+        example = data.values[test[:1, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)  # one test window
+        metrics["registry"] = registry.log_and_register(
+            cfg, "process", onnx_path, {INPUT: example}, verdict(selection), stage="train_process",
+            metrics={"selected_improvement_min": metrics["test"]["selected_improvement_min"],
+                     "lstm_improvement_min": metrics["test"]["improvement_min"],
+                     "warning_recall": deployed["recall"], "false_alarms_per_hour": deployed["false_alarms_per_hour"]},
+            datasets={"line_aligned": Path(cfg.paths.data) / "line" / ALIGNED_FILE},
+            about="Forecaster of the line's critical process parameters with its golden profile and warning rule in "
+                  "the ONNX metadata; the live monitor runs it (python -m pipeline.process.live).").as_metrics()
         log_metrics(metrics, prefix="")
         import mlflow
 

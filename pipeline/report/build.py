@@ -10,7 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 from pipeline.core.config import repo_root
 from pipeline.core.tracking import experiment_name, tracking_uri
 from pipeline.report.collect import collect
-from pipeline.report.identifiers import dvc_lock_hashes, git_identity, latest_runs, public_uri, registered_versions
+from pipeline.report.identifiers import (dvc_lock_hashes, git_identity, latest_runs, mlflow_ui, public_uri,
+                                         registered_versions)
 from pipeline.report.page import PageInputs, render
 from pipeline.report.sections import SECTIONS
 
@@ -39,6 +40,7 @@ def build_page(cfg: DictConfig, root: Path | None = None) -> tuple[Path, dict]:
         params_yaml=OmegaConf.to_yaml(cfg),
         models=models,
         models_error=models_error,
+        mlflow_ui=mlflow_ui(uri),
     )
     path = reports / PAGE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,12 @@ def public_uri(uri: str) -> str:
     return uri
 
 
+def mlflow_ui(uri: str) -> str:
+    """Where the MLflow UI of a store is: the tracking server itself, or a local `mlflow ui`
+    (its default address) over a file or database store."""
+    return public_uri(uri).rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+
+
 def latest_runs(uri: str, experiments: list[str]) -> tuple[list[RunLink], str | None]:
     """The newest top-level run of each experiment (with its number of child runs), or an error."""
     try:

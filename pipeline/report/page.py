@@ -34,6 +34,7 @@ class PageInputs:
     params_yaml: str
     models: list[ModelVersionLink] = None
     models_error: str | None = None
+    mlflow_ui: str = ""   # where the links to registered versions point
 
 
 def _kv_table(rows: dict, headers: tuple[str, str]) -> str:
@@ -105,16 +106,13 @@ def _runs_table(runs: list[RunLink]) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-UI_BASE = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
-
-
-def _models_table(models: list[ModelVersionLink]) -> str:
+def _models_table(models: list[ModelVersionLink], ui: str) -> str:
     head = ("<tr><th>registered model</th><th>version</th><th>alias</th><th>beats its baselines</th>"
             "<th>verdict</th><th>MLflow UI</th></tr>")
     rows = "".join(
         f"<tr><td>{escape(m.model)}</td><td>{escape(m.version)}</td><td>{escape(m.aliases)}</td>"
         f"<td>{escape(m.beats_baselines)}</td><td>{escape(m.verdict)}</td>"
-        f'<td><a href="{UI_BASE}/#/models/{escape(m.model)}/versions/{escape(m.version)}">'
+        f'<td><a href="{escape(ui)}/#/models/{escape(m.model)}/versions/{escape(m.version)}">'
         f"models:/{escape(m.model)}/{escape(m.version)}</a></td></tr>" for m in models)
     return f"<table>{head}{rows}</table>"
 
@@ -137,12 +135,12 @@ def render(page: PageInputs) -> str:
     body.append(f'<p class="missing">{escape(page.mlflow_error)}</p>' if page.mlflow_error
                 else _runs_table(page.runs))
     body.append("<h3>Model Registry</h3><p>The newest versions of each registered model; "
-                "<code>models:/&lt;name&gt;@champion</code> is the deployed one (links open a local "
-                f"<code>mlflow ui</code> at {UI_BASE}).</p>")
+                "<code>models:/&lt;name&gt;@champion</code> is the deployed one (links open the "
+                f"MLflow UI at {escape(page.mlflow_ui)}).</p>")
     if page.models_error:
         body.append(f'<p class="missing">{escape(page.models_error)}</p>')
     elif page.models:
-        body.append(_models_table(page.models))
+        body.append(_models_table(page.models, page.mlflow_ui))
     else:
         body.append('<p class="missing">No registered model yet: run the training stages (dvc repro).</p>')
     body.append("</section>")
