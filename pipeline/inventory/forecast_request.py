@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipeline.contracts.inventory import LOG_COLUMNS
 from pipeline.core.validation import DataValidationError, Quarantine, require_columns
-from pipeline.data.inventory.stage import DailyGrid, clean_log, daily_grid, parse_log
+from pipeline.data.inventory.stage import DailyGrid, check_log, daily_grid, parse_log
 from pipeline.data.inventory.units import BASE_UNIT
 from pipeline.inventory import reorder
 from pipeline.inventory.features import LONGEST_WINDOW_DAYS, series_set
@@ -46,7 +46,7 @@ def _as_text(value: object) -> object:
 def raw_frame(rows: list[dict]) -> pd.DataFrame:
     """JSON rows as the loader reads a CSV: every value a string; a missing key, null or NaN is NA.
     (A blank string and NA fail the loader's checks alike, so text columns go through as they are.)"""
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, dtype=object)  # as given: converting to Arrow strings costs more than it saves
     names = [str(c).strip() for c in frame.columns]
     if len(set(names)) < len(names):
         raise RequestError(f"request: column names repeat once spaces are stripped: {list(frame.columns)}")
@@ -74,7 +74,7 @@ def daily_from_log(model: Forecaster, raw: pd.DataFrame, as_of: date | None) -> 
     if raw.empty:
         raise RequestError("request: no rows")
     quarantine = Quarantine(SOURCE)
-    clean = clean_log(raw, model.checks, quarantine)
+    clean = check_log(raw, model.checks, quarantine)
     if quarantine.total:
         bad = quarantine.table()[["source_row", "column", "reason"]].rename(columns={"source_row": "row"})
         raise RequestError(f"request: {quarantine.total} row(s) fail the inventory loader's checks "

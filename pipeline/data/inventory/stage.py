@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -143,12 +143,13 @@ def _amount(text: object) -> tuple[float, str | None]:
     return value, None
 
 
-def _id_ok(text: object) -> bool:
+def _day(text: object) -> int | None:
+    """The day number of an `id`, or None when it is not a whole number >= 1."""
     try:
         value = float(text)
     except (TypeError, ValueError):
-        return False
-    return math.isfinite(value) and value >= 1 and value == int(value)
+        return None
+    return int(value) if math.isfinite(value) and value >= 1 and value == int(value) else None
 
 
 def _is_purchase(reason: object) -> bool:
@@ -202,13 +203,23 @@ def _base_amounts(amount: np.ndarray, unit: Coded, key: Coded, rows: np.ndarray,
 
 
 def clean_log(raw: pd.DataFrame, catalogue: Catalogue, quarantine: Quarantine) -> pd.DataFrame:
-    """Validate and convert the raw log; bad rows go to `quarantine` with their reason (the
-    first check a row fails, in the order below)."""
-    row_id, amount_text = Coded.of(raw["id"]), Coded.of(raw["amount_taken"])
+    """Validate and convert the raw log (data/inventory/clean.parquet); bad rows go to
+    `quarantine` with their reason."""
+    rows = check_log(raw, catalogue, quarantine)
+    frame = pd.DataFrame(rows)
+    frame.insert(2, "date", catalogue.day_one + pd.to_timedelta(frame["day"] - 1, unit="D"))
+    return frame
+
+
+def check_log(raw: pd.DataFrame, catalogue: Catalogue, quarantine: Quarantine) -> dict[str, np.ndarray]:
+    """clean_log's columns (but the date) as arrays, by day and source row: what a forecast
+    request needs without building a table. Bad rows go to `quarantine` with the first check
+    they fail, in the order below."""
+    day_of, amount_text = Coded.of(raw["id"]).map(_day), Coded.of(raw["amount_taken"])
     text = {col: Coded.of(raw[col]).map(_stripped) for col in LOG_COLUMNS[2:]}  # unit ... reason
     unit, key = text["unit"], text["chemical"].map(_lower)
     checks = _FirstFailure(len(raw))
-    checks.fail(~row_id.flags(_id_ok), "id not a whole day number >= 1", "id")
+    checks.fail(np.equal(day_of.values(), None), "id not a whole day number >= 1", "id")
     amount = amount_text.map(_amount)
     checks.fail_with(amount.map(itemgetter(1)).values(), "amount_taken")
     checks.fail(~unit.flags(UNITS.__contains__), "unit unknown", "unit")
@@ -243,15 +254,14 @@ def clean_log(raw: pd.DataFrame, catalogue: Catalogue, quarantine: Quarantine) -
             seen[LOG_REASON if col == "reason" else col] = pd.Series(text[col].values(), index=raw.index, dtype=object)
         checks.quarantine(seen, quarantine)
     rows = np.flatnonzero(checks.ok)
-    day = row_id.map(lambda t: int(float(t)) if _id_ok(t) else 0).values(rows).astype(np.int64)
+    day = day_of.values(rows).astype(np.int64)
     source_row = raw.index.to_numpy()[rows] + 2
     order = np.lexsort((source_row, day))  # by day, then by source row
     rows, day, source_row = rows[order], day[order], source_row[order]
     kinds = kind.values(rows)
-    return pd.DataFrame({
+    return {
         "source_row": source_row,
         "day": day,
-        "date": catalogue.day_one + pd.to_timedelta(pd.Series(day) - 1, unit="D"),
         "chemical": key.map(lambda k: catalogue.chemicals[k]["name"] if k in catalogue.chemicals else None).values(rows),
         "location": text["location"].values(rows),
         "cas": text["CAS"].values(rows),
@@ -264,7 +274,7 @@ def clean_log(raw: pd.DataFrame, catalogue: Catalogue, quarantine: Quarantine) -
         "base_unit": per_value(kinds, BASE_UNIT.get),
         "converted_across_kind": unit_kind[rows] != kinds,
         "cas_verified": verified[rows],
-    })
+    }
 
 
 @dataclass
@@ -288,14 +298,16 @@ class DailyGrid:
                          self.purchased[:, cut], self.experiments[:, cut], self.stock[:, cut])
 
 
-def daily_grid(clean: pd.DataFrame, day_one: str | pd.Timestamp, days: int | None = None) -> DailyGrid:
-    """The daily series of `clean` from day 1 to the last day (`days`, default its last row's):
-    used and purchased in base units, distinct experiments active, stock on hand; zero on
-    days without rows."""
-    if clean.empty:
+def daily_grid(clean: Mapping[str, Sequence], day_one: str | pd.Timestamp, days: int | None = None) -> DailyGrid:
+    """The daily series of `clean` (clean_log's table, or check_log's arrays) from day 1 to the
+    last day (`days`, default its last row's): used and purchased in base units, distinct
+    experiments active, stock on hand; zero on days without rows."""
+    col = {name: np.asarray(clean[name]) for name in
+           ("chemical", "location", "kind", "base_unit", "day", "is_purchase", "amount_base", "reason")}
+    if not len(col["day"]):
         raise ValueError("no clean rows left to build daily series from (see the quarantine file)")
-    last = int(days) if days else int(clean["day"].max())
-    chem, loc = Coded.of(clean["chemical"]), Coded.of(clean["location"])
+    last = int(days) if days else int(col["day"].max())
+    chem, loc = Coded.of(col["chemical"]), Coded.of(col["location"])
     pair, first, which = np.unique(chem.codes.astype(np.int64) * len(loc.uniques) + loc.codes,
                                    return_index=True, return_inverse=True)
     found = [(str(chem.uniques[p // len(loc.uniques)]), str(loc.uniques[p % len(loc.uniques)])) for p in pair]
@@ -304,23 +316,23 @@ def daily_grid(clean: pd.DataFrame, day_one: str | pd.Timestamp, days: int | Non
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     series = rank[which]  # each row's index into keys
-    day = clean["day"].to_numpy()
+    day = col["day"]
     cell = series * last + day - 1  # one integer per (series, day)
-    kinds, units = clean["kind"].to_numpy(object)[first[order]], clean["base_unit"].to_numpy(object)[first[order]]
-    purchase, shown = clean["is_purchase"].to_numpy(bool), day <= last
+    purchase, shown = col["is_purchase"].astype(bool), day <= last
     use, bought = ~purchase & shown, purchase & shown
     # pandas sums each cell's rows in row order (compensated): the stage's numbers, to the bit
-    totals = {"used": clean["amount_base"][use].groupby(cell[use]).sum(),
-              "experiments": clean["reason"][use].groupby(cell[use]).nunique(),
-              "purchased": clean["amount_base"][bought].groupby(cell[bought]).sum()}
+    amount, reason = pd.Series(col["amount_base"], dtype=float), pd.Series(col["reason"], dtype=object)
+    totals = {"used": amount[use].groupby(cell[use]).sum(),
+              "experiments": reason[use].groupby(cell[use]).nunique(),
+              "purchased": amount[bought].groupby(cell[bought]).sum()}
     grids = {}
     for name, total in totals.items():
         grid = np.zeros(len(keys) * last)
         grid[total.index.to_numpy()] = total.to_numpy(float)
         grids[name] = grid.reshape(len(keys), last)
     dates = pd.DatetimeIndex(pd.Timestamp(day_one) + pd.to_timedelta(np.arange(last), unit="D"))
-    return DailyGrid(keys, [str(k) for k in kinds], [str(u) for u in units], 1, dates,
-                     grids["used"], grids["purchased"], grids["experiments"].astype(int),
+    return DailyGrid(keys, [str(k) for k in col["kind"][first[order]]], [str(u) for u in col["base_unit"][first[order]]],
+                     1, dates, grids["used"], grids["purchased"], grids["experiments"].astype(int),
                      np.cumsum(grids["purchased"] - grids["used"], axis=1))
 
 
@@ -341,9 +353,7 @@ def daily_series(clean: pd.DataFrame, day_one: str, days: int | None = None) -> 
 
 def last_day(raw: pd.DataFrame) -> int:
     """The log's last day: the largest valid `id`, quarantined rows included (they happened)."""
-    ids = pd.to_numeric(raw["id"], errors="coerce")
-    ids = ids[Coded.of(raw["id"]).flags(_id_ok)]
-    return int(ids.max()) if len(ids) else 0
+    return max((d for d in Coded.of(raw["id"]).map(_day).uniques if d is not None), default=0)
 
 
 def resolve_path(path: str) -> Path:
