@@ -118,10 +118,14 @@ class LineServer:
         from asyncua import ua
 
         line = self.cfg.data.line
-        t0, first = time.perf_counter(), None
-        for ts, values in seconds(line, int(self.cfg.seed), start, end):
-            if start is None or ts >= start:
-                first = ts if first is None else first
+        t0, first = 0.0, None
+        # The line is generated in a worker thread (the run up to `start` takes seconds): the
+        # server's loop stays free to answer clients meanwhile (sessions, subscriptions, keep-alives).
+        stream = seconds(line, int(self.cfg.seed), start, end)
+        while (item := await asyncio.to_thread(next, stream, None)) is not None:
+            ts, values = item
+            if first is None and (start is None or ts >= start):
+                first, t0 = ts, time.perf_counter()  # the pace counts from the first second published, not from generating
             if speed > 0 and first is not None:
                 due = t0 + (ts - first).total_seconds() / speed
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
