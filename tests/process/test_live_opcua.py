@@ -5,7 +5,6 @@ it), a missing tag flagged. Every wait is on a condition with a generous timeout
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pandas as pd
 import pytest
