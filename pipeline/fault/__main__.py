@@ -26,6 +26,7 @@ def main() -> None:
           f"({metrics['decision']['how']['dnn']}): F1 {dnn['f1']:.3f}, PR AUC {dnn['pr_auc']:.3f}")
     for statement in metrics["decision"]["statements"]:
         print(f"train_fault: NOTE {statement}")
+    print(f"train_fault: {metrics['registry']['statement']}")
 
 
 if __name__ == "__main__":

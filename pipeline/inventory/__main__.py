@@ -1,5 +1,6 @@
-"""`python -m pipeline.inventory` (stage train_inventory) and
-`python -m pipeline.inventory forecast --days 14` (next days per chemical and reorder advice)."""
+"""`python -m pipeline.inventory` (stage train_inventory),
+`python -m pipeline.inventory forecast --days 14` (next days per chemical and reorder advice) and
+`python -m pipeline.inventory serve` (HTTP service of the registered champion, conf/serve)."""
 from __future__ import annotations
 
 import argparse
@@ -10,15 +11,16 @@ import pandas as pd
 from pipeline.core.cli import run_stage
 from pipeline.core.config import load_params
 from pipeline.core.staging import staged
-from pipeline.inventory import reorder
-from pipeline.inventory.features import build_series
-from pipeline.inventory.train import load_daily
 
 
 def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The reorder table and daily forecast from the newest data with the trained models;
     also written to reports/inventory/reorder_latest.csv and forecast_latest.csv (not the
     stage's reorder.csv, which DVC tracks as an output of train_inventory)."""
+    from pipeline.inventory import reorder  # here, not at the top: `serve` need not load torch
+    from pipeline.inventory.features import build_series
+    from pipeline.inventory.train import load_daily
+
     r = cfg.model.inventory.reorder
     models_dir = Path(cfg.paths.models)
     selection = reorder.load_selection(models_dir)
@@ -41,11 +43,24 @@ def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      epilog="--debug (or PIPELINE_DEBUG=1) shows the traceback of an expected error")
-    parser.add_argument("command", nargs="?", default="train", choices=["train", "forecast"])
+    parser.add_argument("command", nargs="?", default="train", choices=["train", "forecast", "serve"])
     parser.add_argument("--days", type=int, default=None, help="days to forecast (default: model.inventory.reorder.default_days)")
     parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
+    parser.add_argument("--model", default=None, help="serve: models:/<name>@<alias> or models:/<name>/<version> (default: serve.model)")
+    parser.add_argument("--host", default=None, help="serve: address to bind (default: serve.host, loopback)")
+    parser.add_argument("--port", type=int, default=None, help="serve: port (default: serve.port)")
     args = parser.parse_args()
     cfg = load_params(args.params)
+    if args.command == "serve":
+        import mlflow
+
+        from pipeline.core.tracking import tracking_uri
+        from pipeline.inventory.service import serve
+
+        mlflow.set_tracking_uri(tracking_uri(cfg))
+        s = cfg.serve
+        serve(args.model or str(s.model), args.host or str(s.host), int(args.port or s.port), float(s.max_body_mb))
+        return
     if args.command == "forecast":
         table, daily = forecast(cfg, args.days)
         wide = daily.pivot_table(index="date", columns=["chemical", "location"], values="forecast")
@@ -65,6 +80,7 @@ def main() -> None:
           f"{metrics['chemicals_with_skill']}/{metrics['chemicals']} with skill over a zero forecast")
     for line in metrics["statements"]:
         print("  " + line)
+    print(f"train_inventory: {metrics['registry']['statement']}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ USAGE_FEATURES = ["use", "roll7", "roll28", "season4"]
 # The columns of the daily series (pipeline/contracts/inventory.py) the features are built from.
 DAILY_READ = {"chemical", "location", "date", "used", "purchased", "experiments", "stock", "base_unit"}
 assert DAILY_READ <= set(DAILY_COLUMNS)
+# The longest causal window of a feature (roll28): a window's first day needs this many days minus
+# one before it for its features to be the ones the models were trained on.
+LONGEST_WINDOW_DAYS = 28
 
 
 @dataclass
@@ -48,9 +51,20 @@ def split_bounds(n_days: int, split: Mapping) -> dict[str, int]:
     return {"val": val, "test": test, "end": n_days}
 
 
+def _weekday_and_iso_week(dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Weekday (Monday 0) and ISO week number of each date, in numpy (pandas' isocalendar
+    builds a frame: most of a one-series forecast request's time)."""
+    day = dates.to_numpy().astype("datetime64[D]")
+    weekday = (day.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    thursday = day - weekday + 3               # a week belongs to the year of its Thursday
+    week = (thursday - thursday.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int64) // 7 + 1
+    return weekday, week
+
+
 def _calendar(dates: pd.DatetimeIndex) -> np.ndarray:
-    dow = 2 * np.pi * dates.weekday.to_numpy() / 7.0
-    woy = 2 * np.pi * (dates.isocalendar().week.to_numpy().astype(float) - 1) / 52.18
+    weekday, week = _weekday_and_iso_week(dates)
+    dow = 2 * np.pi * weekday / 7.0
+    woy = 2 * np.pi * (week.astype(float) - 1) / 52.18
     return np.stack([np.sin(dow), np.cos(dow), np.sin(woy), np.cos(woy)], axis=-1)
 
 
@@ -75,22 +89,31 @@ def _seasonal_mean(a: np.ndarray, season: int, cycles: int) -> np.ndarray:
 
 def build_series(daily: pd.DataFrame, split: Mapping,
                  scale: np.ndarray | None = None) -> SeriesSet:
-    """Series, features and splits; `scale` (per series) as the models were trained with, or
-    computed here from the training part."""
+    """Series, features and splits from the daily table; `scale` (per series) as the models
+    were trained with, or computed here from the training part."""
     missing = DAILY_READ - set(daily.columns)
     if missing:
         raise ValueError(f"data/inventory/{DAILY_FILE} lacks columns {sorted(missing)}: rerun prepare_inventory")
     daily = daily.sort_values(["chemical", "location", "date"])
     keys = list(daily[["chemical", "location"]].drop_duplicates().itertuples(index=False, name=None))
     dates = pd.DatetimeIndex(sorted(daily["date"].unique()))
-    shape = (len(keys), len(dates))
 
     def grid(col: str) -> np.ndarray:
         table = daily.pivot_table(index=["chemical", "location"], columns="date", values=col, aggfunc="sum")
         return table.reindex(index=pd.MultiIndex.from_tuples(keys), columns=dates).fillna(0.0).to_numpy(float)
 
-    used, stock = grid("used"), grid("stock")
-    assert used.shape == shape
+    units = daily.drop_duplicates(["chemical", "location"]).set_index(["chemical", "location"])["base_unit"]
+    return series_set(keys, [str(units[k]) for k in keys], dates, grid("used"), grid("stock"),
+                      grid("experiments"), grid("purchased"), split, scale)
+
+
+def series_set(keys: list[tuple[str, str]], base_unit: list[str], dates: pd.DatetimeIndex, used: np.ndarray,
+               stock: np.ndarray, experiments: np.ndarray, purchased: np.ndarray, split: Mapping,
+               scale: np.ndarray | None = None) -> SeriesSet:
+    """Features and splits of series already on one day grid ([S, T] arrays, keys sorted)."""
+    shape = (len(keys), len(dates))
+    if used.shape != shape:
+        raise ValueError(f"usage grid of shape {used.shape} for {len(keys)} series over {len(dates)} days")
     bounds = split_bounds(len(dates), split)
     if scale is None:
         scale = used[:, : bounds["val"]].mean(axis=1)
@@ -100,16 +123,15 @@ def build_series(daily: pd.DataFrame, split: Mapping,
         raise ValueError(f"{len(scale)} series scales for {len(keys)} series: the models were trained on other data")
     use = used / scale[:, None]
     cal = np.broadcast_to(_calendar(dates), (*shape, 4))
-    x = np.concatenate([np.stack([use, _rolling_mean(use, 7), _rolling_mean(use, 28), _seasonal_mean(use, 7, 4),
-                                  grid("experiments") / 2.0, (grid("purchased") > 0).astype(float)], axis=-1),
+    x = np.concatenate([np.stack([use, _rolling_mean(use, 7), _rolling_mean(use, LONGEST_WINDOW_DAYS), _seasonal_mean(use, 7, 4),
+                                  experiments / 2.0, (purchased > 0).astype(float)], axis=-1),
                         cal], axis=-1).astype(np.float32)
     chemicals = sorted({c for c, _ in keys})
     locations = sorted({loc for _, loc in keys})
-    units = daily.drop_duplicates(["chemical", "location"]).set_index(["chemical", "location"])["base_unit"]
-    return SeriesSet(keys, chemicals, locations,
+    return SeriesSet(list(keys), chemicals, locations,
                      np.array([chemicals.index(c) for c, _ in keys], dtype=np.int64),
                      np.array([locations.index(loc) for _, loc in keys], dtype=np.int64),
-                     [str(units[k]) for k in keys], dates, used, stock, scale, x, bounds)
+                     list(base_unit), dates, used, stock, scale, x, bounds)
 
 
 def origins(data: SeriesSet, split: str, seq_len: int, horizon: int) -> np.ndarray:

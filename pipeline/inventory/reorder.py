@@ -18,6 +18,12 @@ from pipeline.inventory.features import SeriesSet, last_window
 
 def predict_future(data: SeriesSet, selection: dict, models_dir: Path) -> np.ndarray:
     """[S, horizon] forecast in base units from each series' newest window, by selected model."""
+    read_metadata(models_dir / LSTM_FILE, required=["features", "horizon"])
+    return predict_with(data, selection, session(models_dir / LSTM_FILE), session(models_dir / LINEAR_FILE))
+
+
+def predict_with(data: SeriesSet, selection: dict, lstm, linear) -> np.ndarray:
+    """predict_future with open onnxruntime sessions (a service opens them once)."""
     cfg = selection["config"]
     w = last_window(data, int(cfg["seq_len"]))
     horizon, b = int(cfg["horizon"]), cfg["baselines"]
@@ -28,9 +34,8 @@ def predict_future(data: SeriesSet, selection: dict, models_dir: Path) -> np.nda
         "weekday_profile": baselines.weekday_profile(w.x, horizon, int(b["season_days"])),
     }
     feats = baselines.linear_features(w.x, int(b["linear_lags"]))
-    out["linear"] = session(models_dir / LINEAR_FILE).run(None, dict(zip(LINEAR_INPUTS, (feats, chem))))[0]
-    read_metadata(models_dir / LSTM_FILE, required=["features", "horizon"])
-    out["lstm"] = session(models_dir / LSTM_FILE).run(None, dict(zip(LSTM_INPUTS, (w.x, chem, loc))))[0]
+    out["linear"] = linear.run(None, dict(zip(LINEAR_INPUTS, (feats, chem))))[0]
+    out["lstm"] = lstm.run(None, dict(zip(LSTM_INPUTS, (w.x, chem, loc))))[0]
     chosen = [selection["selected"][data.chemicals[c]] for c in chem]
     scaled = np.stack([out[m][i] for i, m in enumerate(chosen)])
     return scaled * data.scale[:, None]
@@ -39,6 +44,13 @@ def predict_future(data: SeriesSet, selection: dict, models_dir: Path) -> np.nda
 def reorder_table(data: SeriesSet, forecast: np.ndarray, selection: dict, days: int,
                   lead_time: int, service_level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(reorder recommendation per series, daily forecast per series) for the next `days`."""
+    rows, daily = reorder_rows(data, forecast, selection, days, lead_time, service_level)
+    return pd.DataFrame(rows), pd.DataFrame(daily)
+
+
+def reorder_rows(data: SeriesSet, forecast: np.ndarray, selection: dict, days: int,
+                 lead_time: int, service_level: float) -> tuple[list[dict], list[dict]]:
+    """reorder_table's rows as plain records: one per series, and `days` per series in the same order."""
     horizon = forecast.shape[1]
     if not 1 <= days <= horizon:
         raise ValueError(f"--days must be between 1 and the model's horizon ({horizon}, model.inventory.horizon)")
@@ -54,7 +66,7 @@ def reorder_table(data: SeriesSet, forecast: np.ndarray, selection: dict, days: 
         sd = float(selection["error_sd_per_day"][f"{chem}|{loc}"])
         stock = float(data.stock[s, -1])
         mean_day = float(f[:days].mean())
-        safety = z * sd * np.sqrt(lead_time)
+        safety = float(z * sd * np.sqrt(lead_time))
         point = float(f[:lead_time].sum() + safety)
         reorder = stock <= point
         rows.append({"chemical": chem, "location": loc, "unit": data.base_unit[s],
@@ -67,7 +79,7 @@ def reorder_table(data: SeriesSet, forecast: np.ndarray, selection: dict, days: 
                      "note": "stock negative in the log (withdrawals exceed recorded purchases)" if stock < 0 else ""})
         daily += [{"date": d.date().isoformat(), "chemical": chem, "location": loc, "unit": data.base_unit[s],
                    "forecast": float(v)} for d, v in zip(future, f[:days])]
-    return pd.DataFrame(rows), pd.DataFrame(daily)
+    return rows, daily
 
 
 def load_selection(models_dir: Path) -> dict:

@@ -18,7 +18,7 @@ from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.lightning import fit_best, seed_everything, training_parts
 from pipeline.core.onnx_io import check_parity, export
 from pipeline.core.tracking import log_metrics, stage_run
-from pipeline.inventory import baselines, reorder
+from pipeline.inventory import baselines, bundle, reorder
 from pipeline.inventory.features import FEATURES, SeriesSet, Windows, build_series, windows
 from pipeline.inventory.figures import forecast_vs_actual
 from pipeline.inventory.lightning_module import UsageDataModule, UsageForecaster, predict
@@ -116,6 +116,11 @@ def run(cfg: DictConfig) -> dict:
         metrics = _metrics(table, per_chem, statements, onnx_diff, epochs, split)
         _write_reports(cfg, data, table, per_chem, statements, preds["test"], actual["test"], split["test"],
                        chosen, selection, models_dir, reports_dir)
+        test = split["test"]
+        example = dict(zip(LSTM_INPUTS, (test.x[:2], data.chem_index[test.series[:2]], data.loc_index[test.series[:2]])))
+        registered = bundle.log_and_register(cfg, models_dir, metrics, example,
+                                             Path(cfg.paths.data) / "inventory" / DAILY_FILE)
+        metrics["registry"] = registered.as_metrics()
         log_metrics({"test": metrics["test"], "val": metrics["val"]}, prefix="")
         log_metrics({k: v for k, v in metrics.items() if k not in ("test", "val")}, prefix="train_inventory/")
         mlflow.log_artifacts(str(reports_dir), artifact_path="reports")

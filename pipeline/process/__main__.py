@@ -25,6 +25,7 @@ def main() -> None:
           f"{t['selected_improvement_min']:+.1%}; warnings {w['warnings']} ({w['warnings_per_running_hour']:.2f} per "
           f"running hour), recall {w['recall']:.2f}, median lead {w['median_lead_s']} s, false alarms/h "
           f"{w['false_alarms_per_hour']:.3f}; onnx max diff {m['onnx']['max_abs_difference']:.2e}")
+    print(f"train_process: {m['registry']['statement']}")
 
 
 if __name__ == "__main__":

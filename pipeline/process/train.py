@@ -12,9 +12,9 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.contracts.line import PRESS_STOP
+from pipeline.contracts.line import ALIGNED_FILE, PRESS_STOP
 from pipeline.contracts.process_model import INPUT, ONNX_FILE, OUTPUT, PT_FILE
-from pipeline.core import onnx_io
+from pipeline.core import onnx_io, registry
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.lightning import fit_best, seed_everything, training_parts
 from pipeline.core.tracking import log_metrics, stage_run
@@ -139,6 +139,18 @@ def warning_summary(scored: dict, warnings: pd.DataFrame, running_h: float, targ
             "by_state": {str(k): int(v) for k, v in warnings.state.value_counts().items()}}
 
 
+def verdict(selection: pd.DataFrame) -> registry.Verdict:
+    """The deployed forecaster (the validation winner per target and horizon) beats its
+    baselines when, on the test windows, it is nowhere worse than the best baseline and better
+    somewhere."""
+    gap = selection["selected_vs_best_baseline"]
+    worst = selection.loc[gap.idxmin()]
+    beats = bool((gap >= 0).all() and (gap > 0).any())
+    return registry.Verdict(beats, f"deployed forecaster vs best baseline on the test windows: better on "
+                                   f"{int((gap > 0).sum())} of {len(gap)} target-horizons, least gap "
+                                   f"{gap.min():+.1%} ({worst.target} at {worst.horizon_s:g} s)")
+
+
 def train(cfg: DictConfig) -> dict:
     mc = cfg.model.process
     check_config(mc)
@@ -216,6 +228,16 @@ def train(cfg: DictConfig) -> dict:
         metrics = stage_metrics(data, dm, sel, table, selection, comparison, horizons_s[k_cfg], warn_metrics,
                                 golden, stops, period, running_h, onnx_diff)
         metrics["train"] = sel["fit"]
+        deployed = warn_metrics["deployed"]
+        example = data.values[test[:1, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)  # one test window
+        metrics["registry"] = registry.log_and_register(
+            cfg, "process", onnx_path, {INPUT: example}, verdict(selection), stage="train_process",
+            metrics={"selected_improvement_min": metrics["test"]["selected_improvement_min"],
+                     "lstm_improvement_min": metrics["test"]["improvement_min"],
+                     "warning_recall": deployed["recall"], "false_alarms_per_hour": deployed["false_alarms_per_hour"]},
+            datasets={"line_aligned": Path(cfg.paths.data) / "line" / ALIGNED_FILE},
+            about="Forecaster of the line's critical process parameters with its golden profile and warning rule in "
+                  "the ONNX metadata; the live monitor runs it (python -m pipeline.process.live).").as_metrics()
         log_metrics(metrics, prefix="")
         import mlflow
 

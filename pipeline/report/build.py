@@ -10,7 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 from pipeline.core.config import repo_root
 from pipeline.core.tracking import experiment_name, tracking_uri
 from pipeline.report.collect import collect
-from pipeline.report.identifiers import dvc_lock_hashes, git_identity, latest_runs, public_uri
+from pipeline.report.identifiers import (dvc_lock_hashes, git_identity, latest_runs, mlflow_ui, public_uri,
+                                         registered_versions)
 from pipeline.report.page import PageInputs, render
 from pipeline.report.sections import SECTIONS
 
@@ -26,6 +27,8 @@ def build_page(cfg: DictConfig, root: Path | None = None) -> tuple[Path, dict]:
     uri = tracking_uri(cfg)
     experiments = [experiment_name(s.experiment, cfg) for s in SECTIONS if s.experiment]
     runs, mlflow_error = latest_runs(uri, experiments)
+    names = list((OmegaConf.select(cfg, "tracking.registry.models") or {}).values())
+    models, models_error = registered_versions(uri, names)
     page = PageInputs(
         title="Tablet manufacturing pipeline: results",
         sections=sections,
@@ -35,6 +38,9 @@ def build_page(cfg: DictConfig, root: Path | None = None) -> tuple[Path, dict]:
         runs=runs,
         mlflow_error=mlflow_error,
         params_yaml=OmegaConf.to_yaml(cfg),
+        models=models,
+        models_error=models_error,
+        mlflow_ui=mlflow_ui(uri),
     )
     path = reports / PAGE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,12 @@ def public_uri(uri: str) -> str:
     return uri
 
 
+def mlflow_ui(uri: str) -> str:
+    """Where the MLflow UI of a store is: the tracking server itself, or a local `mlflow ui`
+    (its default address) over a file or database store."""
+    return public_uri(uri).rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+
+
 def latest_runs(uri: str, experiments: list[str]) -> tuple[list[RunLink], str | None]:
     """The newest top-level run of each experiment (with its number of child runs), or an error."""
     try:
@@ -83,3 +89,32 @@ def latest_runs(uri: str, experiments: list[str]) -> tuple[list[RunLink], str | 
     except Exception as exc:  # an unreachable server must not stop the page
         message = re.sub(r"//[^/@\s]+@", "//", str(exc))  # exception texts repeat the URI with user:password
         return [], f"MLflow store {public_uri(uri)} could not be read: {message[:500]}"
+
+
+@dataclass
+class ModelVersionLink:
+    model: str
+    version: str
+    aliases: str          # e.g. "champion"
+    beats_baselines: str  # the version's tag: true | false
+    verdict: str
+    run_id: str
+
+
+def registered_versions(uri: str, names: list[str], newest: int = 5) -> tuple[list[ModelVersionLink], str | None]:
+    """The newest versions of each registered model (older ones stay in the registry), or an error."""
+    try:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=uri)
+        rows = []
+        for name in names:
+            versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: -int(v.version))
+            for mv in versions[:newest]:
+                rows.append(ModelVersionLink(name, str(mv.version), ", ".join(mv.aliases or []),
+                                             mv.tags.get("beats_baselines", ""), mv.tags.get("verdict", ""),
+                                             mv.run_id or ""))
+        return rows, None
+    except Exception as exc:  # an unreachable server must not stop the page
+        message = re.sub(r"//[^/@\s]+@", "//", str(exc))
+        return [], f"Model Registry of {public_uri(uri)} could not be read: {message[:500]}"

@@ -7,7 +7,7 @@ from html import escape
 import pandas as pd
 
 from pipeline.report.collect import StageOutputs
-from pipeline.report.identifiers import RunLink
+from pipeline.report.identifiers import ModelVersionLink, RunLink
 from pipeline.report.sections import Section
 
 STYLE = """
@@ -32,6 +32,9 @@ class PageInputs:
     runs: list[RunLink]
     mlflow_error: str | None
     params_yaml: str
+    models: list[ModelVersionLink] = None
+    models_error: str | None = None
+    mlflow_ui: str = ""   # where the links to registered versions point
 
 
 def _kv_table(rows: dict, headers: tuple[str, str]) -> str:
@@ -114,6 +117,17 @@ def _runs_table(runs: list[RunLink]) -> str:
     return f"<table>{head}{rows}</table>"
 
 
+def _models_table(models: list[ModelVersionLink], ui: str) -> str:
+    head = ("<tr><th>registered model</th><th>version</th><th>alias</th><th>beats its baselines</th>"
+            "<th>verdict</th><th>MLflow UI</th></tr>")
+    rows = "".join(
+        f"<tr><td>{escape(m.model)}</td><td>{escape(m.version)}</td><td>{escape(m.aliases)}</td>"
+        f"<td>{escape(m.beats_baselines)}</td><td>{escape(m.verdict)}</td>"
+        f'<td><a href="{escape(ui)}/#/models/{escape(m.model)}/versions/{escape(m.version)}">'
+        f"models:/{escape(m.model)}/{escape(m.version)}</a></td></tr>" for m in models)
+    return f"<table>{head}{rows}</table>"
+
+
 def render(page: PageInputs) -> str:
     toc = " · ".join(f'<a href="#{escape(s.folder)}">{escape(s.title)}</a>' for s, _ in page.sections)
     body = [f"<h1>{escape(page.title)}</h1>",
@@ -131,6 +145,15 @@ def render(page: PageInputs) -> str:
                 "<code>mlflow ui --backend-store-uri &lt;store&gt;</code>.</p>")
     body.append(f'<p class="missing">{escape(page.mlflow_error)}</p>' if page.mlflow_error
                 else _runs_table(page.runs))
+    body.append("<h3>Model Registry</h3><p>The newest versions of each registered model; "
+                "<code>models:/&lt;name&gt;@champion</code> is the deployed one (links open the "
+                f"MLflow UI at {escape(page.mlflow_ui)}).</p>")
+    if page.models_error:
+        body.append(f'<p class="missing">{escape(page.models_error)}</p>')
+    elif page.models:
+        body.append(_models_table(page.models, page.mlflow_ui))
+    else:
+        body.append('<p class="missing">No registered model yet: run the training stages (dvc repro).</p>')
     body.append("</section>")
     body.append('<section id="configuration"><h2>Configuration</h2><p>The composed configuration '
                 f"(params.yaml) this run read.</p><details><summary>params.yaml</summary><pre>"

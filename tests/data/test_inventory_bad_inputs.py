@@ -50,7 +50,7 @@ def test_density_from_conf_rescues_a_cross_kind_row(tmp_path):
     cfg = make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}",
                               "data.inventory.chemicals.hydrochloric_acid.density_g_per_ml=1.19"])
     q = Quarantine(path)
-    clean = inventory.clean_log(inventory.read_log(path), cfg.data.inventory, q)
+    clean = inventory.clean_log(inventory.read_log(path), inventory.Catalogue.from_config(cfg.data.inventory), q)
     assert q.total == 0 and clean["amount_base"].iloc[0] == pytest.approx(10.0)
 
 

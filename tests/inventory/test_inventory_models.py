@@ -6,7 +6,7 @@ import torch
 
 from pipeline.core.onnx_io import export, max_abs_difference
 from pipeline.inventory import baselines
-from pipeline.inventory.features import FEATURES, build_series, origins, windows
+from pipeline.inventory.features import FEATURES, _weekday_and_iso_week, build_series, origins, windows
 from pipeline.inventory.metrics import errors
 from pipeline.inventory.network import LinearBank, UsageLSTM
 from pipeline.inventory.selection import NAIVE, metric_table, select, summary
@@ -30,6 +30,13 @@ def test_errors_wape_handles_zero_days():
     assert e["wape"] == pytest.approx(0.5) and e["mae"] == pytest.approx(2 / 3)
     assert e["r2"] == pytest.approx(1 - 2 / 10.6667, rel=1e-3)
     assert np.isnan(errors(np.zeros(3), np.ones(3))["wape"])
+
+
+def test_calendar_weekday_and_iso_week_are_pandas_own():
+    dates = pd.date_range("1900-01-01", "2200-12-31", freq="D")  # every ISO week-53 and new-year case
+    weekday, week = _weekday_and_iso_week(dates)
+    assert np.array_equal(weekday, dates.day_of_week.to_numpy())
+    assert np.array_equal(week, dates.isocalendar().week.to_numpy().astype(np.int64))
 
 
 def test_splits_are_chronological_without_leakage():

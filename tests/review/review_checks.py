@@ -8,7 +8,6 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from browser import Browser
-from mlflow_ui import mlflow_ui
 
 PAGE_WAIT_S = 120  # the MLflow UI is a large single-page app; a busy 2-core machine is slow
 
@@ -39,7 +38,8 @@ def newest_parent(client: MlflowClient, experiment_id: str):
     return parents[0]
 
 
-def check_mlflow_ui(store_uri: str, expected_experiments: list[str], shots: Path, log: Path) -> dict:
+def check_mlflow_ui(base: str, store_uri: str, expected_experiments: list[str], shots: Path) -> dict:
+    """The MLflow UI at `base` (serving `store_uri`): experiments, the sweep's children, a run's metrics."""
     client = MlflowClient(store_uri)
     sweep = client.get_experiment_by_name("tablet/sweep")
     assert sweep is not None, f"no tablet/sweep experiment in {store_uri}"
@@ -49,7 +49,7 @@ def check_mlflow_ui(store_uri: str, expected_experiments: list[str], shots: Path
     assert children, "the sweep's parent run has no children in the store"
     child = sorted(children, key=lambda r: r.info.run_name)[0]
     seen = {}
-    with mlflow_ui(store_uri, log) as base, Browser() as browser:
+    with Browser() as browser:
         browser.goto(f"{base}/#/experiments")
         browser.wait_for_text(*expected_experiments, timeout=PAGE_WAIT_S)
         seen["experiments"] = browser.screenshot(shots / "mlflow_experiments.png")
@@ -67,6 +67,27 @@ def check_mlflow_ui(store_uri: str, expected_experiments: list[str], shots: Path
                               timeout=PAGE_WAIT_S)
         browser.evaluate(SHOW_METRICS)  # the metrics table, not only the run's header, in the picture
         seen["run_metrics"] = browser.screenshot(shots / "mlflow_run_metrics.png")
+    return seen
+
+
+def check_registered_models(base: str, store_uri: str, names: list[str], shots: Path) -> dict:
+    """The MLflow UI's Models page lists every registered model; each model's page shows its
+    versions and, where a version beat its baselines, the champion alias on it."""
+    client = MlflowClient(store_uri)
+    seen = {}
+    with Browser() as browser:
+        browser.goto(f"{base}/#/models")
+        browser.wait_for_text(*names, timeout=PAGE_WAIT_S)
+        seen["models"] = browser.screenshot(shots / "mlflow_models.png")
+        for name in names:
+            model = client.get_registered_model(name)
+            versions = client.search_model_versions(f"name = '{name}'")
+            assert versions, f"{name}: no versions"
+            expected = [f"Version {max(int(v.version) for v in versions)}", *(model.aliases or {})]
+            browser.goto("about:blank")  # a full load of the model's page: the app keeps the last list otherwise
+            browser.goto(f"{base}/#/models/{name}")
+            browser.wait_for_text(name, *expected, timeout=PAGE_WAIT_S)
+            seen[name] = browser.screenshot(shots / f"mlflow_model_{name}.png")
     return seen
 
 
@@ -118,4 +139,6 @@ def store_findings(store_uri: str, stages: list[str]) -> list[str]:
                                                  filter_string=f"source_run_id = '{run.info.run_id}'")
             if not any(f.endswith(".onnx") for f in files) and not models:
                 findings.append(f"tablet/{stage}: no ONNX model logged (artifact or logged model)")
+            if not client.search_model_versions(f"run_id = '{run.info.run_id}'"):
+                findings.append(f"tablet/{stage}: its model is not registered (Model Registry)")
     return findings

@@ -15,7 +15,8 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))  # the helpers beside this file (pytest runs with importlib mode)
 
 from browser import chromium_path  # noqa: E402
-from review_checks import check_mlflow_ui, check_report_page, store_findings  # noqa: E402
+from mlflow_ui import mlflow_ui  # noqa: E402
+from review_checks import check_mlflow_ui, check_registered_models, check_report_page, store_findings  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,7 +41,19 @@ def test_review_of_the_tiny_pipeline(tiny_repro, tmp_path):
     store = f"sqlite:///{tiny_repro / 'mlflow.db'}"
     assert not store_findings(store, stages(tiny_repro))  # every stage's experiment, runs, figures, ONNX
     experiments = [f"tablet/{stage}" for stage in stages(tiny_repro)]  # one experiment per DVC stage
-    seen = check_mlflow_ui(store, experiments, shots, tmp_path / "mlflow.log")
+    names = list(yaml.safe_load((tiny_repro / "params.yaml").read_text())["tracking"]["registry"]["models"].values())
+    from mlflow.tracking import MlflowClient
+
+    from pipeline.core.registry import promote
+
+    client = MlflowClient(store)
+    if not any(client.get_registered_model(n).aliases for n in names):
+        # the tiny run's 2-epoch models beat no baseline, so nothing is champion: promote one by hand
+        # (README: promote a model) so that the alias is checked in the UI too
+        promote(names[0], "1", "champion", client)
+    with mlflow_ui(store, tmp_path / "mlflow.log") as base:
+        seen = check_mlflow_ui(base, store, experiments, shots)
+        seen |= check_registered_models(base, store, names, shots)
     images = check_report_page(tiny_repro / "reports" / "index.html", shots)
     assert images, "the tiny run's report page has no figures"
     assert all(p.stat().st_size > 10_000 for p in seen.values())  # a blank page is a few kB
@@ -71,6 +84,7 @@ def test_review_of_a_parallel_sweep(tmp_path, monkeypatch):
     page, _ = build_page(cfg)
 
     shots = screenshot_dir("sweep")
-    check_mlflow_ui(store, ["tablet/sweep"], shots, tmp_path / "mlflow.log")
+    with mlflow_ui(store, tmp_path / "mlflow.log") as base:
+        check_mlflow_ui(base, store, ["tablet/sweep"], shots)
     images = check_report_page(page, shots)
     assert len(images) == 3  # one figure per swept cost

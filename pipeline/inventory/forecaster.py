@@ -1,0 +1,70 @@
+"""A registered inventory forecaster loaded for serving: what answering a request needs, prepared
+once at start (ONNX sessions open, the catalogue the raw log is checked against validated,
+series positions and scales looked up), so a request pays only for its own rows.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.contracts.inventory import LINEAR_FILE, LSTM_FILE, SELECTION_FILE
+from pipeline.core import registry
+from pipeline.core.onnx_io import read_metadata, session
+from pipeline.data.inventory.stage import Catalogue
+from pipeline.inventory.bundle import CATALOGUE_FILE, EXTRA
+
+
+@dataclass
+class Forecaster:
+    """A registered inventory forecaster, loaded for serving (sessions opened once)."""
+    name: str
+    version: str
+    uri: str
+    selection: dict
+    catalogue: dict
+    lstm: object
+    linear: object
+    checks: Catalogue = field(init=False)
+    position: dict[tuple[str, str], int] = field(init=False)   # series key -> index in the selection
+    scale: np.ndarray = field(init=False)                       # [series] as the models were trained
+
+    def __post_init__(self) -> None:
+        self.checks = Catalogue.from_config(self.catalogue)
+        self.position = {tuple(k): i for i, k in enumerate(self.selection["keys"])}
+        self.scale = np.asarray(self.selection["scale"], dtype=float)
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.selection["config"]["seq_len"])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.selection["config"]["horizon"])
+
+    @property
+    def chemicals(self) -> list[str]:
+        return sorted({c for c, _ in self.selection["keys"]})
+
+    @property
+    def locations(self) -> list[str]:
+        return sorted({loc for _, loc in self.selection["keys"]})
+
+    @classmethod
+    def from_folder(cls, folder: Path, name: str = "(files)", version: str = "-", uri: str = "") -> "Forecaster":
+        """`folder` holds the three model files and the catalogue (a registered version's extra_files)."""
+        missing = [n for n in (LSTM_FILE, LINEAR_FILE, SELECTION_FILE, CATALOGUE_FILE)
+                   if not (folder / n).exists()]
+        if missing:
+            raise FileNotFoundError(f"{folder}: not an inventory forecaster bundle, lacks {missing}")
+        read_metadata(folder / LSTM_FILE, required=["features", "horizon", "chemicals", "locations"])
+        return cls(name, version, uri or str(folder), json.loads((folder / SELECTION_FILE).read_text()),
+                   json.loads((folder / CATALOGUE_FILE).read_text()),
+                   session(folder / LSTM_FILE), session(folder / LINEAR_FILE))
+
+    @classmethod
+    def load(cls, model_uri: str) -> "Forecaster":
+        got = registry.fetch(model_uri)
+        return cls.from_folder(got.path / EXTRA, got.name, got.version, model_uri)
