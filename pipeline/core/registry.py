@@ -207,6 +207,20 @@ def champion_version(client, name: str, alias: str) -> str | None:
         return None
 
 
+class ModelNotFound(LookupError):
+    """A models:/ URI or a version that the registry does not hold; says what it does hold."""
+
+
+def _not_found(client, name: str, what: str, exc) -> ModelNotFound:
+    import mlflow
+
+    known = [int(v.version) for v in client.search_model_versions(f"name = '{name}'")] if name else []
+    hint = (f"registered versions of {name}: {', '.join(map(str, sorted(known)))}; serve one with models:/{name}/<version> "
+            "or promote it (README: promote a model)") if known else \
+        f"no registered model {name!r} in {mlflow.get_tracking_uri()}: run the training stage (dvc repro) first"
+    return ModelNotFound(f"{what} not found ({exc.message.splitlines()[0]}); {hint}")
+
+
 @dataclass(frozen=True)
 class FetchedModel:
     """A registered model version's files on local disk."""
@@ -236,11 +250,7 @@ def fetch(model_uri: str, dst: Path | None = None, client=None) -> FetchedModel:
             name, _, version = ref.rpartition("/")
             mv = client.get_model_version(name, version)
     except MlflowException as exc:
-        known = [int(v.version) for v in client.search_model_versions(f"name = '{name}'")] if name else []
-        hint = (f"registered versions of {name}: {', '.join(map(str, sorted(known)))}; serve one with models:/{name}/<version> "
-                "or promote it (README: promote a model)") if known else \
-            f"no registered model {name!r} in {mlflow.get_tracking_uri()}: run the training stage (dvc repro) first"
-        raise LookupError(f"{model_uri} not found ({exc.message.splitlines()[0]}); {hint}") from exc
+        raise _not_found(client, name, model_uri, exc) from exc
     path = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}",
                                                     dst_path=str(dst) if dst else None))
     return FetchedModel(path, name, str(mv.version), model_uri, dict(mv.tags))
@@ -252,7 +262,12 @@ def promote(name: str, version: str, alias: str = "champion", client=None) -> st
 
     client = client or MlflowClient()
     before = champion_version(client, name, alias)
-    client.get_model_version(name, version)  # a clear MlflowException for a version that does not exist
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise _not_found(client, name, f"{name} version {version}", exc) from exc
     client.set_registered_model_alias(name, alias, version)
     client.set_model_version_tag(name, version, f"promoted_to_{alias}", "by hand")
     return before or "none"
@@ -289,4 +304,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from pipeline.core.cli import run_stage
+
+    run_stage("registry", main, expected=(ModelNotFound,))

@@ -84,4 +84,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage("inventory", main)
+    from pipeline.core.registry import ModelNotFound
+
+    run_stage("inventory", main, expected=(ModelNotFound,))

@@ -17,6 +17,7 @@ from the server's timestamp of the sample that completed a step to the rule's de
 from __future__ import annotations
 
 import argparse
+import sys
 import asyncio
 import csv
 import logging
@@ -231,12 +232,17 @@ class LiveMonitor:
 
     async def _connect(self, client) -> None:
         deadline = time.monotonic() + float(self.live.connect_timeout_s)
+        waiting = False
         while True:
             try:
                 await client.connect()
                 self.connections += 1
                 return
             except (OSError, asyncio.TimeoutError) as exc:
+                if not waiting:
+                    waiting = True
+                    log.info("waiting for the OPC UA server at %s (up to %s s, live.connect_timeout_s)",
+                             self.endpoint, self.live.connect_timeout_s)
                 if time.monotonic() > deadline:
                     raise ConnectionError(f"no OPC UA server at {self.endpoint} after {self.live.connect_timeout_s} s "
                                           f"(live.endpoint; start one with `python -m pipeline.data.line_opcua`)") from exc
@@ -343,4 +349,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from pipeline.core.cli import expected_errors, take_debug_flag
+    from pipeline.core.registry import ModelNotFound
+
+    sys.argv = [sys.argv[0], *take_debug_flag(sys.argv[1:])]
+    with expected_errors("live monitor", (ConnectionError, ModelNotFound)):
+        main()

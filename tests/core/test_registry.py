@@ -94,3 +94,9 @@ def test_dataset_md5_of_a_folder_changes_with_any_file(tmp_path):
     assert registry.dataset_md5(tmp_path / "d") != before
     with pytest.raises(FileNotFoundError):
         registry.dataset_md5(tmp_path / "missing")
+
+
+def test_promoting_a_version_that_does_not_exist_names_the_ones_that_do(store):
+    train_and_register(store, 1.0, beats=True)
+    with pytest.raises(registry.ModelNotFound, match="tiny-model version 7 not found .*registered versions of tiny-model: 1;"):
+        registry.promote("tiny-model", "7")
