@@ -120,11 +120,19 @@ def team_experiments(tiny_repro):
     """A team tracking server (PostgreSQL + `mlflow server` with the artifact proxy, loopback)
     and three experiments queued on the tiny run and run two at a time against it
     (tests/queued_experiments.py). Yields what the tests read, then stops the server."""
+    import subprocess
+    import sys
+
     from tests import team_server
     from tests.queued_experiments import EXPERIMENTS, run_queue
 
     if reason := team_server.missing():
         pytest.skip(reason)
+    # the tiny configuration as it was composed: an earlier test's `dvc exp run -S ...` leaves its
+    # parameters and results in the shared workspace, and every experiment would rerun that stage
+    compose(["+experiment=tiny"], output=tiny_repro / "params.yaml", root=tiny_repro)
+    dvc = Path(sys.executable).with_name("dvc")
+    subprocess.run([str(dvc), "repro"], cwd=tiny_repro, env=repro_env(), check=True, capture_output=True)
     baseline = commit_all(tiny_repro, "tiny run")  # what a user commits after `dvc repro`
     with team_server.team_server() as server:
         env = {**repro_env(), "MLFLOW_TRACKING_URI": server["url"]}

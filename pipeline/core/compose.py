@@ -13,7 +13,12 @@ def compose(overrides: list[str] | None = None, output: Path | None = None, root
     """Write the composition of conf/config.yaml (with Hydra `overrides`) to `output`."""
     root = root or repo_root()
     output = output or root / PARAMS_FILE
-    compose_and_dump(output, str(root / "conf"), None, "config", str(root), list(overrides or []))
+    from hydra.errors import HydraException
+
+    try:
+        compose_and_dump(output, str(root / "conf"), None, "config", str(root), list(overrides or []))
+    except HydraException as exc:  # a mistyped key or group: Hydra's own words, without the traceback
+        raise ValueError(f"conf/ with overrides {' '.join(overrides or [])}: {exc}") from exc
     return output
 
 

@@ -112,8 +112,9 @@ def make_solver(solver_cfg: DictConfig, time_limit: float):
 def _licence_message(name: str, exc: Exception, model: pe.ConcreteModel) -> str:
     s = model_stats(model)
     return (f"Gurobi's size-limited licence (pip's gurobipy) refuses this {s['variables']}-variable, "
-            f"{s['constraints']}-constraint model (limit 2,000 each): use solver=highs, shorten "
-            f"optimize.horizon_hours, or install a full Gurobi licence. ({name}: {exc})")
+            f"{s['constraints']}-constraint model (limit 2,000 each): use solver=auto (Gurobi where the licence "
+            f"admits a model, HiGHS elsewhere) or solver=highs, drop the hour-value cuts "
+            f"(optimize.formulation.hour_value_cuts=false), or install a full Gurobi licence. ({name}: {exc})")
 
 
 def _run(solver, sub: SubModel, name: str):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from pipeline.core.compose import compose
@@ -30,3 +31,8 @@ def test_origin_root_leaves_queued_experiment_copies(tmp_path):
     (copy / "dvc.yaml").write_text("stages: {}\n")
     assert repo_root(copy) == copy
     assert origin_root(copy) == tmp_path / "repo"
+
+
+def test_a_mistyped_override_is_one_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="Could not override 'data.prices.sttart'"):
+        compose(["data.prices.sttart=x"], output=tmp_path / "params.yaml")
