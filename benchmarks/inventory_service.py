@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,11 +30,7 @@ from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
 from pipeline.process.monitor import latency_summary
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from loopback import free_port
 
 
 def health(base: str) -> dict:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,14 +31,10 @@ from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
 from pipeline.process.live import LiveMonitor
 
+from loopback import free_port
+
 
 QUIET_S = 5.0  # once the server has published everything, no new step this long (wall) ends the run
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def measure(cfg, onnx_path: Path, out: Path, published: threading.Event, timeout_s: float) -> tuple[dict, float]:

@@ -11,14 +11,12 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.servers import free_port, serve_mlflow
 
 PG_USER = "postgres"  # Debian's package creates this account; PostgreSQL refuses to run as root
 
@@ -40,12 +38,6 @@ def missing() -> str | None:
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         return "running as root without runuser: cannot start PostgreSQL as its own user"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_pg(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -77,37 +69,9 @@ def postgres(folder: Path) -> Iterator[str]:
 def mlflow_server(backend: str, artifacts: Path, log: Path, timeout: float = 180) -> Iterator[str]:
     """`mlflow server` over `backend` with the artifact proxy (artifacts under `artifacts`);
     yields its http:// URL once /health answers, and stops this server only."""
-    port = free_port()
-    mlflow = Path(sys.executable).with_name("mlflow")
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(mlflow), "server", "--backend-store-uri", backend, "--serve-artifacts",
-                                 "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", "2"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise TimeoutError(f"mlflow server not up after {timeout}s:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
+    args = ["--backend-store-uri", backend, "--serve-artifacts", "--artifacts-destination", str(artifacts)]
+    with serve_mlflow(args, log, timeout, workers=2) as url:
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 15)  # the server and its gunicorn/uvicorn workers
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, 9)
-            proc.wait()
 
 
 @contextlib.contextmanager

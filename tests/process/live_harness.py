@@ -3,7 +3,6 @@ loopback ports, over a stretch of the line; and the offline replay of the same s
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pandas as pd
@@ -15,11 +14,7 @@ from pipeline.data.line_opcua import LineServer
 from pipeline.process.live import LiveMonitor
 from pipeline.process.monitor import replay
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port
 
 
 def with_ports(cfg):
