@@ -55,6 +55,10 @@ async def run_live(cfg, onnx_path: Path, out: Path, start, end, speed: float, re
     and once the monitor has reconnected it goes on from there. `monitor_nodes`: node ids the
     monitor looks for (live.nodes) where the server has others."""
     cfg = with_ports(cfg)
+    # grace_s is line time: at `speed` x the server's 100 ms publishing batches span 3 line seconds
+    # at 30x, and a busy machine can deliver one channel's batch a publish later; a second of wall
+    # time keeps a late tag from being closed out of its step (CI once lost 40 of 180 forecasts)
+    cfg.live.grace_s = max(float(cfg.live.grace_s), float(speed))
     server = await LineServer(cfg).start()
     watcher = OmegaConf.create(OmegaConf.to_container(cfg))
     watcher.live.nodes = monitor_nodes or {}
