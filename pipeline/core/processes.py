@@ -64,6 +64,10 @@ class Interrupted(BaseException):
 
 
 def _raise_interrupted(signum, _frame) -> None:
+    # once: a second SIGINT/SIGTERM (Ctrl-C to dvc and the stage, dvc passing it on) must not
+    # abort the cleanup the first one started; SIGKILL still ends the process
+    for other in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(other, signal.SIG_IGN)
     raise Interrupted(signum)
 
 

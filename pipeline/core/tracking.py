@@ -190,12 +190,25 @@ def stage_run(stage: str, cfg: DictConfig | None = None, params: dict | DictConf
                 mlflow.log_params(dict(items[i : i + 100]))
         yield run
     except (Interrupted, KeyboardInterrupt):
-        mlflow.end_run("KILLED")
+        _end_run(run, "KILLED")
         raise
     except BaseException:
-        mlflow.end_run("FAILED")
+        _end_run(run, "FAILED")
         raise
     mlflow.end_run("FINISHED")
+
+
+def _end_run(run, status: str) -> None:
+    """Close `run` on the way out of a failure; if the fluent API cannot (its session broken by the
+    interruption), close it by id. Never raises: the stage's own error is the one to report."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    try:
+        mlflow.end_run(status)
+    except Exception:
+        with contextlib.suppress(Exception):
+            MlflowClient().set_terminated(run.info.run_id, status)
 
 
 def log_metrics(metrics: dict, prefix: str = "", step: int | None = None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from pipeline.core.processes import is_gone
 from tests.conftest import repro_env
 
 pytestmark = pytest.mark.slow
@@ -80,11 +82,17 @@ def _interrupt(repo: Path, signum: int, whole_group: bool) -> tuple[int, str]:
         assert proc.poll() is None, f"the stage ended before it could be stopped:\n{proc.communicate()[0][-3000:]}"
         assert time.time() < deadline, "no checkpoint after 300 s"
         time.sleep(0.02)
+    stage = _stage_pid(repo)
     if whole_group:
         os.killpg(proc.pid, signum)
     else:
-        os.kill(_stage_pid(repo), signum)
+        os.kill(stage, signum)
     out, _ = proc.communicate(timeout=120)
+    # dvc may exit before its stage has finished cleaning up (closing its MLflow run): wait for it
+    deadline = time.time() + 120
+    while stage is not None and not is_gone(socket.gethostname(), stage):
+        assert time.time() < deadline, f"the stage (pid {stage}) still runs 120 s after the signal"
+        time.sleep(0.1)
     return proc.returncode, out
 
 
