@@ -192,11 +192,7 @@ class _FirstFailure:
 
     def quarantine(self, rows: pd.DataFrame, quarantine: Quarantine) -> None:
         failed = ~self.ok
-        seen: list[tuple] = []
-        for key in zip(self.reason[failed], self.detail[failed]):
-            if key not in seen:
-                seen.append(key)
-        for reason, detail in seen:
+        for reason, detail in dict.fromkeys(zip(self.reason[failed], self.detail[failed])):  # in order of first failure
             mine = np.array([r is reason for r in self.reason]) & (self.detail == detail)
             quarantine.add(rows[mine], reason, self.column[mine][0], detail)
 
