@@ -92,16 +92,21 @@ def repro_env() -> dict:
 def tiny_repro(tmp_path_factory) -> Path:
     """A copy of the repository after `dvc repro` on the tiny configuration (done once per
     session; slow tests share it). The copy holds data/, models/, reports/ and mlflow.db."""
+    repo = copy_worktree(tmp_path_factory.mktemp("repo"))
+    reproduce_tiny(repo)
+    return repo
+
+
+def reproduce_tiny(repo: Path) -> None:
+    """params.yaml composed for the tiny configuration, then `dvc repro` (what differs reruns)."""
     import subprocess
     import sys
 
-    repo = copy_worktree(tmp_path_factory.mktemp("repo"))
     compose(["+experiment=tiny"], output=repo / "params.yaml", root=repo)
     dvc = Path(sys.executable).with_name("dvc")
     result = subprocess.run([str(dvc), "repro"], cwd=repo, env=repro_env(), capture_output=True, text=True)
     if result.returncode != 0:
         raise AssertionError(f"tiny dvc repro failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
-    return repo
 
 
 def commit_all(repo: Path, message: str) -> str:
@@ -120,9 +125,6 @@ def team_experiments(tiny_repro):
     """A team tracking server (PostgreSQL + `mlflow server` with the artifact proxy, loopback)
     and three experiments queued on the tiny run and run two at a time against it
     (tests/queued_experiments.py). Yields what the tests read, then stops the server."""
-    import subprocess
-    import sys
-
     from tests import team_server
     from tests.queued_experiments import EXPERIMENTS, run_queue
 
@@ -130,9 +132,7 @@ def team_experiments(tiny_repro):
         pytest.skip(reason)
     # the tiny configuration as it was composed: an earlier test's `dvc exp run -S ...` leaves its
     # parameters and results in the shared workspace, and every experiment would rerun that stage
-    compose(["+experiment=tiny"], output=tiny_repro / "params.yaml", root=tiny_repro)
-    dvc = Path(sys.executable).with_name("dvc")
-    subprocess.run([str(dvc), "repro"], cwd=tiny_repro, env=repro_env(), check=True, capture_output=True)
+    reproduce_tiny(tiny_repro)
     baseline = commit_all(tiny_repro, "tiny run")  # what a user commits after `dvc repro`
     with team_server.team_server() as server:
         env = {**repro_env(), "MLFLOW_TRACKING_URI": server["url"]}
