@@ -9,6 +9,9 @@ from omegaconf import OmegaConf
 
 from pipeline.core.compose import compose
 from pipeline.core.config import load_params
+from tests.hypothesis_profiles import register_profiles
+
+register_profiles()
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
