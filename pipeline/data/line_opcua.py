@@ -23,15 +23,10 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from pipeline.contracts.line import TIMESTAMP
+from pipeline.contracts.opcua_nodes import node_id
 from pipeline.data.line.generator import LineSimulator
 from pipeline.data.line.stage import generated_specs
 from pipeline.data.line.stations import station_groups
-
-
-def node_id(live: DictConfig, channel: str) -> str:
-    """The configured string node id of `channel` (without its namespace index)."""
-    nodes = live.get("nodes") or {}
-    return str(nodes[channel]) if channel in nodes else str(live.node_id).format(channel=channel)
 
 
 def seconds(line: DictConfig, seed: int, start: pd.Timestamp | None = None,

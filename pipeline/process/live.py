@@ -31,8 +31,8 @@ from omegaconf import DictConfig
 
 from pipeline.contracts.process_model import INPUT, REQUIRED_METADATA
 from pipeline.core import onnx_io
+from pipeline.contracts.opcua_nodes import node_id
 from pipeline.core.io import ensure_dir, write_json
-from pipeline.data.line_opcua import node_id
 from pipeline.process.control import WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings
 from pipeline.process.live_align import Aligner, Flag, Step
 from pipeline.process.monitor import Window, latency_summary

@@ -12,7 +12,7 @@ import torch
 from omegaconf import OmegaConf
 
 from pipeline.core.config import load_params
-from pipeline.optimize.example_network import build
+from tests.optimize.example_network import build
 from tests.conftest import make_cfg
 
 ROOT = Path(__file__).resolve().parents[2]

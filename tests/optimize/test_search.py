@@ -60,7 +60,7 @@ def test_a_worse_start_never_replaces_a_better_schedule(cfg):
 @pytest.mark.parametrize("kind", ["fitted", "random"])
 def test_hour_value_maxima_are_never_beaten_on_a_grid(cfg, tmp_path, kind):
     from pipeline.core.config import load_params
-    from pipeline.optimize.example_network import build
+    from tests.optimize.example_network import build
     from pipeline.optimize.network import load_fault_network
 
     path = build(tmp_path / f"{kind}.onnx", load_params().data.fault, kind, seed=3, n_samples=3000, steps=200)

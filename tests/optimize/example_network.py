@@ -1,4 +1,4 @@
-"""Stand-in fault networks for tests and benchmarks, honouring the fault DNN's ONNX contract.
+"""Stand-in fault networks for tests (tests/optimize) and benchmarks/optimizer.py, honouring the fault DNN's ONNX contract.
 
 Until (or besides) the trained models/fault_dnn.onnx, the optimiser needs networks with the
 same interface: input "x" [batch, 6] (min-max scaled), output "logit" [batch, 1], plain
