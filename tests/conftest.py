@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from pipeline.core.compose import compose
 from pipeline.core.config import load_params
+from pipeline.core.settings.every import SECTIONS
 from tests.hypothesis_profiles import register_profiles
 
 register_profiles()
@@ -33,14 +34,15 @@ def _mlflow_store(tmp_path_factory):
 
 def make_cfg(tmp_path: Path, overrides: list[str] | None = None):
     """params.yaml composed from conf/ with +experiment=tiny and `overrides`, with every
-    path (data, models, reports) inside tmp_path. Returns the read-only DictConfig."""
+    path (data, models, reports) inside tmp_path. Returns the read-only DictConfig, every
+    section checked against its schema (ConfigError otherwise)."""
     out = tmp_path / "params.yaml"
     compose(["+experiment=tiny", *(overrides or [])], output=out, root=ROOT)
     cfg = OmegaConf.load(out)
     for key in ("data", "models", "reports"):
         cfg.paths[key] = str(tmp_path / key)
     OmegaConf.save(cfg, out)
-    return load_params(out)
+    return load_params(out, SECTIONS)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -23,6 +24,19 @@ DEBUG_FLAG = "--debug"
 # Errors that describe the user's input or settings. Stages add their own (e.g. the solver's).
 EXPECTED: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError, NotADirectoryError,
                                             PermissionError)
+
+
+def stage_parser(description: str, overrides: bool = True) -> argparse.ArgumentParser:
+    """The command line every stage shares: Hydra overrides of params.yaml (pipeline/core/overrides.py)
+    and `--params FILE`; a stage adds its own words (a kind, a command) in front."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="overrides (Hydra's grammar, on params.yaml): key=value, group=option (conf/<group>/<option>.yaml), "
+               f"+key=value.\n{DEBUG_FLAG} (or {DEBUG_ENV}=1) shows the traceback of an expected error.")
+    parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
+    if overrides:
+        parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model.fault.max_epochs=5 solver=gurobi")
+    return parser
 
 
 def debugging() -> bool:

@@ -2,12 +2,17 @@
 
 conf/ is the single source of configuration; params.yaml is its composition (DVC's Hydra
 composition writes it on `dvc exp run`, `make params` on demand). Stages read params.yaml
-only, so that `dvc repro` is exact and `dvc exp run -S key=value` reaches them.
+only, so that `dvc repro` is exact and `dvc exp run -S key=value` reaches them; a stage's
+command line overrides keys or chooses group options on top of it (pipeline/core/overrides.py),
+and each stage checks the sections it reads against their schemas (pipeline/core/settings/).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 PARAMS_FILE = "params.yaml"
@@ -32,20 +37,39 @@ def origin_root(start: Path | None = None) -> Path:
     return root
 
 
-def load_params(path: str | Path | None = None, check: bool = True) -> DictConfig:
-    """Load params.yaml (or `path`) as a read-only DictConfig, with a clear error if absent;
-    every knob with a physical range is checked (pipeline/core/config_checks.py)."""
+def conf_dir() -> Path:
+    """conf/ of the repository the user works in (of this package's checkout outside one)."""
+    try:
+        return repo_root() / "conf"
+    except FileNotFoundError:
+        return Path(__file__).resolve().parents[2] / "conf"
+
+
+def load_params(path: str | Path | None = None, settings: Mapping[str, Any] | None = None,
+                overrides: Sequence[str] = ()) -> DictConfig:
+    """params.yaml (or `path`) as a read-only DictConfig, with Hydra `overrides` applied
+    (pipeline/core/overrides.py) and the `settings` sections (dotted key -> schema of
+    pipeline/core/settings) checked: one line per setting their schema refuses."""
     file = Path(path) if path else repo_root() / PARAMS_FILE
-    if not file.exists():
-        raise FileNotFoundError(f"{file} not found: compose it from conf/ with `make params`")
-    cfg = OmegaConf.load(file)
+    if overrides:
+        from pipeline.core.overrides import compose_overrides
+
+        cfg = compose_overrides(file, conf_dir(), overrides)
+    else:
+        if not file.exists():
+            raise FileNotFoundError(f"{file} not found: compose it from conf/ with `make params`")
+        try:
+            cfg = OmegaConf.load(file)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{file}: not YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(cfg, DictConfig):
         raise ValueError(f"{file}: expected a mapping at the top level")
     OmegaConf.set_readonly(cfg, True)
-    if check:
-        from pipeline.core.config_checks import check_config
+    if settings:
+        from pipeline.core.settings.schema import check
 
-        check_config(cfg, source=file.name if file.name == PARAMS_FILE else str(file))
+        source = file.name if file.name == PARAMS_FILE else str(file)
+        check(cfg, settings, source=f"{source} + overrides" if overrides else source)
     return cfg
 
 

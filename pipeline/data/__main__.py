@@ -1,13 +1,14 @@
 """DVC stage entry point: `python -m pipeline.data {fault,line,inventory,prices} [overrides] [--out DIR]`.
 
 Each kind is a sub-package, pipeline/data/<kind>/, exposing `prepare(cfg, out_dir, reports_dir)
--> metrics`; only the kind asked for is imported, so each prepare stage depends on its own
-folder. `prepare` generates the data set (or loads and validates the user's file), writes it
+-> metrics` and the SETTINGS it reads (checked as the config loads); only the kind asked for is
+imported, so each prepare stage depends on its own folder. `prepare` generates the data set (or loads and validates the user's file), writes it
 under data/<kind>/, writes any quarantined rows to reports/data/<kind>_quarantine.csv and
 returns the stage's metrics.
 
-Without overrides it runs on params.yaml, as `dvc repro` does. With Hydra overrides it composes
-conf/ with them first (params.yaml untouched), so one command tries any loader on your file:
+Without overrides it runs on params.yaml, as `dvc repro` does. With Hydra overrides it runs on
+params.yaml with them applied (pipeline/core/overrides.py; params.yaml itself untouched), so one
+command tries any loader on your file:
     python -m pipeline.data prices data/prices=csv data.prices.path=/abs/prices.csv --out /tmp/try
 `--out DIR` writes DIR/data/<kind>/ and DIR/reports/data/ instead of the repository's folders.
 Everything is written aside and moved in at the end (pipeline/core/staging.py); a failed run
@@ -15,15 +16,13 @@ moves in only its quarantine file, which says why.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
-import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.core.cli import run_stage
-from pipeline.core.config import load_params, repo_root
+from pipeline.core.cli import run_stage, stage_parser
+from pipeline.core.config import load_params
 from pipeline.core.io import write_json
 from pipeline.core.staging import staged
 from pipeline.core.tracking import log_metrics, stage_run
@@ -31,22 +30,17 @@ from pipeline.core.tracking import log_metrics, stage_run
 KINDS = ("fault", "line", "inventory", "prices")
 
 
-def config(params_file: str | None = None, overrides: list[str] | None = None, out: str | None = None) -> DictConfig:
-    """params.yaml, or conf/ composed with `overrides`; paths under `out` when given."""
-    if overrides:
-        from pipeline.core.compose import compose
-
-        with tempfile.TemporaryDirectory() as folder:
-            cfg = load_params(compose(overrides, output=Path(folder) / "params.yaml", root=repo_root()))
-    else:
-        cfg = load_params(params_file)
+def config(kind: str, params_file: str | None = None, overrides: list[str] | None = None,
+           out: str | None = None) -> DictConfig:
+    """params.yaml with `overrides`, the kind's settings checked; paths under `out` when given."""
+    cfg = load_params(params_file, importlib.import_module(f"pipeline.data.{kind}").SETTINGS, overrides or [])
     if out:
         cfg = OmegaConf.merge(cfg, {"paths": {"data": str(Path(out) / "data"), "reports": str(Path(out) / "reports")}})
     return cfg
 
 
 def run(kind: str, params_file: str | None = None, overrides: list[str] | None = None, out: str | None = None) -> dict:
-    cfg = config(params_file, overrides, out)
+    cfg = config(kind, params_file, overrides, out)
     module = importlib.import_module(f"pipeline.data.{kind}")
     stage = f"prepare_{kind}"
     quarantine_file = f"data/{kind}_quarantine.csv"
@@ -69,11 +63,9 @@ def summary_line(kind: str, metrics: dict, reports: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     epilog="--debug (or PIPELINE_DEBUG=1) shows the traceback of an expected error")
+    parser = stage_parser(__doc__.splitlines()[0], overrides=False)
     parser.add_argument("kind", choices=sorted(KINDS))
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/ (e.g. data/prices=csv data.prices.path=...)")
-    parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides (e.g. data/prices=csv data.prices.path=...)")
     parser.add_argument("--out", default=None, help="write data/ and reports/ under this folder instead")
     args = parser.parse_args()
     metrics = run(args.kind, args.params, args.overrides, args.out)

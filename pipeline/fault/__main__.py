@@ -1,21 +1,22 @@
-"""DVC stage train_fault: `python -m pipeline.fault [--params params.yaml]`."""
+"""DVC stage train_fault: `python -m pipeline.fault [overrides] [--params params.yaml]`."""
 from __future__ import annotations
 
-import argparse
-
-from pipeline.core.cli import run_stage
+from pipeline.core.cli import run_stage, stage_parser
 from pipeline.core.config import load_params
+from pipeline.core.settings import data_fault, model_fault, run, tracking, trainer
 from pipeline.core.staging import staged
 from pipeline.fault.train import train
 
+# The sections this stage reads, checked as it loads them.
+SETTINGS = {"seed": run.Seed, "paths": run.Paths, "tracking": tracking.Tracking, "data.fault": data_fault.DataFault,
+            "model.fault": model_fault.ModelFault, "trainer": trainer.Trainer}
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     epilog="--debug (or PIPELINE_DEBUG=1) shows the traceback of an expected error")
-    parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
-    args = parser.parse_args()
+    args = stage_parser(__doc__.splitlines()[0]).parse_args()
+    cfg = load_params(args.params, SETTINGS, args.overrides)
     # models and reports written aside and moved in at the end; reports/fault/ is the stage's alone
-    with staged(load_params(args.params), "train_fault", ("models", "reports"), replace={"reports": ("fault",)}) as cfg:
+    with staged(cfg, "train_fault", ("models", "reports"), replace={"reports": ("fault",)}) as cfg:
         metrics = train(cfg)
     dnn, rest = metrics["test"]["dnn"], {k: v["auc"] for k, v in metrics["test"].items() if k != "dnn"}
     print(f"train_fault: test AUC {dnn['auc']:.4f} (others: {', '.join(f'{k} {v:.4f}' for k, v in rest.items())}), "

@@ -1,16 +1,26 @@
 """`python -m pipeline.inventory` (stage train_inventory),
 `python -m pipeline.inventory forecast --days 14` (next days per chemical and reorder advice) and
-`python -m pipeline.inventory serve` (HTTP service of the registered champion, conf/serve)."""
+`python -m pipeline.inventory serve` (HTTP service of the registered champion, conf/serve);
+each takes Hydra overrides of params.yaml after the command (`serve serve.port=8001`)."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline.core.cli import run_stage
+from pipeline.core.cli import run_stage, stage_parser
 from pipeline.core.config import load_params
+from pipeline.core.settings import data_inventory, model_inventory, run, serve, tracking, trainer
 from pipeline.core.staging import staged
+
+COMMANDS = ("train", "forecast", "serve")
+# The sections each command reads, checked as it loads them.
+SETTINGS = {
+    "train": {"seed": run.Seed, "paths": run.Paths, "tracking": tracking.Tracking, "trainer": trainer.Trainer,
+              "data.inventory": data_inventory.DataInventory, "model.inventory": model_inventory.ModelInventory},
+    "forecast": {"paths": run.Paths, "model.inventory": model_inventory.ModelInventory},
+    "serve": {"tracking": tracking.Tracking, "serve": serve.Serve},
+}
 
 
 def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -41,28 +51,33 @@ def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     epilog="--debug (or PIPELINE_DEBUG=1) shows the traceback of an expected error")
-    parser.add_argument("command", nargs="?", default="train", choices=["train", "forecast", "serve"])
-    parser.add_argument("--days", type=int, default=None, help="days to forecast (default: model.inventory.reorder.default_days)")
-    parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
+    parser = stage_parser(__doc__.splitlines()[0], overrides=False)
+    parser.add_argument("words", nargs="*", metavar="[command] overrides",
+                        help=f"{' | '.join(COMMANDS)} (default train), then Hydra overrides")
+    parser.add_argument("--days", default=None, help="days to forecast (default: model.inventory.reorder.default_days)")
     parser.add_argument("--model", default=None, help="serve: models:/<name>@<alias> or models:/<name>/<version> (default: serve.model)")
     parser.add_argument("--host", default=None, help="serve: address to bind (default: serve.host, loopback)")
-    parser.add_argument("--port", type=int, default=None, help="serve: port (default: serve.port)")
+    parser.add_argument("--port", default=None, help="serve: port (default: serve.port)")
     args = parser.parse_args()
-    cfg = load_params(args.params)
-    if args.command == "serve":
+    command = args.words[0] if args.words and args.words[0] in COMMANDS else "train"
+    overrides = args.words[1:] if args.words and args.words[0] in COMMANDS else args.words
+    # the flags are overrides by another name: checked by the same schema
+    flags = {"serve.model": args.model, "serve.host": args.host, "serve.port": args.port,
+             "model.inventory.reorder.default_days": args.days}
+    overrides += [f"{key}={value}" for key, value in flags.items() if value is not None]
+    cfg = load_params(args.params, SETTINGS[command], overrides)
+    if command == "serve":
         import mlflow
 
         from pipeline.core.tracking import tracking_uri
-        from pipeline.inventory.service import serve
+        from pipeline.inventory.service import serve as start_service
 
         mlflow.set_tracking_uri(tracking_uri(cfg))
         s = cfg.serve
-        serve(args.model or str(s.model), args.host or str(s.host), int(args.port or s.port), float(s.max_body_mb))
+        start_service(str(s.model), str(s.host), int(s.port), float(s.max_body_mb))
         return
-    if args.command == "forecast":
-        table, daily = forecast(cfg, args.days)
+    if command == "forecast":
+        table, daily = forecast(cfg, None)
         wide = daily.pivot_table(index="date", columns=["chemical", "location"], values="forecast")
         with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.1f}".format):
             print(wide.T.to_string())

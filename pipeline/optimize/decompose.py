@@ -108,6 +108,9 @@ class DecomposedSchedule:
                 con.activate()
                 con.set_value(con.body >= float(demand))
         solver.solver_cfg = _with_limit(solver.solver_cfg, time_limit)
+        solver.limit_applied = (f"day {d + 1} of {len(inst.days)}: its share of solver.time_limit_s = "
+                                f"{getattr(self, '_limit', time_limit):g} s for the whole horizon, the time left split over the day "
+                                "problems left; raise solver.time_limit_s or shorten optimize.horizon_hours")
         result = solver.solve(model)
         answer = DaySolve(result.values, result.objective, result.bound, result)
         self._cache[key] = answer
@@ -116,11 +119,11 @@ class DecomposedSchedule:
     def solve(self, costs: Costs, solver: ScheduleSolver) -> SolveResult:
         start = time.perf_counter()
         limit = float(solver.solver_cfg.time_limit_s)
-        base_cfg = solver.solver_cfg
+        base_cfg, base_note, self._limit = solver.solver_cfg, solver.limit_applied, limit
         try:
             result = self._solve(costs, solver, start, limit)
         finally:
-            solver.solver_cfg = base_cfg
+            solver.solver_cfg, solver.limit_applied = base_cfg, base_note
         return result
 
     def _share(self, start: float, limit: float, parts_left: int) -> float:

@@ -27,7 +27,6 @@ from omegaconf import DictConfig
 
 from pipeline.optimize.costs import Costs
 from pipeline.optimize.encodings import NetworkEncoding, encoding_class
-from pipeline.optimize.encodings.base import check_options
 from pipeline.optimize.hour_values import HourValues, add_hour_value_cuts
 from pipeline.optimize.instance import Instance
 from pipeline.optimize.linear import lin
@@ -212,7 +211,6 @@ def model_stats(m: pe.ConcreteModel) -> dict:
 def shared_parts(inst: Instance, net: FaultNetwork, opts: DictConfig) -> tuple[list[dict], dict, dict]:
     """The N assignments, one encoding per N value (bounds, sigmoid pieces) and, where the
     cuts apply, one HourValues per N: what every day of a horizon can share."""
-    check_options(opts)
     assignments = _assignments(inst, opts)
     values = sorted({v for a in assignments for v in a.values()}, key=lambda v: -1 if v is None else v)
     encoder = encoding_class(str(opts.network_encoding))

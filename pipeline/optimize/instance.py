@@ -91,36 +91,25 @@ def read_prices(path: str | Path, hours: int) -> pd.DataFrame:
     return table
 
 
-def _pair(section: DictConfig, name: str) -> tuple[float, float]:
-    lo, hi = float(section.min), float(section.max)
-    if not lo < hi:
-        raise ValueError(f"optimize.{name}: min {lo} must be below max {hi}")
-    return lo, hi
+def _pair(section: DictConfig) -> tuple[float, float]:
+    return float(section.min), float(section.max)
 
 
 def build_instance(cfg: DictConfig, prices: pd.DataFrame) -> Instance:
-    """The instance of `cfg.optimize` and `cfg.costs` over `prices` (timestamp, price)."""
+    """The instance of `cfg.optimize` and `cfg.costs` over `prices` (timestamp, price); their
+    ranges are checked when the config loads (pipeline/core/settings/optimize.py, costs.py)."""
     opt, costs = cfg.optimize, cfg.costs
     hours = int(opt.horizon_hours)
-    if hours < 1:
-        raise ValueError(f"optimize.horizon_hours must be >= 1, got {hours}")
     if len(prices) < hours:
         raise ValueError(f"{len(prices)} prices for a {hours}-hour horizon")
     prices = prices.iloc[:hours]
     profile = np.asarray(list(opt.outside_temperature_C), float)
-    if profile.shape != (24,):
-        raise ValueError(f"optimize.outside_temperature_C needs 24 hourly values, got {len(profile)}")
     stamps = pd.DatetimeIndex(prices["timestamp"])
     presses = int(opt.presses)
     prod, maint = opt.production, opt.maintenance
     x_max, m = int(prod.max_per_hour), float(prod.maintenance_hours)
-    if x_max < 1 or not 0.0 <= m <= 1.0 or presses < 1:
-        raise ValueError(f"optimize: need presses >= 1, production.max_per_hour >= 1 and 0 <= maintenance_hours <= 1; "
-                         f"got {presses}, {x_max}, {m}")
     days = [np.arange(s, min(s + 24, hours)) for s in range(0, hours, 24)]
     scope = str(prod.get("demand_scope", "day"))
-    if scope not in ("day", "horizon"):
-        raise ValueError(f"optimize.production.demand_scope must be 'day' or 'horizon', got {scope!r}")
     blocks = days if scope == "day" else [np.arange(hours)]
     demand = [math.ceil(float(prod.demand_per_day) * len(b) / 24.0 - 1e-9) for b in blocks]
     fixed = {k: float(v) for k, v in opt.fixed_inputs.items()}
@@ -130,8 +119,8 @@ def build_instance(cfg: DictConfig, prices: pd.DataFrame) -> Instance:
     inst = Instance(
         timestamps=stamps, price=prices[PRICE].to_numpy(float),
         outside_temperature=profile[stamps.hour], presses=presses, fixed=fixed,
-        temperature_box=_pair(opt.temperature_C, "temperature_C"),
-        humidity_box=_pair(opt.humidity_pct, "humidity_pct"),
+        temperature_box=_pair(opt.temperature_C),
+        humidity_box=_pair(opt.humidity_pct),
         humidity_initial=float(opt.humidity_pct.initial), max_per_hour=x_max, maintenance_hours=m,
         days=days, demand=demand, required_maintenance=int(maint.required_per_day),
         max_maintenance=int(maint.max_per_day), machine_kwh_per_unit=machine,

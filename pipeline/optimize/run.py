@@ -27,7 +27,6 @@ from pipeline.optimize.verify import verify
 
 log = logging.getLogger(__name__)
 
-DECOMPOSITION = ("auto", "none")
 Plan = ScheduleModel | DecomposedSchedule
 
 
@@ -40,11 +39,9 @@ def prices_path(cfg: DictConfig) -> Path:
 
 
 def decomposes(inst: Instance, cfg: DictConfig) -> bool:
-    """optimize.decomposition: auto decomposes several days or presses; none never does."""
-    mode = str(cfg.optimize.get("decomposition", "auto"))
-    if mode not in DECOMPOSITION:
-        raise ValueError(f"optimize.decomposition must be one of {list(DECOMPOSITION)}, got {mode!r}")
-    return mode == "auto" and (inst.presses > 1 or len(inst.days) > 1)
+    """optimize.decomposition (one of pipeline/core/settings/optimize.DECOMPOSITION): auto decomposes
+    several days or presses; none never does."""
+    return str(cfg.optimize.get("decomposition", "auto")) == "auto" and (inst.presses > 1 or len(inst.days) > 1)
 
 
 def prepare(cfg: DictConfig) -> Plan:

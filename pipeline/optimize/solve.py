@@ -25,6 +25,7 @@ import numpy as np
 import pyomo.environ as pe
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.core.settings.solver import SOLVERS
 from pipeline.optimize.formulation import ScheduleModel, SubModel, model_stats
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ HIGHS_NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibili
 HIGHS_HEURISTICS_ON = {"mip_heuristic_effort": 0.05, "mip_heuristic_run_feasibility_jump": True,
                        "mip_heuristic_run_rins": True, "mip_heuristic_run_rens": True,
                        "mip_heuristic_run_root_reduced_cost": True}  # HiGHS 1.15's defaults
-SOLVERS = ("highs", "gurobi_direct", "gurobi_persistent", "auto")
 
 
 class SolverUnavailableError(RuntimeError):
@@ -178,6 +178,8 @@ class ScheduleSolver:
         self.name = str(solver_cfg.name)
         self._solvers: dict[tuple[int, str, str], object] = {}
         self._choice: dict[int, str] = {}  # solver.name=auto: the MILP solver each sub-model got
+        # how the limit of the next solve was set: the whole horizon's, or a day's share (decompose.py)
+        self.limit_applied = "solver.time_limit_s, for the whole horizon"
 
     def mip_name(self, sub: SubModel) -> str:
         """The sub-model's MILP solver: the configured one, or for `auto` Gurobi where its licence
@@ -335,8 +337,8 @@ class ScheduleSolver:
     def _result(self, schedule, rows, best, lp, source, seconds) -> SolveResult:
         limit = float(self.solver_cfg.time_limit_s)
         if best is None:
-            raise NoScheduleFoundError(f"{self.name} found no feasible schedule within {limit:g} s "
-                                       f"(solver.time_limit_s); statuses: {[r['status'] for r in rows]}")
+            raise NoScheduleFoundError(f"{self.name} found no feasible schedule within {limit:.3g} s "
+                                       f"({self.limit_applied}); statuses: {[r['status'] for r in rows]}")
         top = rows[best]
         objective = float(top["objective"])
         bound = max(max(r["bound"] for r in rows), objective)

@@ -1,21 +1,22 @@
-"""DVC stage train_process: `python -m pipeline.process [--params params.yaml]`."""
+"""DVC stage train_process: `python -m pipeline.process [overrides] [--params params.yaml]`."""
 from __future__ import annotations
 
-import argparse
-
-from pipeline.core.cli import run_stage
+from pipeline.core.cli import run_stage, stage_parser
 from pipeline.core.config import load_params
+from pipeline.core.settings import model_process, run, tracking, trainer
 from pipeline.core.staging import staged
 from pipeline.process.train import train
 
+# The sections this stage reads, checked as it loads them.
+SETTINGS = {"seed": run.Seed, "paths": run.Paths, "tracking": tracking.Tracking,
+            "model.process": model_process.ModelProcess, "trainer": trainer.Trainer}
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     epilog="--debug (or PIPELINE_DEBUG=1) shows the traceback of an expected error")
-    parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
-    args = parser.parse_args()
+    args = stage_parser(__doc__.splitlines()[0]).parse_args()
+    cfg = load_params(args.params, SETTINGS, args.overrides)
     # written aside and moved in at the end (reports/process/ also holds the monitor's files: merged)
-    with staged(load_params(args.params), "train_process", ("models", "reports")) as cfg:
+    with staged(cfg, "train_process", ("models", "reports")) as cfg:
         m = train(cfg)
     t, w = m["test"], m["warnings"]["deployed"]
     for sentence in m["selection"]["lines"]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from pipeline.contracts.line import ALIGNED_FILE, PRESS_STOP
 from pipeline.contracts.process_model import INPUT, ONNX_FILE, OUTPUT, PT_FILE
@@ -27,18 +27,6 @@ from pipeline.process.model import (BaseFilter, DeployedForecaster, Forecaster, 
 from pipeline.process.scores import compare, naive_scale, score_table
 from pipeline.process.selection import LSTM, SELECTED, choose, combine, lines, mae, selection_table
 from pipeline.process.states import NAMES, RUNNING, hours_in, stop_table
-
-
-def check_config(mc: DictConfig) -> None:
-    horizons = [int(h) for h in mc.horizons]
-    for key in ("horizon", "warnings.horizon"):
-        if int(OmegaConf.select(mc, key)) not in horizons:
-            raise ValueError(f"model.process.{key} {OmegaConf.select(mc, key)} must be one of model.process.horizons {horizons}")
-    for key in ("baselines.moving_average", "baselines.ar_lags"):
-        if not 1 <= int(OmegaConf.select(mc, key)) <= int(mc.lookback):
-            raise ValueError(f"model.process.{key} must lie in 1..lookback ({mc.lookback})")
-    if not 0 <= float(mc.select.lstm_min_gain) < 1:
-        raise ValueError(f"model.process.select.lstm_min_gain must lie in [0, 1), got {mc.select.lstm_min_gain}")
 
 
 @torch.no_grad()
@@ -152,8 +140,7 @@ def verdict(selection: pd.DataFrame) -> registry.Verdict:
 
 
 def train(cfg: DictConfig) -> dict:
-    mc = cfg.model.process
-    check_config(mc)
+    mc = cfg.model.process  # checked when the config loaded (pipeline/core/settings/model_process.py)
     torch.set_num_threads(int(mc.torch_threads))
     seed_everything(int(cfg.seed))
     data = load_line(Path(cfg.paths.data) / "line")

@@ -10,23 +10,26 @@ replaced only when every point ran: a failed sweep's table stays in <sweep.dir>/
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from pipeline.core.cli import run_stage
+from pipeline.core.cli import run_stage, stage_parser
 from pipeline.core.config import PARAMS_FILE, load_params, repo_root
-from pipeline.core.config_checks import check_config
+from pipeline.core.settings import costs, optimize, run, solver, sweep, tracking
 from pipeline.core.staging import clear_owned_dir, staged_dir
 from pipeline.sweep.callback import finish_sweep
 from pipeline.sweep.files import PARENT_FILE, SUMMARY_DIR
 from pipeline.sweep.grid import multirun_command
 from pipeline.sweep.points import read_points
+
+# The sections this stage reads, checked as it loads them (each job checks the optimiser's again).
+SETTINGS = {"paths": run.Paths, "tracking": tracking.Tracking, "optimize": optimize.Optimize, "costs": costs.Costs,
+            "solver": solver.Solver, "sweep": sweep.Sweep}
 
 
 def _under(root: Path, path: str) -> Path:
@@ -34,10 +37,14 @@ def _under(root: Path, path: str) -> Path:
     return p if p.is_absolute() else root / p
 
 
-def run_sweep(cfg: DictConfig, params_file: Path, root: Path, app: str = "pipeline.optimize") -> dict:
-    """Launch the multirun, make sure MLflow has it even if a job failed, copy the summary."""
+def run_sweep(cfg: DictConfig, params_file: Path | None, root: Path, app: str = "pipeline.optimize") -> dict:
+    """Launch the multirun, make sure MLflow has it even if a job failed, copy the summary.
+    `params_file` None: `cfg` is written into the sweep folder for the jobs to read."""
     sweep_dir = _under(root, cfg.sweep.dir)
     clear_owned_dir(sweep_dir, "sweep", root, f"sweep.dir={cfg.sweep.dir}")  # stale job folders would pass for this run's
+    if params_file is None:  # composed with the command line's overrides: the jobs read what the sweep read
+        params_file = sweep_dir / PARAMS_FILE
+        OmegaConf.save(cfg, params_file)
     started = time.time()
     cmd = multirun_command(cfg, params_file, sweep_dir, root / "conf", app)
     print("sweep:", " ".join(cmd[1:]))
@@ -61,17 +68,11 @@ def run_sweep(cfg: DictConfig, params_file: Path, root: Path, app: str = "pipeli
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
-    args = parser.parse_args()
+    args = stage_parser(__doc__.splitlines()[0]).parse_args()
     root = repo_root()
     params_file = Path(args.params) if args.params else root / PARAMS_FILE
-    cfg = load_params(params_file)
-    from pipeline.optimize.solve import SOLVERS  # names checked here, not in every job
-
-    launchers = sorted(p.stem for p in (root / "conf" / "hydra" / "launcher").glob("*.yaml")) + ["basic"]
-    check_config(cfg, choices={"solver.name": SOLVERS, "sweep.launcher": launchers})
-    metrics = run_sweep(cfg, params_file, root)
+    cfg = load_params(params_file, SETTINGS, args.overrides)
+    metrics = run_sweep(cfg, None if args.overrides else params_file, root)
     print("sweep: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
     if metrics.get("not_proven"):
         print(f"sweep: WARNING {metrics['not_proven']} point(s) were not proven optimal (time limit): left out "

@@ -34,12 +34,9 @@ def grid_override(costs: list[str], scales: list[float]) -> str:
     return "costs=" + ",".join(points)
 
 
-def check_launcher(name: str, conf_dir: Path) -> None:
-    """A one-line error for a launcher that has no config file or whose plugin is not installed."""
-    folder = conf_dir / "hydra" / "launcher"
-    if not (folder / f"{name}.yaml").is_file():
-        choices = sorted(p.stem for p in folder.glob("*.yaml"))
-        raise ValueError(f"sweep.launcher={name!r}: no {folder / (name + '.yaml')}; choose one of {choices}")
+def check_launcher(name: str) -> None:
+    """A one-line error for a launcher whose plugin is not installed (its name is checked by the
+    sweep's schema, pipeline/core/settings/sweep.py, against conf/hydra/launcher)."""
     plugin = CLUSTER_PLUGINS.get(name)
     if plugin and importlib.util.find_spec(plugin) is None:
         raise ValueError(f"sweep.launcher={name!r} needs {plugin}, which is not installed: run `make cluster`")
@@ -48,7 +45,7 @@ def check_launcher(name: str, conf_dir: Path) -> None:
 def multirun_command(cfg: DictConfig, params_file: Path, sweep_dir: Path, conf_dir: Path,
                      app: str = "pipeline.optimize") -> list[str]:
     """`python -m <app> -m <grid>` with our launcher, sweep dir and the MLflow callback."""
-    check_launcher(str(cfg.sweep.launcher), conf_dir)
+    check_launcher(str(cfg.sweep.launcher))
     return [
         sys.executable, "-m", app, "-m",
         "--config-path", str(params_file.parent.resolve()), "--config-name", params_file.stem,
@@ -56,6 +53,7 @@ def multirun_command(cfg: DictConfig, params_file: Path, sweep_dir: Path, conf_d
         f"hydra.searchpath=[file://{conf_dir.resolve()}]",
         f"hydra/launcher={cfg.sweep.launcher}",
         f"hydra.sweep.dir={sweep_dir.resolve()}",
+        "hydra/job_logging=stdout",  # one line per message on stdout, no log file per job
         "hydra.output_subdir=.hydra",  # keep Hydra's record of each job's config and overrides
         f"++hydra.callbacks.mlflow_sweep._target_={CALLBACK}",  # ++: also if the app adds it itself
     ]

@@ -7,7 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from pipeline.contracts.prices import PRICE, PRICES_FILE, TIMESTAMP, read_price_file
-from pipeline.core.config_checks import ConfigError
+from pipeline.core.settings.schema import ConfigError
 from pipeline.core.validation import DataValidationError, Quarantine
 from pipeline.data.prices.stage import QUARANTINE_FILE, load_prices, prepare
 from pipeline.optimize.instance import read_prices

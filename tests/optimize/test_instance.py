@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.core.config_checks import ConfigError
+from pipeline.core.settings.schema import ConfigError
 from pipeline.core.validation import DataValidationError
 from pipeline.optimize.instance import InfeasibleInstanceError, build_instance, read_prices
 from tests.optimize.conftest import write_prices
@@ -28,7 +28,8 @@ def test_required_maintenance_impossible_is_named(opt_cfg):
     with pytest.raises(InfeasibleInstanceError, match="required maintenance impossible"):
         build_instance(cfg, _prices(3))
     # more required than allowed is a config error, caught when the config loads
-    with pytest.raises(ConfigError, match="optimize.maintenance.required_per_day = 7 must be at most "
+    with pytest.raises(ConfigError, match="optimize.maintenance.required_per_day = 7: allowed a whole number from 0 "
+                                          "to 24|optimize.maintenance.required_per_day = 7: allowed at most "
                                           "optimize.maintenance.max_per_day = 6"):
         opt_cfg(["optimize.maintenance.required_per_day=7", "optimize.horizon_hours=24"])
 

@@ -1,5 +1,6 @@
 """Every `python -m pipeline.optimize ...` form the README shows runs as written (config
-groups such as solver=gurobi included), here against a tiny configuration in tmp_path."""
+groups such as solver=gurobi included), in a repository of its own in tmp_path: dvc.yaml,
+conf/ and a tiny params.yaml, the command run from inside it as a user would."""
 from __future__ import annotations
 
 import json
@@ -36,16 +37,16 @@ def test_the_readme_shows_optimiser_commands():
 @pytest.mark.parametrize("form", readme_forms())
 def test_readme_optimiser_command_runs_as_written(form, opt_cfg, tmp_path):
     cfg = opt_cfg()
-    app = tmp_path / "app"
-    app.mkdir()
-    OmegaConf.save(cfg, app / "params.yaml")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    OmegaConf.save(cfg, repo / "params.yaml")
+    (repo / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
+    (repo / "conf").symlink_to(ROOT / "conf")
     args = shlex.split(form)[3:]  # after `python -m pipeline.optimize`
     multirun = "-m" in args or "--multirun" in args
-    extra = ["--config-path", str(app), "--config-name", "params"]
-    if multirun:
-        extra.append(f"hydra.sweep.dir={tmp_path / 'multi'}")
+    extra = [f"hydra.sweep.dir={tmp_path / 'multi'}"] if multirun else []
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    done = subprocess.run([sys.executable, "-m", "pipeline.optimize", *args, *extra], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "pipeline.optimize", *args, *extra], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=900)
     if done.returncode != 0 and "size-limited" in done.stderr + done.stdout:
         pytest.skip("Gurobi's licence refuses this model here")

@@ -127,18 +127,6 @@ def test_window_buffer_keeps_the_last_rows_in_order():
     np.testing.assert_array_equal(got[6][:, 0], [4, 5, 6])
 
 
-def test_bad_config_is_refused(tmp_path):
-    from omegaconf import OmegaConf
-
-    from pipeline.process.train import check_config
-
-    cfg = make_cfg(tmp_path)
-    with pytest.raises(ValueError, match="horizon"):
-        check_config(OmegaConf.merge(cfg.model.process, {"horizon": 999}))
-    with pytest.raises(ValueError, match="ar_lags"):
-        check_config(OmegaConf.merge(cfg.model.process, {"baselines": {"ar_lags": 10_000}}))
-
-
 @pytest.mark.slow
 def test_real_press_series_split_by_batch_selected_never_worse_and_quiet(tmp_path):
     """Issue 16's targets on the real 10-s series: tested on the batch it has not seen, the

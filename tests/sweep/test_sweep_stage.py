@@ -42,11 +42,16 @@ def test_grid_override_is_one_at_a_time():
 
 
 def test_unknown_launcher_is_named_with_the_choices():
+    """The choices are the files of conf/hydra/launcher (the sweep's schema reads them)."""
+    from pipeline.core.config import load_params
+    from pipeline.core.settings.schema import ConfigError
+    from pipeline.sweep.__main__ import SETTINGS
     from pipeline.sweep.grid import check_launcher
 
-    with pytest.raises(ValueError, match=r"sweep.launcher='rayy'.*choose one of \['parallel', 'ray', 'slurm', 'slurm_local'\]"):
-        check_launcher("rayy", ROOT / "conf")
-    check_launcher("parallel", ROOT / "conf")
+    with pytest.raises(ConfigError, match=r"sweep.launcher = 'rayy': allowed one of basic, parallel, ray, slurm, "
+                                          r"slurm_local \(conf/hydra/launcher/<name>.yaml\)"):
+        load_params(ROOT / "params.yaml", SETTINGS, ["sweep.launcher=rayy"])
+    check_launcher("parallel")
 
 
 def test_parallel_sweep_logs_exactly_one_child_per_point(tmp_path, monkeypatch):

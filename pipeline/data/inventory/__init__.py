@@ -1,6 +1,11 @@
 """Stage prepare_inventory (`python -m pipeline.data inventory`): the chemical inventory log,
 generated (generator.py) or read, checked (cas.py, units.py) and turned into the daily series
 of pipeline/contracts/inventory.py."""
+from pipeline.core.settings import data_inventory, run, tracking
 from pipeline.data.inventory.stage import prepare
 
-__all__ = ["prepare"]
+# The sections this stage reads, checked as it loads them.
+SETTINGS = {"seed": run.Seed, "paths": run.Paths, "tracking": tracking.Tracking,
+            "data.inventory": data_inventory.DataInventory}
+
+__all__ = ["SETTINGS", "prepare"]

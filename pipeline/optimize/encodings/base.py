@@ -8,14 +8,15 @@ import numpy as np
 from omegaconf import DictConfig
 
 from pipeline.core.relu_bounds import NeuronBounds, interval_bounds, tighten
+from pipeline.core.settings.optimize import NETWORK_ENCODINGS
 from pipeline.optimize.instance import Instance
 from pipeline.optimize.linear import Affine
 from pipeline.optimize.network import N_INPUT, FaultNetwork, FoldedNetwork
 from pipeline.optimize.sigmoid import SigmoidPWL
 from pipeline.optimize.sigmoid import build as build_sigmoid
 
+# name (one of NETWORK_ENCODINGS, the names conf/optimize may choose) -> the class registered under it
 ENCODINGS: dict[str, type["NetworkEncoding"]] = {}
-BOUND_TIGHTENING = ("interval", "lp", "milp")
 
 
 def free_box(inst: Instance) -> dict[str, tuple[float, float]]:
@@ -33,6 +34,9 @@ class NetworkEncoding(ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.name not in NETWORK_ENCODINGS:
+            raise TypeError(f"{cls.__name__}.name {cls.name!r} is not one of {NETWORK_ENCODINGS} "
+                            "(pipeline/core/settings/optimize.py): add it there so conf/ may choose it")
         ENCODINGS[cls.name] = cls
 
     def __init__(self, net: FaultNetwork, inst: Instance, n_value: int | None, opts: DictConfig):
@@ -76,15 +80,6 @@ class NetworkEncoding(ABC):
 
 
 def encoding_class(name: str) -> type[NetworkEncoding]:
-    """The registered encoding `name` (optimize.formulation.network_encoding)."""
-    if name not in ENCODINGS:
-        raise ValueError(f"optimize.formulation.network_encoding must be one of {sorted(ENCODINGS)}, got {name!r}")
+    """The registered encoding `name` (optimize.formulation.network_encoding, checked against
+    NETWORK_ENCODINGS when the config loads)."""
     return ENCODINGS[name]
-
-
-def check_options(opts: DictConfig) -> None:
-    """One-line errors for the formulation switches, before anything is built."""
-    encoding_class(str(opts.network_encoding))
-    if str(opts.bound_tightening) not in BOUND_TIGHTENING:
-        raise ValueError(f"optimize.formulation.bound_tightening must be one of {list(BOUND_TIGHTENING)}, "
-                         f"got {opts.bound_tightening!r}")

@@ -1,0 +1,113 @@
+"""Schema of conf/optimize (option schedule): the schedule MILP, and the names of its formulation
+choices (pipeline/optimize registers one class per network encoding under these names)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from pipeline.core.settings.schema import (Bad, Fraction, NonNegative, Positive, PositiveInt, Section, Text, number,
+                                           ordered, whole)
+
+NETWORK_ENCODINGS = ("bigm", "regions", "omlt_bigm")
+BOUND_TIGHTENING = ("interval", "lp", "milp")
+DECOMPOSITION = ("auto", "none")
+HOURS_OF_DAY = 24
+LONGEST_HORIZON = 8784   # a leap year: the most optimize.max_horizon_hours may allow
+
+
+class FixedInputs(Section):
+    pressure_kN: NonNegative
+    speed_rpm: NonNegative
+    vibration_mm_s: NonNegative
+
+
+class Box(Section):
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _min_below_max(self):
+        ordered(self, "min", "max")
+        return self
+
+
+class HumidityBox(Box):
+    min: number(ge=0, le=100)
+    max: number(ge=0, le=100)
+    initial: number(ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _initial_inside(self):
+        ordered(self, "min", "initial", strict=False)
+        ordered(self, "initial", "max", strict=False)
+        return self
+
+
+class Production(Section):
+    max_per_hour: whole(1, 100_000)
+    maintenance_hours: Fraction
+    demand_per_day: NonNegative
+    demand_scope: Literal["day", "horizon"]
+
+
+class Maintenance(Section):
+    required_per_day: whole(0, HOURS_OF_DAY)
+    max_per_day: whole(0, HOURS_OF_DAY)
+
+    @model_validator(mode="after")
+    def _required_at_most_max(self):
+        ordered(self, "required_per_day", "max_per_day", strict=False)
+        return self
+
+
+class Formulation(Section):
+    network_encoding: Literal[NETWORK_ENCODINGS]
+    enumerate_maintenance_count: bool
+    bound_tightening: Literal[BOUND_TIGHTENING]
+    stable_neurons_without_binaries: bool
+    one_sided_output: bool
+    sigmoid_tolerance: number(gt=0, lt=1)
+    hour_value_cuts: bool
+    hour_value_strips: whole(1, 10_000)
+
+
+class Search(Section):
+    lp_bounds: bool
+    prune: bool
+    start: bool
+    polish: bool
+    heuristics_with_incumbent: bool
+
+
+class Verification(Section):
+    probability_slack: Positive
+    objective_rel_tol: Positive
+
+
+class Optimize(Section):
+    horizon_hours: PositiveInt
+    max_horizon_hours: whole(1, LONGEST_HORIZON)
+    presses: whole(1, 1000)
+    network_file: Text
+    training_range_tolerance: NonNegative
+    prices_file: Text
+    fixed_inputs: FixedInputs
+    temperature_C: Box
+    humidity_pct: HumidityBox
+    outside_temperature_C: Annotated[list[float], Field(min_length=HOURS_OF_DAY, max_length=HOURS_OF_DAY)]
+    production: Production
+    maintenance: Maintenance
+    decomposition: Literal[DECOMPOSITION]
+    formulation: Formulation
+    search: Search
+    verification: Verification
+
+    @model_validator(mode="after")
+    def _horizon_at_most_its_maximum(self):
+        if self.horizon_hours > self.max_horizon_hours:
+            raise Bad("horizon_hours", self.horizon_hours,
+                      f"allowed a whole number from 1 to optimize.max_horizon_hours = {self.max_horizon_hours}")
+        return self
+
+
