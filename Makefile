@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # dvc runs each stage's `python -m pipeline...` from PATH: it must be the virtual environment's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup cluster repro test test-fast params clean-venv
+.PHONY: setup cluster repro test test-fast params deps clean-venv
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,11 @@ test-fast: setup
 # Re-compose params.yaml from conf/ exactly as `dvc exp run` does (DVC's own compose_and_dump).
 params: setup
 	$(BIN)/python -m pipeline.core.compose
+
+# Rewrite each stage's code deps in dvc.yaml from the imports it runs (pipeline/core/stage_deps.py;
+# tests/repo/test_dvc_deps.py checks dvc.yaml against the same walk).
+deps: setup
+	$(BIN)/python -m pipeline.core.stage_deps
 
 clean-venv:
 	rm -rf $(VENV)
