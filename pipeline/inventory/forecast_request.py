@@ -20,7 +20,7 @@ from pipeline.data.inventory.stage import DailyGrid, check_log, daily_grid, pars
 from pipeline.data.inventory.units import BASE_UNIT
 from pipeline.inventory import reorder
 from pipeline.inventory.features import LONGEST_WINDOW_DAYS, series_set
-from pipeline.inventory.forecaster import Forecaster
+from pipeline.inventory.forecaster import ServedUsageForecaster
 
 SOURCE = "request"
 
@@ -33,7 +33,7 @@ class RequestError(ValueError):
         self.status, self.rows = status, rows or []
 
 
-def min_history_days(model: Forecaster) -> int:
+def min_history_days(model: ServedUsageForecaster) -> int:
     """Days of log the newest window's features need (window + the longest feature window)."""
     return model.seq_len + LONGEST_WINDOW_DAYS - 1
 
@@ -65,7 +65,7 @@ def csv_frame(body: bytes) -> pd.DataFrame:
         raise RequestError(str(exc)) from exc
 
 
-def daily_from_log(model: Forecaster, raw: pd.DataFrame, as_of: date | None) -> DailyGrid:
+def daily_from_log(model: ServedUsageForecaster, raw: pd.DataFrame, as_of: date | None) -> DailyGrid:
     """The loader's checks and daily aggregation on the request's rows, from its first day to `as_of`."""
     try:
         require_columns(raw, LOG_COLUMNS, SOURCE)
@@ -87,7 +87,7 @@ def daily_from_log(model: Forecaster, raw: pd.DataFrame, as_of: date | None) -> 
     return daily_grid(clean, model.checks.day_one, last).since(int(clean["day"].min()))
 
 
-def daily_from_series(model: Forecaster, series: pd.DataFrame) -> DailyGrid:
+def daily_from_series(model: ServedUsageForecaster, series: pd.DataFrame) -> DailyGrid:
     """A daily series (date, chemical, location, used, experiments[, purchased][, stock]) in the
     chemical's base unit, as the pipeline's daily file; days without a row used nothing."""
     try:
@@ -121,7 +121,7 @@ def daily_from_series(model: Forecaster, series: pd.DataFrame) -> DailyGrid:
                      *(np.stack(grids[n]) for n in ("used", "purchased", "experiments", "stock")))
 
 
-def forecast(model: Forecaster, daily: DailyGrid, days: int | None = None,
+def forecast(model: ServedUsageForecaster, daily: DailyGrid, days: int | None = None,
              stock_on_hand: dict[tuple[str, str], float] | None = None) -> dict:
     """Forecast, reorder point and reorder-now per (chemical, location) of `daily`."""
     keys = daily.keys

@@ -18,8 +18,9 @@ from pipeline.inventory.bundle import CATALOGUE_FILE, EXTRA
 
 
 @dataclass
-class Forecaster:
-    """A registered inventory forecaster, loaded for serving (sessions opened once)."""
+class ServedUsageForecaster:
+    """A registered inventory forecaster, loaded for serving (sessions opened once); the model
+    it serves is trained as pipeline/inventory/lightning_module.UsageForecaster."""
     name: str
     version: str
     uri: str
@@ -53,7 +54,8 @@ class Forecaster:
         return sorted({loc for _, loc in self.selection["keys"]})
 
     @classmethod
-    def from_folder(cls, folder: Path, name: str = "(files)", version: str = "-", uri: str = "") -> "Forecaster":
+    def from_folder(cls, folder: Path, name: str = "(files)", version: str = "-",
+                    uri: str = "") -> "ServedUsageForecaster":
         """`folder` holds the three model files and the catalogue (a registered version's extra_files)."""
         missing = [n for n in (LSTM_FILE, LINEAR_FILE, SELECTION_FILE, CATALOGUE_FILE)
                    if not (folder / n).exists()]
@@ -65,6 +67,6 @@ class Forecaster:
                    session(folder / LSTM_FILE), session(folder / LINEAR_FILE))
 
     @classmethod
-    def load(cls, model_uri: str) -> "Forecaster":
+    def load(cls, model_uri: str) -> "ServedUsageForecaster":
         got = registry.fetch(model_uri)
         return cls.from_folder(got.path / EXTRA, got.name, got.version, model_uri)

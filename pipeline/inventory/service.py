@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipeline.inventory import forecast_request as fr
-from pipeline.inventory.forecaster import Forecaster
+from pipeline.inventory.forecaster import ServedUsageForecaster
 
 
 class DailyRow(BaseModel):
@@ -82,7 +82,7 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-def create_app(model: Forecaster, max_body_bytes: int) -> FastAPI:
+def create_app(model: ServedUsageForecaster, max_body_bytes: int) -> FastAPI:
     app = FastAPI(title="Inventory forecaster", version=str(model.version),
                   description=f"{model.name} version {model.version}: usage forecast and reorder advice")
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
@@ -125,7 +125,7 @@ def create_app(model: Forecaster, max_body_bytes: int) -> FastAPI:
 def serve(model_uri: str, host: str, port: int, max_body_mb: float) -> None:
     import uvicorn
 
-    model = Forecaster.load(model_uri)
+    model = ServedUsageForecaster.load(model_uri)
     gc.collect()
     gc.freeze()  # what start-up loaded (MLflow, onnxruntime, pandas) stays out of every later collection
     print(f"serving {model.name} version {model.version} ({model_uri}) on http://{host}:{port} (docs: /docs)",

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.core.registry import champion_uri
 from pipeline.data import inventory as data_inventory
-from pipeline.inventory.forecaster import Forecaster
+from pipeline.inventory.forecaster import ServedUsageForecaster
 from pipeline.inventory.service import create_app
 from pipeline.inventory.train import run
 from tests.conftest import make_cfg
@@ -31,7 +31,7 @@ def model(trained):
     cfg, metrics = trained
     registry = metrics["registry"]
     uri = champion_uri(cfg, "inventory") if registry["is_champion"] else f"models:/{registry['name']}/{registry['version']}"
-    return Forecaster.load(uri)
+    return ServedUsageForecaster.load(uri)
 
 
 class Client:
