@@ -40,6 +40,11 @@ HIGHS_HEURISTICS_ON = {"mip_heuristic_effort": 0.05, "mip_heuristic_run_feasibil
                        "mip_heuristic_run_root_reduced_cost": True}  # HiGHS 1.15's defaults
 
 
+# A solver's primal feasibility tolerance (HiGHS 1e-7, Gurobi 1e-6), relative to the bound:
+# a value this close outside a variable's bounds is that bound.
+BOUND_TOLERANCE = 1e-6
+
+
 class SolverUnavailableError(RuntimeError):
     """The configured solver cannot be used here (not installed, or its licence refuses the model)."""
 
@@ -125,6 +130,24 @@ def _run(solver, sub: SubModel, name: str):
         if "size-limited" in text or "too large" in text.lower() or "10010" in text:
             raise SolverUnavailableError(_licence_message(name, exc, sub.model)) from None
         raise
+
+
+def load_solution(res) -> None:
+    """Load a result's values into its model, each value the solver left outside its variable's
+    bounds by no more than its tolerance put on the bound: such a value (humidity 29.999999999999996
+    on a box from 30) is the bound. Loaded as it came, it became the next point's start or a fixed
+    value, and Pyomo logged one "outside the bounds" warning for each (259 lines in a `make repro`)."""
+    from pyomo.core.staleflag import StaleFlagManager
+
+    for var, value in res.solution_loader.get_vars().items():
+        if value is not None:
+            lb, ub = var.lb, var.ub
+            if lb is not None and lb - BOUND_TOLERANCE * max(1.0, abs(lb)) <= value < lb:
+                value = lb
+            elif ub is not None and ub < value <= ub + BOUND_TOLERANCE * max(1.0, abs(ub)):
+                value = ub
+        var.set_value(value, skip_validation=True)
+    StaleFlagManager.mark_all_as_stale(delayed=True)
 
 
 def read_values(schedule: ScheduleModel, sub: SubModel) -> dict:
@@ -248,7 +271,7 @@ class ScheduleSolver:
             res = self._run_mip(sub, 60.0)
             ok = res.incumbent_objective is not None
             if ok:
-                res.solution_loader.load_vars()
+                load_solution(res)
             return ok
         finally:
             for v in fixed:
@@ -265,7 +288,7 @@ class ScheduleSolver:
             res = self._run_mip(sub, 30.0)
             if res.incumbent_objective is None:
                 return None
-            res.solution_loader.load_vars()
+            load_solution(res)
             return read_values(schedule, sub)
         finally:
             for v in fixed:
@@ -291,7 +314,7 @@ class ScheduleSolver:
         out = {"status": tc, "objective": obj, "bound": float(bound), "seconds": time.perf_counter() - t0,
                "nodes": int(nodes or 0), "values": None, "polished": False, "solver": self.mip_name(sub)}
         if obj is not None:
-            res.solution_loader.load_vars()
+            load_solution(res)
             if bool(self.search.polish):
                 out["polished"] = self._polish(sub)
             out["values"] = read_values(schedule, sub)
