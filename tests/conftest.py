@@ -1,7 +1,9 @@
 """Shared fixtures: an isolated MLflow store and tiny composed configurations."""
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,13 +34,20 @@ def _mlflow_store(tmp_path_factory):
         os.environ["MLFLOW_TRACKING_URI"] = old
 
 
+@functools.cache
+def tiny_composition(overrides: tuple[str, ...] = ()) -> str:
+    """conf/ composed with +experiment=tiny and `overrides` (as `dvc exp run` composes), as YAML:
+    composed once per session for each list of overrides (a composition takes about a second)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return compose(["+experiment=tiny", *overrides], output=Path(folder) / "params.yaml", root=ROOT).read_text()
+
+
 def make_cfg(tmp_path: Path, overrides: list[str] | None = None):
     """params.yaml composed from conf/ with +experiment=tiny and `overrides`, with every
     path (data, models, reports) inside tmp_path. Returns the read-only DictConfig, every
     section checked against its schema (ConfigError otherwise)."""
     out = tmp_path / "params.yaml"
-    compose(["+experiment=tiny", *(overrides or [])], output=out, root=ROOT)
-    cfg = OmegaConf.load(out)
+    cfg = OmegaConf.create(tiny_composition(tuple(overrides or [])))
     for key in ("data", "models", "reports"):
         cfg.paths[key] = str(tmp_path / key)
     OmegaConf.save(cfg, out)
