@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.core.settings.schema import (Bad, Fraction, NonNegative, Positive, Section, Text, number, ordered,
+from pipeline.core.settings.schema import (Bad, Fraction, NonNegative, Ordered, Positive, Section, Text, number,
                                            pair, whole)
 
 
@@ -16,15 +16,11 @@ class Signal(Section):
     floor: NonNegative | None = None
 
 
-class Setpoints(Section):
+class Setpoints(Ordered):
+    ORDER = (("setpoint_low", "setpoint_high"),)
     setpoint_low: float
     setpoint_high: float
     noise_sd: NonNegative
-
-    @model_validator(mode="after")
-    def _low_below_high(self):
-        ordered(self, "setpoint_low", "setpoint_high")
-        return self
 
 
 class HumiditySetpoints(Setpoints):

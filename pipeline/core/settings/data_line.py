@@ -5,8 +5,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from pipeline.core.settings.schema import (Bad, Fraction, NonNegative, Positive, PositiveInt, Section, Text,
-                                           number, ordered, pair, whole)
+from pipeline.core.settings.schema import (Bad, Fraction, NonNegative, Ordered, Positive, PositiveInt, Section,
+                                           Text, number, pair, whole)
 
 Channels = Annotated[list[Text], Field(min_length=1)]
 
@@ -16,15 +16,11 @@ class Validation(Section):
     stuck_seconds: Positive
 
 
-class SpeedRule(Section):
+class SpeedRule(Ordered):
+    ORDER = (("stopped_below", "running_from", False),)
     channel: Text
     stopped_below: NonNegative
     running_from: Positive
-
-    @model_validator(mode="after")
-    def _stopped_below_running(self):
-        ordered(self, "stopped_below", "running_from", strict=False)
-        return self
 
 
 class ForceRule(Section):
@@ -66,18 +62,14 @@ class Feeder(Section):
     sheet: whole(0, 1)
 
 
-class Refill(Section):
+class Refill(Ordered):
+    ORDER = (("low_frac", "high_frac"),)
     low_frac: Fraction
     high_frac: Fraction
     duration_s: Positive
     overshoot: NonNegative
     recovery_tau_s: Positive
     ff_fill_gain: Fraction
-
-    @model_validator(mode="after")
-    def _low_below_high(self):
-        ordered(self, "low_frac", "high_frac")
-        return self
 
 
 class Dynamics(Section):

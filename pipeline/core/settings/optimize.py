@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.core.settings.schema import (Bad, Fraction, NonNegative, Positive, PositiveInt, Section, Text, number,
-                                           ordered, whole)
+from pipeline.core.settings.schema import (Bad, Fraction, NonNegative, Ordered, Positive, PositiveInt, Section, Text,
+                                           number, whole)
 
 NETWORK_ENCODINGS = ("bigm", "regions", "omlt_bigm")
 BOUND_TIGHTENING = ("interval", "lp", "milp")
@@ -22,26 +22,17 @@ class FixedInputs(Section):
     vibration_mm_s: NonNegative
 
 
-class Box(Section):
+class Box(Ordered):
+    ORDER = (("min", "max"),)
     min: float
     max: float
 
-    @model_validator(mode="after")
-    def _min_below_max(self):
-        ordered(self, "min", "max")
-        return self
-
 
 class HumidityBox(Box):
+    ORDER = (("min", "max"), ("min", "initial", False), ("initial", "max", False))
     min: number(ge=0, le=100)
     max: number(ge=0, le=100)
     initial: number(ge=0, le=100)
-
-    @model_validator(mode="after")
-    def _initial_inside(self):
-        ordered(self, "min", "initial", strict=False)
-        ordered(self, "initial", "max", strict=False)
-        return self
 
 
 class Production(Section):
@@ -51,14 +42,10 @@ class Production(Section):
     demand_scope: Literal["day", "horizon"]
 
 
-class Maintenance(Section):
+class Maintenance(Ordered):
+    ORDER = (("required_per_day", "max_per_day", False),)
     required_per_day: whole(0, HOURS_OF_DAY)
     max_per_day: whole(0, HOURS_OF_DAY)
-
-    @model_validator(mode="after")
-    def _required_at_most_max(self):
-        ordered(self, "required_per_day", "max_per_day", strict=False)
-        return self
 
 
 class Formulation(Section):

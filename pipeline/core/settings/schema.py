@@ -20,7 +20,7 @@ import types
 import typing
 from collections.abc import Mapping
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import annotated_types as at
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -131,11 +131,18 @@ def _ordered(values: list) -> bool:
     return values[0] <= values[1]
 
 
-def ordered(model: BaseModel, low: str, high: str, strict: bool = True) -> None:
-    """Raise Bad unless model.low < model.high (<= when not strict); a cross-key rule."""
-    lo, hi = getattr(model, low), getattr(model, high)
-    if lo is not None and hi is not None and (lo >= hi if strict else lo > hi):
-        raise Bad(low, lo, f"allowed {'below' if strict else 'at most'} {high} = {show(hi)}", siblings=(high,))
+class Ordered(Section):
+    """A section whose knobs come in order: ORDER lists (low, high) pairs, low < high, or
+    (low, high, False) for low <= high."""
+    ORDER: ClassVar[tuple[tuple, ...]] = ()
+
+    @model_validator(mode="after")
+    def _in_order(self):
+        for low, high, *strict in self.ORDER:
+            lo, hi, strict = getattr(self, low), getattr(self, high), (strict or [True])[0]
+            if lo is not None and hi is not None and (lo >= hi if strict else lo > hi):
+                raise Bad(low, lo, f"allowed {'below' if strict else 'at most'} {high} = {show(hi)}", siblings=(high,))
+        return self
 
 
 # ---- the check --------------------------------------------------------------------------------
