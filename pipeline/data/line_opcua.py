@@ -152,6 +152,7 @@ async def serve(cfg: DictConfig, speed: float, start: pd.Timestamp | None, end: 
 
 def main() -> None:
     from pipeline.core.config import load_params
+    from pipeline.core.settings import data_line, live, run
 
     parser = argparse.ArgumentParser(description="Publish the generated line as OPC UA variables (loopback).")
     parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
@@ -159,7 +160,7 @@ def main() -> None:
     parser.add_argument("--from", dest="start", default=None, help="first line timestamp (default: live.server.start)")
     parser.add_argument("--to", dest="end", default=None, help="stop publishing at this line timestamp")
     args = parser.parse_args()
-    cfg = load_params(args.params)
+    cfg = load_params(args.params, {"live": live.Live, "data.line": data_line.DataLine, "seed": run.Seed})
     s = cfg.live.server
     start = args.start or s.get("start")
     try:
@@ -170,4 +171,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from pipeline.core.cli import expected_errors, take_debug_flag
+
+    sys.argv = [sys.argv[0], *take_debug_flag(sys.argv[1:])]
+    with expected_errors("line server"):
+        main()

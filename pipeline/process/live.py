@@ -322,6 +322,7 @@ class LiveMonitor:
 
 def main() -> None:
     from pipeline.core.config import load_params
+    from pipeline.core.settings import live, run, tracking
     from pipeline.core.tracking import tracking_uri
 
     parser = argparse.ArgumentParser(description="Monitor a line over OPC UA with the ONNX forecaster and warning rule.")
@@ -331,7 +332,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="output folder (default: live.out)")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many grid steps (default: run until Ctrl-C)")
     args = parser.parse_args()
-    cfg = load_params(args.params)
+    cfg = load_params(args.params, {"live": live.Live, "tracking": tracking.Tracking, "paths": run.Paths})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     import mlflow

@@ -10,7 +10,7 @@ class Publish(Section):
 
 
 class Server(Section):
-    speed: Positive
+    speed: NonNegative   # x real time; 0 = as fast as it can
     start: Text | None = None
 
 
