@@ -151,7 +151,7 @@ def test_the_optimiser_says_so_in_one_line_without_a_traceback():
         "gurobi_persistent, auto",
         "optimize: (run with --debug or PIPELINE_DEBUG=1 for the traceback)"]
     assert "Traceback" not in done.stderr
-    debug = _stage("pipeline.optimize", "--debug", "solver.name=hihgs")
+    debug = _stage("pipeline.data", "prices", "--debug", "optimize.horizon_hours=0")  # a lighter stage, the same cli.py
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "ConfigError" in debug.stderr
 
 
