@@ -109,19 +109,21 @@ def test_days_chained_by_humidity_and_demand_over_the_horizon(opt_cfg):
     assert whole.bound >= true_decomposed - 1e-6 * abs(true_whole)
 
 
-def test_the_time_limit_message_says_how_it_was_applied(opt_cfg):
+def test_the_time_limit_message_says_how_it_was_applied(opt_cfg, monkeypatch):
     """Issue 21: a limit too short for a long horizon named the day's share as if it were
-    solver.time_limit_s. The message says which day, its share and the whole horizon's limit."""
+    solver.time_limit_s. The message says which day, its share and the whole horizon's limit.
+    (The shares are set to nothing here, so that no machine is fast enough to find a schedule.)"""
+    from omegaconf import OmegaConf
+
     from pipeline.optimize.solve import NoScheduleFoundError
 
     cfg = opt_cfg(["optimize.horizon_hours=4", "solver.time_limit_s=0.01"])
     inst, net, costs = _setup(cfg, days=[[0, 1], [2, 3]])
     plan = DecomposedSchedule.build(inst, net, costs, cfg.optimize.formulation)
-    with pytest.raises(NoScheduleFoundError, match=r"within [\d.]+ s \(day [12] of 2: its share of "
+    monkeypatch.setattr(DecomposedSchedule, "_share", lambda self, start, limit, parts_left: 0.0)
+    with pytest.raises(NoScheduleFoundError, match=r"within 0 s \(day 1 of 2: its share of "
                                                    r"solver.time_limit_s = 0.01 s for the whole horizon"):
         plan.solve(costs, ScheduleSolver(cfg.solver, cfg.optimize.search))
-    one_day = opt_cfg(["optimize.horizon_hours=3", "solver.time_limit_s=0.01"])
-    with pytest.raises(NoScheduleFoundError, match=r"\(solver.time_limit_s, for the whole horizon\)"):
-        from pipeline.optimize.run import optimize, prepare
-
-        optimize(prepare(one_day), one_day)
+    no_time = OmegaConf.merge(cfg.solver, {"time_limit_s": 0.0})
+    with pytest.raises(NoScheduleFoundError, match=r"within 0 s \(solver.time_limit_s, for the whole horizon\)"):
+        ScheduleSolver(no_time, cfg.optimize.search).solve(plan.day_model(0, costs))
