@@ -47,6 +47,8 @@ SEGMENT_MISSING = Reason("segment_missing", "{column} is empty: the row names no
 # Prices (pipeline/contracts/prices.py).
 TIME_NOT_IN_ZONE = Reason("time_not_in_zone", "{column} does not exist or is ambiguous in the time zone {detail} "
                                               "(a DST change: give UTC offsets or data.prices.timezone)")
+PARTIAL_HOUR = Reason("partial_hour", "{column}: the row's hour holds too few rows to make an hourly price {detail} "
+                                      "(data.prices.partial_hour)")
 
 # Chemical inventory log (pipeline/data/inventory/stage.py, cas.py).
 ID_INVALID = Reason("id_invalid", "id is not a whole day number >= 1")
@@ -76,5 +78,5 @@ BY_LOADER: dict[str, tuple[Reason, ...]] = {
                   UNIT_UNKNOWN, LOCATION_UNKNOWN, CHEMICAL_UNKNOWN, CAS_MISSING, CAS_MALFORMED, CAS_CHECK_DIGIT,
                   CAS_NAME_CONFLICT, LOG_REASON_UNKNOWN, MASS_WITHOUT_DENSITY, VOLUME_WITHOUT_DENSITY,
                   AMOUNT_IMPLAUSIBLE, DUPLICATE_RECORD),
-    "prices": (NOT_A_NUMBER, NOT_A_TIMESTAMP, TIME_NOT_IN_ZONE, DUPLICATE_TIMESTAMP),
+    "prices": (NOT_A_NUMBER, NOT_A_TIMESTAMP, TIME_NOT_IN_ZONE, DUPLICATE_TIMESTAMP, PARTIAL_HOUR),
 }

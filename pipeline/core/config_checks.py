@@ -227,6 +227,12 @@ RULES: list = [
     Number("solver.threads", 0, integer=True),
     # the sweep (conf/sweep)
     Number("sweep.scales", 0, each=True),
+    # issue 21 (doors-files): price files finer than an hour and the file's own zone
+    # (conf/data/prices/caiso.yaml, csv.yaml), the fault network's weight limit (conf/optimize).
+    TimeZone("data.prices.file_timezone"),
+    Choice("data.prices.stamp_marks", ("start", "end")),
+    Choice("data.prices.partial_hour", ("quarantine", "error")),
+    Number("optimize.max_abs_weight", 0, low_open=True),
 ]
 
 

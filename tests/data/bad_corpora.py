@@ -67,6 +67,7 @@ def prices_corpus(folder: Path) -> tuple[list[str], dict[int, str]]:
     """A local-time file around a spring-forward day (data/prices=csv, America/Los_Angeles)."""
     hours = pd.date_range(pd.Timestamp("2021-03-13", tz="America/Los_Angeles"), periods=72, freq="h")
     lines = [f"{t.tz_localize(None):%Y-%m-%d %H:%M:%S},{40 + i % 24}" for i, t in enumerate(hours)]
+    lines[10] = "2021-03-13 10:30:00,50"     # row 12: partial_hour (10:00 missing, only a stray 10:30)
     lines[30] = "2021-03-14 07:00:00,NaN"    # row 32: not_a_number (outside the horizon)
     lines[31] = "2021-03-14 08:00:00,n/a"    # row 33: not_a_number
     lines[40] = "noon-ish,41"                # row 42: not_a_timestamp
@@ -74,7 +75,7 @@ def prices_corpus(folder: Path) -> tuple[list[str], dict[int, str]]:
     lines.insert(50, lines[49])              # row 52: duplicate_timestamp
     path = folder / "prices.csv"
     path.write_text("ts,price\n" + "\n".join(lines) + "\n")
-    expected = {28: "time_not_in_zone", 33: "not_a_number", 34: "not_a_number", 43: "not_a_timestamp",
+    expected = {12: "partial_hour", 28: "time_not_in_zone", 33: "not_a_number", 34: "not_a_number", 43: "not_a_timestamp",
                 52: "duplicate_timestamp"}
     return ["data/prices=csv", f"data.prices.path={path}", "data.prices.timestamp_column=ts",
             "data.prices.timezone=America/Los_Angeles", "data.prices.start='2021-03-15 00:00:00'"], expected
