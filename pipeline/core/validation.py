@@ -6,11 +6,12 @@ Row numbers are 1-based data rows as a spreadsheet shows them, with the header a
 """
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+
+from pipeline.core.io import write_csv
 
 
 class DataValidationError(ValueError):
@@ -82,15 +83,11 @@ class Quarantine:
         return out
 
     def write(self, path: str | Path) -> Path:
-        """Write the quarantined rows (an empty file with a header when there are none), atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the quarantined rows (an empty file with a header when there are none), atomically,
+        cells that would start a spreadsheet formula neutralised (pipeline/core/io.write_csv)."""
         out = self.rows()
         out.insert(0, "source_file", self.source)
-        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-        out.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-        return path
+        return write_csv(out, path)
 
 
 def require_columns(df: pd.DataFrame, required: list[str], file: str | Path) -> None:

@@ -29,6 +29,7 @@ from pipeline.contracts import quarantine as reasons
 from pipeline.contracts.inventory import (CLEAN_FILE, DAILY_COLUMNS, DAILY_FILE, LOG_COLUMNS, LOG_FILE,
                                           PURCHASE)
 from pipeline.core.config import origin_root
+from pipeline.core.io import write_csv
 from pipeline.core.validation import DataValidationError, Quarantine, require_columns
 from pipeline.data.inventory.cas import cas_problem
 from pipeline.data.inventory.generator import display_name, generate_log
@@ -426,7 +427,7 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     days = int(icfg.days) if icfg.source == "generated" else last_day(raw)
     daily = daily_series(clean, icfg.day_one, days)
     out_dir.mkdir(parents=True, exist_ok=True)
-    raw.to_csv(out_dir / LOG_FILE, index=False)
+    write_csv(raw, out_dir / LOG_FILE)  # the raw log, echoed: cells that would start a formula neutralised
     clean.to_parquet(out_dir / CLEAN_FILE, index=False)
     daily.to_parquet(out_dir / DAILY_FILE, index=False)
     quarantine.write(reports_dir / "inventory_quarantine.csv")
