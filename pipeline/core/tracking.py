@@ -56,13 +56,24 @@ def legal_names(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def tracking_uri(cfg: DictConfig | None = None) -> str:
+def tracking_uri(cfg: DictConfig | None = None, store: str | None = None) -> str:
+    """`store` when given (a trial's own), else MLFLOW_TRACKING_URI, conf/ (tracking.uri), or the
+    repository's sqlite:///<repo>/mlflow.db."""
+    if store:
+        return store
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
     configured = OmegaConf.select(cfg, "tracking.uri") if cfg is not None else None
     if configured:
         return str(configured)
     return f"sqlite:///{origin_root() / 'mlflow.db'}"
+
+
+def trial_store(folder: str | Path) -> str:
+    """The MLflow store of a trial written under `folder` (`python -m pipeline.data ... --out
+    folder`): `sqlite:///<folder>/mlflow.db`, artifacts beside it, whatever MLFLOW_TRACKING_URI
+    or conf/ say, so that trying a file never adds runs to the pipeline's store."""
+    return f"sqlite:///{Path(folder).resolve() / 'mlflow.db'}"
 
 
 # `dvc exp run` (queued or not) tells each stage which experiment it runs in.
@@ -97,10 +108,10 @@ def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _configure(cfg: DictConfig | None):
+def _configure(cfg: DictConfig | None, store: str | None = None):
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri(cfg))
+    mlflow.set_tracking_uri(tracking_uri(cfg, store))
     return mlflow
 
 
@@ -171,10 +182,11 @@ def pipeline_experiments(client, cfg: DictConfig | None = None) -> list[str]:
 
 @contextlib.contextmanager
 def stage_run(stage: str, cfg: DictConfig | None = None, params: dict | DictConfig | None = None,
-              run_name: str | None = None, tags: dict | None = None) -> Iterator[Any]:
+              run_name: str | None = None, tags: dict | None = None, store: str | None = None) -> Iterator[Any]:
     """An MLflow run in the stage's experiment, with its config subtree logged as params. Ends
-    FINISHED, FAILED on an error, KILLED when interrupted (Ctrl-C, SIGTERM)."""
-    mlflow = _configure(cfg)
+    FINISHED, FAILED on an error, KILLED when interrupted (Ctrl-C, SIGTERM). `store`: a tracking
+    URI that overrides every other (a trial's, `trial_store`)."""
+    mlflow = _configure(cfg, store)
     experiment_id = use_experiment(stage, cfg)
     from mlflow.tracking import MlflowClient
 
