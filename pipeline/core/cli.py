@@ -17,12 +17,13 @@ import sys
 from collections.abc import Callable, Iterator
 
 from pipeline.core.processes import Interrupted, stop_on_signals
+from pipeline.core.staging import OutputsNotMovedError
 
 DEBUG_ENV = "PIPELINE_DEBUG"
 DEBUG_FLAG = "--debug"
 # Errors that describe the user's input or settings. Stages add their own (e.g. the solver's).
 EXPECTED: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError, NotADirectoryError,
-                                            PermissionError)
+                                            PermissionError, OutputsNotMovedError)
 
 
 def debugging() -> bool:

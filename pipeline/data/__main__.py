@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
     parser.add_argument("--out", default=None, help="write data/, reports/ and the MLflow run (mlflow.db) under this "
                                                     "folder instead")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # overrides before or after --out
     metrics = run(args.kind, args.params, args.overrides, args.out)
     print(summary_line(args.kind, metrics, str(Path(args.out) / "reports") if args.out else "reports"))
     if args.out:
