@@ -9,9 +9,9 @@ or from the previous stamp or cadence point up to its stamp (`stamp_marks=end`: 
 stamp each interval's end, whose day starts at 00:05). An hourly file is the case of one row per
 hour: each hour keeps its row's price exactly.
 
-- cadence: the most common step between consecutive stamps (an hour at most; it must divide an
-  hour). A stamp on that grid (counted from the hour) is regular, any other irregular: irregular
-  rows are kept, time-weighted, and counted.
+- cadence: of the steps between consecutive stamps that divide an hour, the one covering the
+  most time. A stamp on that grid (counted from the hour) is regular, any other irregular:
+  irregular rows are kept, time-weighted, and counted.
 - an hour is complete when it holds all 3600 s / cadence regular rows; the rows of any other
   hour form a partial hour, which the reader quarantines or refuses (data.prices.partial_hour).
 """
@@ -23,6 +23,7 @@ import pandas as pd
 
 HOUR = pd.Timedelta(hours=1)
 STAMP_MARKS = ("start", "end")
+REPEATED = 3  # a step seen this often between rows is the file's own, not the gap around a stray stamp
 
 
 @dataclass
@@ -60,16 +61,21 @@ def hour_of(stamps: pd.Series, marks: str = "start") -> pd.Series:
 
 
 def cadence(stamps: pd.Series) -> pd.Timedelta:
-    """The file's step between rows: of the steps up to an hour between consecutive stamps, the
-    one that covers the most time (count x length; the finer on a tie), so that the two short
-    steps around a stray stamp do not outvote the file's own; an hour when every step is longer
-    (an hourly file with gaps: the window names the missing hours)."""
+    """The file's step between rows: of the steps between consecutive stamps that divide an hour,
+    the one that covers the most time (count x length; the finer on a tie), so that the short steps
+    around a stray stamp never outvote the file's own. An hour when no step is that short (an
+    hourly file with gaps: the window names the missing hours). A file whose rows repeat a step
+    that does not divide an hour (every 7 min) is refused."""
     steps = stamps.diff().dropna()
     steps = steps[(steps > pd.Timedelta(0)) & (steps <= HOUR)]
-    if steps.empty:
-        return HOUR
     counts = steps.value_counts()
-    covered = pd.Series(counts.to_numpy() * counts.index.total_seconds().to_numpy(), index=counts.index)
+    divides = counts[[HOUR % step == pd.Timedelta(0) for step in counts.index]]
+    if divides.empty:
+        if len(counts) and counts.max() >= REPEATED:
+            step = pd.Timedelta(counts.idxmax())
+            raise ValueError(f"rows every {_show(step)}: an hour is not a whole number of such intervals")
+        return HOUR
+    covered = pd.Series(divides.to_numpy() * divides.index.total_seconds().to_numpy(), index=divides.index)
     return pd.Timedelta(min(covered.index[covered == covered.max()]))
 
 
@@ -99,8 +105,6 @@ def to_hours(stamps: pd.Series, prices: pd.Series, marks: str = "start") -> Hour
     if marks not in STAMP_MARKS:
         raise ValueError(f"data.prices.stamp_marks must be one of {list(STAMP_MARKS)}, got {marks!r}")
     step = cadence(stamps)
-    if HOUR % step != pd.Timedelta(0):
-        raise ValueError(f"rows every {_show(step)}: an hour is not a whole number of such intervals")
     expected = int(HOUR // step)
     hour, seconds, regular = interval_of(stamps, step, marks)
     frame = pd.DataFrame({"hour": hour, "seconds": seconds, "regular": regular, "price": prices})

@@ -22,7 +22,8 @@ import pandas as pd
 
 from pipeline.contracts import quarantine as reasons
 from pipeline.contracts.price_hours import STAMP_MARKS, describe_cadence, to_hours
-from pipeline.core.validation import DataValidationError, Quarantine, coerce_numeric, file_row, require_columns
+from pipeline.core.validation import (DataValidationError, Quarantine, coerce_numeric, file_row, read_text_csv,
+                                      require_columns)
 
 TIMESTAMP = "timestamp"
 PRICE = "price_usd_per_mwh"
@@ -139,7 +140,7 @@ def read_price_file(file: Path, timestamp_column: str = TIMESTAMP, price_column:
         raise ValueError(f"data.prices.partial_hour must be one of {list(PARTIAL_HOUR)}, got {partial_hour!r}")
     if stamp_marks not in STAMP_MARKS:
         raise ValueError(f"data.prices.stamp_marks must be one of {list(STAMP_MARKS)}, got {stamp_marks!r}")
-    df = read_table(file, separator)
+    df = read_text_csv(file, separator)
     require_columns(df, [timestamp_column, price_column], file)
     if timezone is None and file_timezone is None and TIMEZONE in df.columns and timestamp_column == TIMESTAMP:
         zones = df[TIMEZONE].dropna().unique()
@@ -181,19 +182,6 @@ def read_price_file(file: Path, timestamp_column: str = TIMESTAMP, price_column:
                    "stamp_marks": stamp_marks, "span": span(stamps_read, hours)}
     # the index keeps each hour's first source row for later error messages
     return pd.DataFrame({TIMESTAMP: hours.table["hour"], PRICE: hours.table["price"]}, index=hours.table.index)
-
-
-def read_table(file: Path, separator: str) -> pd.DataFrame:
-    """The file as text cells; an unreadable file (a wrong separator or encoding, not a CSV) is one
-    error naming it."""
-    try:
-        return pd.read_csv(file, sep=separator, dtype=str, keep_default_na=False, na_values=[""])
-    except UnicodeDecodeError as exc:
-        raise DataValidationError(file, f"not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8 "
-                                        "CSV") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataValidationError(file, f"not a readable CSV with separator {separator!r} ({first})") from None
 
 
 def span(stamps: pd.Series, hours) -> str:
