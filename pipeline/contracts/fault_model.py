@@ -18,6 +18,7 @@ aliases, a "billion laughs", expand to gigabytes).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,13 +86,15 @@ SCALING_KINDS = {"minmax": "x_scaled = (x - offset) / factor, offset = min, fact
                  "none": "the graph takes raw inputs (offset 0, factor 1)"}
 
 
-SIDECAR_MAX_BYTES = 64 * 1024   # a description is a few hundred bytes; anything this large is not one
+SIDECAR_MAX_BYTES = 16 * 1024   # a description is a few hundred bytes; anything this large is not one
 SIDECAR_MAX_NODES = 10_000       # YAML nodes after alias expansion (a description has about 50)
+SIDECAR_MAX_DEPTH = 20           # nested lists and mappings (a description has 2)
 
 
 def read_sidecar(path: str | Path) -> dict:
     """A network's sidecar YAML, read safely: at most SIDECAR_MAX_BYTES, UTF-8, one document,
-    aliases expanding to at most SIDECAR_MAX_NODES nodes and none recursive, safe tags only. Every
+    at most SIDECAR_MAX_DEPTH levels deep, aliases expanding to at most SIDECAR_MAX_NODES nodes and
+    none recursive, safe tags only. Every
     problem is one DataValidationError naming the file."""
     path = Path(path)
     if not path.exists():
@@ -106,6 +109,7 @@ def read_sidecar(path: str | Path) -> dict:
         raw = fh.read(SIDECAR_MAX_BYTES + 1)
     try:
         text = raw.decode("utf-8")
+        _shallow(text, path)  # before composing: PyYAML's composer recurses once per level
         _bounded(yaml.compose(text, Loader=yaml.SafeLoader), path)
         return yaml.safe_load(text)
     except UnicodeDecodeError as exc:
@@ -115,6 +119,32 @@ def read_sidecar(path: str | Path) -> dict:
         raise DataValidationError(path, f"not valid YAML for a description (safe tags only): {first[:300]}") from None
     except RecursionError:
         raise DataValidationError(path, "nested too deeply to be a network's description") from None
+
+
+def _shallow(text: str, path: Path) -> None:
+    """Refuse YAML nested deeper than SIDECAR_MAX_DEPTH before PyYAML reads it: its scanner is
+    quadratic in the depth of flow brackets (20,000 `[` take a minute) and its composer recurses
+    once per level. Brackets are counted wherever they stand, quoted or not (a description has
+    no deep brackets, so over-counting refuses nothing real); block nesting from the events."""
+    depth = 0
+    for bracket in _BRACKETS.findall(text):
+        depth += 1 if bracket in "[{" else -1
+        if depth > SIDECAR_MAX_DEPTH:
+            break
+    else:
+        for item in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(item, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > SIDECAR_MAX_DEPTH:
+                    break
+            elif isinstance(item, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+        else:
+            return
+    raise DataValidationError(path, f"nested more than {SIDECAR_MAX_DEPTH} levels deep: not a network's description")
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def _bounded(root, path: Path) -> None:

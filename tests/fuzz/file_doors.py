@@ -10,21 +10,28 @@ case under `long`. `cases(n)`: a test's budget, n under `ci`, scaled up with the
 `corrupt_table(draw, header, rows)` applies a few of the corruptions a real file has: wrong types,
 NaN/inf, huge numbers, formula cells, empty cells; duplicated, shuffled and dropped rows;
 duplicated, missing and renamed columns; and `encode(draw, text)` odd separators, quoting and
-encodings. Used by tests/fuzz/test_prices_*.py, test_fault_*.py and test_line_*.py.
+encodings. `attack_stage(kind, base, data)` runs a prepare stage on such a file. Used by
+tests/fuzz/test_prices_*.py, test_fault_*.py and test_line_*.py.
 """
 from __future__ import annotations
 
+import importlib
 import itertools
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from hypothesis import settings
+import pandas as pd
+from hypothesis import event, settings
 from hypothesis import strategies as st
+from omegaconf import OmegaConf
 
 from pipeline.core import cli
+from pipeline.core.io import neutralise_cell
 
 MAX_SECONDS = 10.0           # per case, generous for a loaded CI machine (a case takes 0.02-0.3 s)
 MAX_PEAK_BYTES = 300 * 2**20  # per case; the files are at most a few hundred rows
@@ -74,6 +81,30 @@ def attack(call: Callable[[], Any]) -> Outcome:
     assert seconds < MAX_SECONDS, f"{seconds:.1f} s for one case"
     assert peak < MAX_PEAK_BYTES, f"{peak / 2**20:.0f} MiB for one case"
     return Outcome(result, error, seconds, peak)
+
+
+def attack_stage(kind: str, base: dict, data: bytes, options: dict | None = None,
+                 then: Callable[[Path, dict], None] | None = None) -> Outcome:
+    """Run stage prepare_<kind> on a file holding `data` (config `base` with data.<kind>.path set
+    and `options` merged in), as attack() does. When it answers: rows read = accepted +
+    quarantined, no live formula in its quarantine file, and `then(out_dir, metrics)`."""
+    prepare = importlib.import_module(f"pipeline.data.{kind}").prepare
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = folder / "input.csv"
+        path.write_bytes(data)
+        cfg = OmegaConf.merge(base, {"data": {kind: {"path": str(path), **(options or {})}}})
+        outcome = attack(lambda: prepare(cfg, folder / "out", folder / "rep"))
+        event("answered" if outcome.error is None else f"refused: {str(outcome.error).split(': ', 1)[-1][:50]}")
+        if outcome.error is None:
+            metrics = outcome.result
+            assert metrics["rows_accepted"] + metrics["quarantined_rows"] == metrics["rows_read"]
+            cells = pd.read_csv(folder / "rep" / f"{kind}_quarantine.csv", dtype=str,
+                                keep_default_na=False).to_numpy().ravel()
+            assert all(neutralise_cell(c) == c for c in cells), "a live formula in the quarantine file"
+            if then is not None:
+                then(folder / "out", metrics)
+    return outcome
 
 
 def corrupt_table(draw, header: list[str], rows: list[list[str]], stamp_column: int = 0,

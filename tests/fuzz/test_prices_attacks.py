@@ -12,13 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from omegaconf import OmegaConf
 
 from pipeline.contracts.prices import PRICE, PRICES_FILE, TIMESTAMP, read_price_file
-from pipeline.data.prices.stage import prepare
-from tests.fuzz.file_doors import attack, cases, corrupt_table, encode
+from tests.fuzz.file_doors import attack_stage, cases, corrupt_table, encode
 
 ZONES = [None, "UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata"]
 DAYS = ["2021-03-14", "2021-03-28", "2021-07-01", "2021-10-31", "2021-11-07"]  # US and EU DST changes
@@ -45,25 +43,20 @@ def price_files(draw):
     return encode(draw, header, rows, ","), options, hours, f"{first:%Y-%m-%d %H:%M:%S}"
 
 
-@settings(max_examples=cases(100))
+@settings(max_examples=cases(60))
 @given(price_files())
 def test_the_price_stage_answers_hourly_or_refuses_in_one_line(case):
     data, options, hours, start = case
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "prices.csv"
-        path.write_bytes(data)
-        cfg = OmegaConf.create({"optimize": {"horizon_hours": hours}, "data": {"prices": {
-            "source": "csv", "path": str(path), "timestamp_column": "ts", "price_column": "price", "separator": ",",
-            "filter": None, "to_usd_per_mwh": 1.0, "start": start, **options}}})
-        outcome = attack(lambda: prepare(cfg, Path(folder) / "out", Path(folder) / "rep"))
-        event("answered" if outcome.error is None else f"refused: {str(outcome.error).split(': ', 1)[-1][:60]}")
-        assert (Path(folder) / "rep" / "prices_quarantine.csv").exists()  # written even when the stage fails
-        if outcome.error is None:
-            metrics = outcome.result
-            assert metrics["rows_accepted"] + metrics["quarantined_rows"] == metrics["rows_read"]
-            written = read_price_file(Path(folder) / "out" / PRICES_FILE)  # what the optimiser reads
-            assert len(written) == hours and np.isfinite(written[PRICE]).all()
-            assert (written[TIMESTAMP].diff().dropna() == pd.Timedelta(hours=1)).all()
+    base = {"optimize": {"horizon_hours": hours}, "data": {"prices": {
+        "source": "csv", "timestamp_column": "ts", "price_column": "price", "separator": ",", "filter": None,
+        "to_usd_per_mwh": 1.0, "start": start}}}
+
+    def hourly(out: Path, metrics: dict) -> None:
+        written = read_price_file(out / PRICES_FILE)  # what the optimiser reads
+        assert len(written) == hours == metrics["hours"] and np.isfinite(written[PRICE]).all()
+        assert (written[TIMESTAMP].diff().dropna() == pd.Timedelta(hours=1)).all()
+
+    attack_stage("prices", base, data, options, hourly)
 
 
 @st.composite
@@ -80,7 +73,7 @@ def sub_hourly(draw):
     return marks, hours, seconds, values, len(extra)
 
 
-@settings(max_examples=cases(40))
+@settings(max_examples=cases(30))
 @given(sub_hourly())
 def test_each_hour_is_the_time_weighted_mean_of_its_rows(case):
     marks, hours, seconds, values, irregular = case
