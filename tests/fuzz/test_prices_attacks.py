@@ -61,12 +61,16 @@ def test_the_price_stage_answers_hourly_or_refuses_in_one_line(case):
 
 @st.composite
 def sub_hourly(draw):
+    """A clean real-time file: whole hours of rows on a cadence, and irregular extra stamps as
+    markets add them (at odd seconds, fewer than a third of the regular rows; with more, or on
+    whole minutes, a file no longer says its own cadence)."""
     minutes = draw(st.sampled_from([5, 10, 15, 30]))
     hours = draw(st.integers(1, 3))
     marks = draw(st.sampled_from(["start", "end"]))
     step = minutes * 60
     grid = list(range(step if marks == "end" else 0, hours * 3600 + (1 if marks == "end" else 0), step))
-    extra = draw(st.lists(st.integers(1, hours * 3600 - 1).filter(lambda s: s % step), max_size=8, unique=True))
+    extra = draw(st.lists(st.integers(1, hours * 3600 - 1).filter(lambda s: s % 60), max_size=len(grid) // 3,
+                          unique=True))
     seconds = sorted(set(grid) | set(extra))
     values = draw(st.lists(st.floats(-1000, 10_000, allow_nan=False, allow_subnormal=False),
                            min_size=len(seconds), max_size=len(seconds)))
