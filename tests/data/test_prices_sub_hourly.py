@@ -161,3 +161,15 @@ def test_hourly_files_load_exactly_as_before(tmp_path, name):
     cfg = make_cfg(tmp_path, overrides)
     prepare(cfg, tmp_path / "out", tmp_path / "rep")
     assert hashlib.md5((tmp_path / "out" / "prices.csv").read_bytes()).hexdigest() == EXPECTED_MD5[name]
+
+
+def test_a_column_hydra_cannot_read_unquoted_gets_the_quoting_hint_and_the_quoted_form_composes(tmp_path):
+    from pipeline.core.compose import compose
+
+    for unquoted in (f"data.prices.price_column={LBMP}", "data.prices.timestamp_column=Time Stamp (UTC)"):
+        with pytest.raises(ValueError, match=r"must be quoted for Hydra inside the shell's quotes: "
+                                             r"'data\.prices\.price_column=\"LBMP \(\$/MWHr\)\"'"):
+            compose(["data/prices=csv", unquoted], output=tmp_path / "p.yaml")
+    cfg = OmegaConf.load(compose(["data/prices=csv", f'data.prices.price_column="{LBMP}"',
+                                  'data.prices.timestamp_column="Time Stamp (UTC)"'], output=tmp_path / "p.yaml"))
+    assert (cfg.data.prices.price_column, cfg.data.prices.timestamp_column) == (LBMP, "Time Stamp (UTC)")
