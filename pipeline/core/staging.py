@@ -63,13 +63,14 @@ def _writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK | os.X_OK)
 
 
-def _targets(staging: Path, final: Path, replace: tuple[str, ...]) -> set[Path]:
-    folders = {final.parent} | {(final / name).parent for name in replace if (staging / name).exists()}
+def _targets(staging: Path, final: Path) -> set[Path]:
+    """The folders the files written in `staging` go to under `final` (and `final` itself)."""
+    folders = {final, final.parent}
     for path in staging.rglob("*"):
         rel = path.relative_to(staging)
-        if rel.parts[0] != SCRATCH and rel.parts[0] not in replace and path.is_file():
+        if rel.parts[0] != SCRATCH and path.is_file():
             folders.add((final / rel).parent)
-    return folders | {final}
+    return folders
 
 
 @contextlib.contextmanager
@@ -78,7 +79,7 @@ def _moving(mark: int, finals: list[Path], stagings: list[Path]) -> Iterator[Non
     OutputsNotMovedError and mark the runs the stage finished meanwhile (since `mark`) FAILED."""
     checked = False
     try:
-        blocked = sorted({f for s, f in zip(stagings, finals) for f in _targets(s, f, ()) if not _writable(f)})
+        blocked = sorted({t for s, f in zip(stagings, finals) for t in _targets(s, f) if not _writable(t)})
         if blocked:
             raise PermissionError(13, "folder not writable (read-only, or immutable: see lsattr -d)", str(blocked[0]))
         checked = True
