@@ -83,6 +83,14 @@ def attack(call: Callable[[], Any]) -> Outcome:
     return Outcome(result, error, seconds, peak)
 
 
+def composed(folder: Path, kind: str, option: str) -> dict:
+    """conf/ composed (tiny) with data/<kind>=<option>, as a plain dict to merge each case's path
+    into: composing costs about a second, so a test module does it once."""
+    from tests.conftest import make_cfg
+
+    return OmegaConf.to_container(make_cfg(folder, [f"data/{kind}={option}", f"data.{kind}.path=/placeholder.csv"]))
+
+
 def attack_stage(kind: str, base: dict, data: bytes, options: dict | None = None,
                  then: Callable[[Path, dict], None] | None = None) -> Outcome:
     """Run stage prepare_<kind> on a file holding `data` (config `base` with data.<kind>.path set

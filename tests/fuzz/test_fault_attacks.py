@@ -10,19 +10,15 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from omegaconf import OmegaConf
 
-from tests.conftest import make_cfg
-from tests.fuzz.file_doors import attack_stage, cases, corrupt_table, encode
+from tests.fuzz.file_doors import attack_stage, cases, composed, corrupt_table, encode
 
 HEADER = ["Timestamp", "Pressure", "Temperature", "Speed", "Vibration", "Humidity", "Maintenance_Cycles", "Fault"]
 
 
 @pytest.fixture(scope="module")
 def base_cfg(tmp_path_factory):
-    """The composed configuration with the Kaggle layout (composing costs a second: once)."""
-    folder = tmp_path_factory.mktemp("fault")
-    return OmegaConf.to_container(make_cfg(folder, ["data/fault=kaggle", "data.fault.path=/placeholder.csv"]))
+    return composed(tmp_path_factory.mktemp("fault"), "fault", "kaggle")
 
 
 @st.composite

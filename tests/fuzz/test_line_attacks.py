@@ -10,10 +10,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from omegaconf import OmegaConf
 
-from tests.conftest import make_cfg
-from tests.fuzz.file_doors import attack_stage, cases, corrupt_table, encode
+from tests.fuzz.file_doors import attack_stage, cases, composed, corrupt_table, encode
 
 HEADER = ["timestamp", "campaign", "batch", "tbl_speed", "fom", "main_comp", "tbl_fill", "SREL", "pre_comp",
           "cyl_main", "cyl_pre", "stiffness", "ejection"]
@@ -21,8 +19,7 @@ HEADER = ["timestamp", "campaign", "batch", "tbl_speed", "fom", "main_comp", "tb
 
 @pytest.fixture(scope="module")
 def base_cfg(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("line")
-    return OmegaConf.to_container(make_cfg(folder, ["data/line=press_10s", "data.line.path=/placeholder.csv"]))
+    return composed(tmp_path_factory.mktemp("line"), "line", "press_10s")
 
 
 @st.composite
