@@ -227,6 +227,10 @@ RULES: list = [
     Number("solver.threads", 0, integer=True),
     # the sweep (conf/sweep)
     Number("sweep.scales", 0, each=True),
+    # issue 26 (security): OPC UA security of the line server, the monitor and the planner
+    # (conf/live/opcua.yaml, live.security; pipeline/core/opcua_security.py). None: local tries only.
+    Choice("live.security.policy", ("Basic256Sha256", "None")),
+    Choice("live.security.mode", ("SignAndEncrypt", "Sign")),
 ]
 
 
