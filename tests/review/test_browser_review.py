@@ -50,7 +50,8 @@ def test_review_of_the_tiny_pipeline(tiny_repro, tmp_path):
     if not any(client.get_registered_model(n).aliases for n in names):
         # the tiny run's 2-epoch models beat no baseline, so nothing is champion: promote one by hand
         # (README: promote a model) so that the alias is checked in the UI too
-        promote(names[0], "1", "champion", client)
+        promote(names[0], "1", "browser review: the alias shown in the UI", audit_experiment="tablet/promotions",
+                client=client)
     with mlflow_ui(store, tmp_path / "mlflow.log") as base:
         seen = check_mlflow_ui(base, store, experiments, shots)
         seen |= check_registered_models(base, store, names, shots)
