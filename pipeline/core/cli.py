@@ -54,6 +54,21 @@ def access_refused(exc: BaseException) -> str | None:
     return None
 
 
+def new_password(env: str, what: str) -> str:
+    """A password to set for `what`: from $`env`, else asked twice on the terminal; ValueError otherwise."""
+    import getpass
+
+    password = os.environ.get(env)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise ValueError(f"no password for {what}: set ${env} or run in a terminal to be asked")
+    first = getpass.getpass(f"password for {what}: ")
+    if first != getpass.getpass("again: "):
+        raise ValueError("the two passwords differ")
+    return first
+
+
 def message(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and len(exc.args) == 1:
         return str(exc.args[0])

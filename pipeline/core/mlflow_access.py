@@ -16,9 +16,6 @@ admin can delete a promotion's audit run).
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
-import sys
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -84,19 +81,8 @@ def grant(uri: str, name: str, permission: str, cfg: DictConfig) -> dict[str, li
     return done
 
 
-def _password(name: str) -> str:
-    password = os.environ.get(NEW_PASSWORD_ENV)
-    if password:
-        return password
-    if not sys.stdin.isatty():
-        raise ValueError(f"no password: set ${NEW_PASSWORD_ENV} or run in a terminal to be asked")
-    first = getpass.getpass(f"password for MLflow user {name}: ")
-    if first != getpass.getpass("again: "):
-        raise ValueError("the two passwords differ")
-    return first
-
-
 def main(argv: list[str] | None = None) -> None:
+    from pipeline.core.cli import new_password
     from pipeline.core.config import load_params
     from pipeline.core.tracking import tracking_uri
 
@@ -115,10 +101,10 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_params(args.params)
     uri = tracking_uri(cfg)
     if args.command == "user":
-        add_user(uri, args.name, _password(args.name))
+        add_user(uri, args.name, new_password(NEW_PASSWORD_ENV, f"MLflow user {args.name}"))
         print(f"{uri}: user {args.name} added (default permission of the server until granted more)")
     elif args.command == "password":
-        set_password(uri, args.name, _password(args.name))
+        set_password(uri, args.name, new_password(NEW_PASSWORD_ENV, f"MLflow user {args.name}"))
         print(f"{uri}: password of {args.name} changed")
     else:
         done = grant(uri, args.name, args.permission, cfg)

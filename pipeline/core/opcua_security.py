@@ -29,7 +29,6 @@ PKI folder (outside git; keys 0600):
 from __future__ import annotations
 
 import argparse
-import getpass
 import hashlib
 import hmac
 import json
@@ -37,7 +36,6 @@ import logging
 import os
 import secrets
 import socket
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -328,19 +326,8 @@ async def secure_client(client, settings: Settings, name: str, user: str | None 
 # ---------------------------------------------------------------------------------------------
 # Command line
 
-def _new_password(env: str, name: str) -> str:
-    password = os.environ.get(env)
-    if password:
-        return password
-    if not sys.stdin.isatty():
-        raise SecurityError(f"no password: set ${env} or run in a terminal to be asked")
-    first = getpass.getpass(f"password for OPC UA user {name}: ")
-    if first != getpass.getpass("again: "):
-        raise SecurityError("the two passwords differ")
-    return first
-
-
 def main(argv: list[str] | None = None) -> None:
+    from pipeline.core.cli import new_password
     from pipeline.core.config import load_params
 
     parser = argparse.ArgumentParser(description="Certificates and users for the pipeline's OPC UA servers and clients.")
@@ -368,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     users_file = Path(args.pki).expanduser() / USERS_FILE if args.pki else conf.users_file
     if args.action == "add":
-        set_user(users_file, args.name, _new_password(args.password_env or conf.password_env, args.name))
+        set_user(users_file, args.name, new_password(args.password_env or conf.password_env, f"OPC UA user {args.name}"))
         print(f"user {args.name} set in {users_file} (scrypt hash; servers read it at start)")
     elif remove_user(users_file, args.name):
         print(f"user {args.name} removed from {users_file}")

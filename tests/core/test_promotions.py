@@ -9,6 +9,7 @@ import re
 import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
+from mlflow.protos import databricks_pb2
 from mlflow.tracking import MlflowClient
 
 from pipeline.core import registry, registry_names
@@ -80,7 +81,7 @@ def test_a_refused_move_is_recorded_as_failed_and_the_alias_stays(store):
 
     class Refusing(MlflowClient):
         def set_registered_model_alias(self, *args, **kwargs):
-            raise MlflowException("Permission denied", error_code="PERMISSION_DENIED")
+            raise MlflowException("Permission denied", error_code=databricks_pb2.PERMISSION_DENIED)
 
     with pytest.raises(MlflowException, match="Permission denied"):
         registry.promote("tiny-model", "2", "try", audit_experiment=AUDIT, client=Refusing())
@@ -138,3 +139,23 @@ def test_report_page_shows_the_audit_trail_per_model(store, tiny_cfg, monkeypatc
     assert "CC-1042 &lt;approved&gt;" in section and "qa.lead" in section  # escaped, not markup
     assert "stage train_tiny: beats its baselines: score 1" in section
     assert section.count("<tr><td>") == 2 and "No promotion recorded" in section  # other-model has none
+
+
+@pytest.mark.parametrize("code, user, says", [
+    ("UNAUTHENTICATED", None, "not authenticated (set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"),
+    ("UNAUTHENTICATED", "alice", "refused user 'alice': wrong password"),
+    ("PERMISSION_DENIED", "alice", "refused user 'alice': no permission for this"),
+])
+def test_a_tracking_server_refusal_is_one_line(monkeypatch, capsys, code, user, says):
+    """What a stage prints when a server with logins answers 401 / 403 (tests/repo/test_team_access.py
+    shows it against the real server)."""
+    monkeypatch.delenv("PIPELINE_DEBUG", raising=False)
+    if user:
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
+    else:
+        monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    with pytest.raises(SystemExit) as stopped, expected_errors("train_fault"):
+        raise MlflowException("API request to endpoint /api/2.0/mlflow/runs/create failed",
+                              error_code=getattr(databricks_pb2, code))
+    err = capsys.readouterr().err
+    assert stopped.value.code == 1 and err.startswith("train_fault: error: the MLflow tracking server ") and says in err
