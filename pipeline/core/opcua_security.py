@@ -72,7 +72,7 @@ class Settings:
     @classmethod
     def from_conf(cls, node: DictConfig) -> "Settings":
         """From `live.security` (conf/live/opcua.yaml)."""
-        policy = str(node.policy)
+        policy = node.policy  # not str(): YAML null must not read as the word None
         if policy not in (POLICY_SECURE, POLICY_NONE):
             raise SecurityError(f"live.security.policy = {policy!r}: allowed {POLICY_SECURE} or {POLICY_NONE} "
                                 "(None only for local tries)")
@@ -120,8 +120,8 @@ def trusted_dir(pki: Path) -> Path:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Write `data` readable by its owner only (0600), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)  # a folder it makes: owner only (an existing one is left as it is)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:

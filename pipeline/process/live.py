@@ -206,7 +206,9 @@ class LiveMonitor:
             await self._write_flags()
             self.subscribed.set()
             watchdog = asyncio.create_task(self._watch(stop))
-            log.info("monitoring %d tags on %s", len(present), self.endpoint)
+            log.info("monitoring %d tags on %s; OPC UA %s", len(present), self.endpoint,
+                     f"{self.security.mode} as user {self.security.user}" if self.security.enabled
+                     else self.security.describe())
             while not stop.is_set():
                 event = await sub.next_event(timeout=0.5)
                 if not isinstance(event, DataChangeEvent):

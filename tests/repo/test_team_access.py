@@ -110,3 +110,22 @@ def test_a_grant_lets_a_second_user_promote_signed_with_their_name(team_server, 
     finally:
         with as_user(team_server, "admin"):
             mlflow_access.grant(team_server["url"], "reviewer", "READ", cfg)  # back to what the other tests expect
+
+
+def test_a_password_change_takes_effect_at_once(team_server):
+    """The admin rotates a password (python -m pipeline.core.mlflow_access password <user>): the old
+    one is refused (401) from the next request, the new one accepted."""
+    url, old = team_server["url"], team_server["passwords"]["reviewer"]
+    with as_user(team_server, "admin"):
+        mlflow_access.set_password(url, "reviewer", old + "-rotated")
+    try:
+        with as_user(team_server, "reviewer"), pytest.raises(MlflowException) as refused:
+            MlflowClient(url).search_experiments()
+        assert refused.value.error_code == "UNAUTHENTICATED"
+        team_server["passwords"]["reviewer"] = old + "-rotated"
+        with as_user(team_server, "reviewer"):
+            MlflowClient(url).search_experiments()
+    finally:
+        with as_user(team_server, "admin"):
+            mlflow_access.set_password(url, "reviewer", old)
+        team_server["passwords"]["reviewer"] = old
