@@ -161,8 +161,8 @@ def _own(pki: Path, name: str) -> tuple[Path, Path]:
     for path in (cert, key):
         if not path.exists():
             raise SecurityError(f"{path}: no OPC UA certificate for '{name}' (live.security.pki); make them with "
-                                f"`python -m pipeline.core.opcua_security certs --out {pki}`, or set "
-                                "live.security.policy=None for a local try")
+                                f"`python -m pipeline.core.opcua_security certs --out {pki}`, or, for a local try "
+                                "only, --security-policy None (live.security.policy)")
     return cert, key
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from pipeline.contracts.line import TIMESTAMP
-from pipeline.core.opcua_security import LINE, Settings, secure_server, with_policy
+from pipeline.core.opcua_security import LINE, POLICY_NONE, POLICY_SECURE, Settings, secure_server, with_policy
 from pipeline.data.line.generator import LineSimulator
 from pipeline.data.line.stage import generated_specs
 from pipeline.data.line.stations import station_groups
@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=None, help="x real time (default: live.server.speed; 0 = flat out)")
     parser.add_argument("--from", dest="start", default=None, help="first line timestamp (default: live.server.start)")
     parser.add_argument("--to", dest="end", default=None, help="stop publishing at this line timestamp")
-    parser.add_argument("--security-policy", choices=("Basic256Sha256", "None"), default=None,
+    parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
                         help="OPC UA security (default: live.security.policy; None only for local tries)")
     args = parser.parse_args()
     cfg = load_params(args.params)

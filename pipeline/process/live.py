@@ -32,7 +32,8 @@ from omegaconf import DictConfig
 from pipeline.contracts.process_model import INPUT, REQUIRED_METADATA
 from pipeline.core import onnx_io
 from pipeline.core.io import ensure_dir, write_json
-from pipeline.core.opcua_security import MONITOR, Settings, secure_client, secure_server, with_policy
+from pipeline.core.opcua_security import (MONITOR, POLICY_NONE, POLICY_SECURE, Settings, secure_client, secure_server,
+                                          with_policy)
 from pipeline.data.line_opcua import node_id
 from pipeline.process.control import WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings
 from pipeline.process.live_align import Aligner, Flag, Step
@@ -343,7 +344,7 @@ def main() -> None:
     parser.add_argument("--endpoint", default=None, help="OPC UA server (default: live.endpoint)")
     parser.add_argument("--out", default=None, help="output folder (default: live.out)")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many grid steps (default: run until Ctrl-C)")
-    parser.add_argument("--security-policy", choices=("Basic256Sha256", "None"), default=None,
+    parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
                         help="OPC UA security (default: live.security.policy; None only for local tries)")
     args = parser.parse_args()
     cfg = load_params(args.params)
