@@ -2,6 +2,7 @@
 (`mlflow server --app-name basic-auth`; docs/security.md, "MLflow"). Run as an admin:
 
     export MLFLOW_TRACKING_URI=http://<host>:5000 MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD=...
+    python -m pipeline.core.mlflow_access init                  # the promotions' audit experiment, owned by the admin
     python -m pipeline.core.mlflow_access user add pipeline     # password from $MLFLOW_NEW_USER_PASSWORD, else asked
     python -m pipeline.core.mlflow_access grant alice EDIT      # every <prefix>/* experiment + registered model of conf
     python -m pipeline.core.mlflow_access password admin        # rotate a password (the same variable, else asked)
@@ -81,9 +82,23 @@ def grant(uri: str, name: str, permission: str, cfg: DictConfig) -> dict[str, li
     return done
 
 
+def create_audit_experiment(uri: str, cfg: DictConfig) -> str:
+    """Create the promotions' audit experiment as the calling user (an admin) if it does not exist:
+    whoever creates it owns it (MANAGE, may delete its runs), so the admin should, before any
+    promotion; promoters then get EDIT (`grant`), which adds runs but cannot delete them."""
+    from mlflow.tracking import MlflowClient
+
+    from pipeline.core.registry import audit_experiment
+    from pipeline.core.tracking import ensure_experiment
+
+    auth_client(uri)  # a server, not a local store
+    return ensure_experiment(MlflowClient(tracking_uri=uri), audit_experiment(cfg))
+
+
 def main(argv: list[str] | None = None) -> None:
     from pipeline.core.cli import new_password
     from pipeline.core.config import load_params
+    from pipeline.core.registry import audit_experiment as audit_name
     from pipeline.core.tracking import tracking_uri
 
     parser = argparse.ArgumentParser(description="Users and permissions of a basic-auth MLflow server (run as admin).")
@@ -94,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     u.add_argument("name")
     pw = sub.add_parser("password", help="set a user's password")
     pw.add_argument("name")
+    sub.add_parser("init", help="create the promotions' audit experiment as admin (do it before the first promotion)")
     g = sub.add_parser("grant", help="one permission on every pipeline experiment and registered model")
     g.add_argument("name")
     g.add_argument("permission", choices=PERMISSIONS)
@@ -103,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "user":
         add_user(uri, args.name, new_password(NEW_PASSWORD_ENV, f"MLflow user {args.name}"))
         print(f"{uri}: user {args.name} added (default permission of the server until granted more)")
+    elif args.command == "init":
+        print(f"{uri}: audit experiment {audit_name(cfg)} (id {create_audit_experiment(uri, cfg)}) is owned by "
+              "its creator; grant promoters EDIT: they add runs, only MANAGE deletes")
     elif args.command == "password":
         set_password(uri, args.name, new_password(NEW_PASSWORD_ENV, f"MLflow user {args.name}"))
         print(f"{uri}: password of {args.name} changed")

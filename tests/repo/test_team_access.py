@@ -86,10 +86,14 @@ def test_a_user_without_permission_is_refused(team_server, landed):
     (None, "refused the request: not authenticated (set MLFLOW_TRACKING_USERNAME"),
     ("reviewer", "refused user 'reviewer': no permission for this"),
 ])
-def test_the_commands_say_a_refusal_in_one_line(team_server, landed, user, says):
+def test_the_commands_say_a_refusal_in_one_line(team_server, landed, user, says, tmp_path):
+    params = OmegaConf.load(ROOT / "params.yaml")
+    params.tracking.experiment_prefix = PREFIX  # its audit experiment: security-check/promotions
+    OmegaConf.save(params, tmp_path / "params.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
     env.update({"MLFLOW_TRACKING_URI": team_server["url"], **(credentials(team_server, user) if user else {})})
-    result = subprocess.run([sys.executable, "-m", "pipeline.core.registry", "promote", MODEL, "1", "--reason", "test"],
+    result = subprocess.run([sys.executable, "-m", "pipeline.core.registry", "--params", str(tmp_path / "params.yaml"),
+                             "promote", MODEL, "1", "--reason", "test"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.splitlines()[0].startswith("registry: error: the MLflow tracking server ")
@@ -129,3 +133,26 @@ def test_a_password_change_takes_effect_at_once(team_server):
         with as_user(team_server, "admin"):
             mlflow_access.set_password(url, "reviewer", old)
         team_server["passwords"]["reviewer"] = old
+
+
+def test_an_admin_owned_audit_experiment_takes_runs_from_edit_but_no_deletions(team_server):
+    """`mlflow_access init` (as admin) makes the admin the audit experiment's owner; a promoter with
+    EDIT (`grant`) adds promotion runs but cannot delete one: the trail is append-only for them."""
+    cfg = OmegaConf.create({"tracking": {"experiment_prefix": "security-init",
+                                         "registry": {"audit_experiment": "promotions", "models": {}}}})
+    url, client = team_server["url"], MlflowClient(team_server["url"])
+    with as_user(team_server, "admin"):
+        experiment_id = mlflow_access.create_audit_experiment(url, cfg)
+    with as_user(team_server, "pipeline"), pytest.raises(MlflowException) as before_grant:
+        client.create_run(experiment_id)
+    assert before_grant.value.error_code == "PERMISSION_DENIED"
+    with as_user(team_server, "admin"):
+        assert mlflow_access.grant(url, "pipeline", "EDIT", cfg)["experiments"] == ["security-init/promotions"]
+    with as_user(team_server, "pipeline"):
+        run = client.create_run(experiment_id)
+        client.log_param(run.info.run_id, "why", "a promotion")
+        with pytest.raises(MlflowException) as deleting:
+            client.delete_run(run.info.run_id)
+    assert deleting.value.error_code == "PERMISSION_DENIED"
+    with as_user(team_server, "reviewer"):
+        assert client.get_run(run.info.run_id).info.lifecycle_stage == "active"
