@@ -233,6 +233,10 @@ RULES: list = [
     Choice("data.prices.stamp_marks", ("start", "end")),
     Choice("data.prices.partial_hour", ("quarantine", "error")),
     Number("optimize.max_abs_weight", 0, low_open=True),
+    # issue 26 (security): OPC UA security of the line server, the monitor and the planner
+    # (conf/live/opcua.yaml, live.security; pipeline/core/opcua_security.py). None: local tries only.
+    Choice("live.security.policy", ("Basic256Sha256", "None")),
+    Choice("live.security.mode", ("SignAndEncrypt", "Sign")),
 ]
 
 

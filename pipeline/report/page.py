@@ -35,6 +35,7 @@ class PageInputs:
     models: list[ModelVersionLink] = None
     models_error: str | None = None
     mlflow_ui: str = ""   # where the links to registered versions point
+    audit_html: str = ""  # the promotions' audit trail (pipeline/report/audit.py)
 
 
 def _kv_table(rows: dict, headers: tuple[str, str]) -> str:
@@ -155,6 +156,7 @@ def render(page: PageInputs) -> str:
     else:
         body.append('<p class="missing">No registered model yet: run the training stages (dvc repro).</p>')
     body.append("</section>")
+    body.append(page.audit_html)
     body.append('<section id="configuration"><h2>Configuration</h2><p>The composed configuration '
                 f"(params.yaml) this run read.</p><details><summary>params.yaml</summary><pre>"
                 f"{escape(page.params_yaml)}</pre></details></section>")

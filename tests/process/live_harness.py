@@ -14,12 +14,14 @@ from pipeline.data.line_opcua import LineServer
 from pipeline.process.live import LiveMonitor
 from pipeline.process.monitor import replay
 
+from tests.opcua_helpers import secured, session_pki
 from tests.servers import free_port
 
 
 def with_ports(cfg):
-    """cfg with the line server and the monitor's publisher on free loopback ports."""
-    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    """cfg with the line server and the monitor's publisher on free loopback ports, secured as by
+    default (Basic256Sha256; the monitor signs, encrypts and logs in) with a throwaway PKI."""
+    c = secured(cfg, session_pki()["pki"])
     c.live.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-line/"
     c.live.publish.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-monitor/"
     return c
