@@ -30,8 +30,14 @@ def test_stage_writes_metrics_model_and_figures(trained):
     reports, models = Path(cfg.paths.reports) / "process", Path(cfg.paths.models)
     assert json.loads((reports / "metrics.json").read_text())["test"]["horizon_s"] == m["test"]["horizon_s"]
     for name in ("forecast_vs_actual.png", "mase_by_horizon.png", "day_with_warnings.png", "scores.csv",
-                 "selection.csv", "warnings.csv", "events_scored.csv", "stops.csv"):
+                 "selection.csv", "warnings.csv", "events_scored.csv", "stops.csv", "cv_folds.csv", "shifts.csv",
+                 "monitor.json", "monitor_warnings.csv"):
         assert (reports / name).stat().st_size > 0
+    assert m["monitor"]["matches_stage"]  # the stage's own replay of its test period raised its warnings
+    folds = pd.read_csv(reports / "cv_folds.csv")  # every development block scored by every baseline, the last by the LSTM
+    assert set(folds.fold) == set(m["cv"]["groups"]) and len(m["cv"]["groups"]) == cfg.model.process.select.time_blocks
+    assert set(folds[folds.model == "lstm"].fold) == set(m["cv"]["groups"][-cfg.model.process.select.lstm_folds:])
+    assert m["shifts"]["flagged_batches"] == [] and m["shifts"]["batches_checked"] == 0  # one generated batch
     scores = pd.read_csv(reports / "scores.csv")
     assert set(scores.model) == {"lstm", "persistence", "moving_average", "linear_ar", "selected"}
     assert len(scores) == 5 * len(cfg.model.process.horizons) * len(cfg.data.line.targets)
@@ -53,14 +59,16 @@ def test_stage_writes_metrics_model_and_figures(trained):
 def test_the_weights_only_checkpoint_rebuilds_the_onnx_model(trained):
     import torch
 
+    from pipeline.contracts.process_model import read
     from pipeline.process.model import load_deployed
 
     cfg, _ = trained
     models = Path(cfg.paths.models)
-    meta = onnx_io.read_metadata(models / "process_lstm.onnx", REQUIRED)
+    meta = read(models / "process_lstm.onnx")
+    assert meta.lstm_members == cfg.model.process.select.lstm_folds
     model = load_deployed(cfg.model.process, meta, torch.load(models / "process_lstm.pt", weights_only=True))
-    window = np.random.default_rng(0).normal(size=(8, meta["lookback"], len(meta["channels"]))).astype(np.float32)
-    window[:, :, meta["channels"].index("Turret speed")] = 60.0  # running
+    window = np.random.default_rng(0).normal(size=(8, meta.lookback, len(meta.channels))).astype(np.float32)
+    window[:, :, meta.channels.index("Turret speed")] = 60.0  # running
     onnx_out = onnx_io.session(models / "process_lstm.onnx").run(None, {"window": window})[0]
     with torch.no_grad():
         np.testing.assert_allclose(model(torch.from_numpy(window)).numpy(), onnx_out, rtol=1e-4, atol=1e-4)
@@ -77,29 +85,31 @@ def test_replay_raises_the_stage_warnings(trained, tmp_path):
 
 def test_the_exported_model_is_the_selection(tmp_path):
     """With a margin the LSTM cannot clear, the ONNX model forecasts exactly the baselines chosen
-    on validation (their filters inside the graph)."""
+    by cross-validation (their filters, refitted on every development window, inside the graph)."""
     from pipeline.process import baselines
-    from pipeline.process.data import LineDataModule, load_line
-    from pipeline.process.selection import choose, mae
+    from pipeline.process.crossval import fit_filters
+    from pipeline.process.data import Windows, load_line, split_groups
 
-    cfg = make_cfg(tmp_path, ["model.process.select.lstm_min_gain=0.999", "model.process.max_epochs=1"])
+    cfg = make_cfg(tmp_path, ["model.process.select.lstm_min_gain=0.999", "model.process.max_epochs=1",
+                              "model.process.select.lstm_folds=1"])
     line.prepare(cfg, Path(cfg.paths.data) / "line", Path(cfg.paths.reports) / "data")
     m = train(cfg)
     assert m["selection"]["lstm_deployed"] == []
     mc = cfg.model.process
-    dm = LineDataModule(load_line(Path(cfg.paths.data) / "line"), mc)
-    y = dm.data.values[:, dm.data.target_index].astype(np.float64)
-    filters = baselines.fit_all(y, dm.ends["train"], dm.horizons, dm.lookback, int(mc.baselines.moving_average),
-                                int(mc.baselines.ar_lags))
-    truth = np.stack([y[dm.ends["val"] + h] for h in dm.horizons], axis=1)
-    choice = choose({n: mae(f.predict(y, dm.ends["val"]), truth) for n, f in filters.items()}, 0.999)
-    expected = baselines.pick(filters, choice).predict(y, dm.ends["test"])
+    data = load_line(Path(cfg.paths.data) / "line")
+    w = Windows(data, split_groups(data, mc.split, int(mc.select.time_blocks)), int(mc.lookback), list(mc.horizons))
+    y = data.values[:, data.target_index].astype(np.float64)
+    selection = pd.read_csv(Path(cfg.paths.reports) / "process" / "selection.csv")
+    assert (selection.selected == selection.cv_baseline).all()
+    choice = np.array([[selection[(selection.target == t) & (selection.horizon_s == h * data.period_s)].selected.item()
+                        for t in data.targets] for h in w.horizons], dtype=object)
+    expected = baselines.pick(fit_filters(mc, y, w.of(w.split.dev_groups), w), choice).predict(y, w.test)
     onnx_path = Path(cfg.paths.models) / "process_lstm.onnx"
-    window = dm.data.values[dm.ends["test"][:, None] + np.arange(-dm.lookback + 1, 1)].astype(np.float32)
+    window = data.values[w.test[:, None] + np.arange(-w.lookback + 1, 1)].astype(np.float32)
     got = onnx_io.session(onnx_path).run(None, {"window": window})[0]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
     meta = onnx_io.read_metadata(onnx_path, REQUIRED)
-    assert [[meta["selection"][t][f"{h * dm.data.period_s:g}"] for t in dm.data.targets] for h in dm.horizons] == choice.tolist()
+    assert [[meta["selection"][t][f"{h * data.period_s:g}"] for t in data.targets] for h in w.horizons] == choice.tolist()
 
 
 def test_unplanned_stops_are_checked_against_the_known_press_stops():
@@ -109,7 +119,7 @@ def test_unplanned_stops_are_checked_against_the_known_press_stops():
     events = pd.DataFrame({"kind": ["press_stop", "press_stop", "feeder_drift"],
                            "start": [t, t + pd.Timedelta(hours=1), t], "end": [t + pd.Timedelta(minutes=9)] * 2 + [t]})
     events.loc[1, "end"] = t + pd.Timedelta(hours=1, minutes=9)
-    stops = pd.DataFrame({"part": ["test", "test", "test", "val"], "kind": ["unplanned", "unplanned", "set-up", "unplanned"],
+    stops = pd.DataFrame({"part": ["test", "test", "test", "development"], "kind": ["unplanned", "unplanned", "set-up", "unplanned"],
                           "start": [t + pd.Timedelta(minutes=5), t + pd.Timedelta(minutes=30), t, t]})
     assert stops_against_events(stops, events, t) == {"press_stop_events": 2, "unplanned_stops": 2,
                                                       "unplanned_inside_a_press_stop": 1}
