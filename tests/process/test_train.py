@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.core import onnx_io
 from pipeline.data.line import stage as line
-from pipeline.contracts.process_model import REQUIRED_METADATA as REQUIRED
+from pipeline.contracts.process_model import read
 from pipeline.process.monitor import Window, replay
 from pipeline.process.train import train
 from tests.conftest import make_cfg, shared_file
@@ -48,8 +48,8 @@ def test_stage_writes_metrics_model_and_figures(trained):
         assert r.selected_mae == pytest.approx(float(mae.iloc[0]))
     assert np.isfinite(scores[["mae", "rmse", "mase"]].to_numpy()).all()
     assert m["onnx"]["max_abs_difference"] < 1e-3
-    meta = onnx_io.read_metadata(models / "process_lstm.onnx", REQUIRED)
-    assert meta["targets"] == list(cfg.data.line.targets)
+    meta = read(models / "process_lstm.onnx")
+    assert list(meta.targets) == list(cfg.data.line.targets)
     assert (models / "process_lstm.pt").exists()
     assert 0 <= m["warnings"]["deployed"]["false_alarms_per_hour"]
     truth = m["stops"]["against_ground_truth"]  # every unplanned stop the rule sees is a generated press stop
@@ -59,7 +59,6 @@ def test_stage_writes_metrics_model_and_figures(trained):
 def test_the_weights_only_checkpoint_rebuilds_the_onnx_model(trained):
     import torch
 
-    from pipeline.contracts.process_model import read
     from pipeline.process.model import load_deployed
 
     cfg, _ = trained
@@ -108,8 +107,8 @@ def test_the_exported_model_is_the_selection(tmp_path):
     window = data.values[w.test[:, None] + np.arange(-w.lookback + 1, 1)].astype(np.float32)
     got = onnx_io.session(onnx_path).run(None, {"window": window})[0]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
-    meta = onnx_io.read_metadata(onnx_path, REQUIRED)
-    assert [[meta["selection"][t][f"{h * data.period_s:g}"] for t in data.targets] for h in w.horizons] == choice.tolist()
+    meta = read(onnx_path)
+    assert [[meta.selection[t][f"{h * data.period_s:g}"] for t in data.targets] for h in w.horizons] == choice.tolist()
 
 
 def test_unplanned_stops_are_checked_against_the_known_press_stops():
