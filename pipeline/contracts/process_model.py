@@ -33,7 +33,7 @@ class ProcessModelMetadata:
     targets: tuple[str, ...]
     horizons: tuple[int, ...]           # steps ahead, one output row each
     horizon: int                        # the configured horizon (one of horizons)
-    lookback: int                       # steps per window
+    lookback: int                       # steps per window (the LSTM reads its last model.process.lookback)
     period_s: float                     # grid period (s)
     golden: dict                        # golden profile per state, with the state rule
     warnings: dict                      # the warning rule's settings (WarningSettings fields)
@@ -44,6 +44,7 @@ class ProcessModelMetadata:
     test_batches: tuple[str, ...] = ()  # names of the test batches (batch split)
     lstm_members: int = 1               # LSTMs averaged in the graph (one per cross-validation fold)
     context: str = "global"             # how the LSTM sees the level (model.process.network.context)
+    recent_best: dict = field(default_factory=dict)  # {history, used, candidates}; {} when not in the graph
 
     @property
     def target_index(self) -> list[int]:
@@ -109,7 +110,18 @@ def validate_metadata(meta: dict, path: str | Path) -> ProcessModelMetadata:
         dict(meta.get("actuators") or {}), dict(meta.get("selection") or {}),
         str(meta["replay_from"]) if meta.get("replay_from") is not None else None,
         _strings(meta, "segments", path, allow_empty=True), _strings(meta, "test_batches", path, allow_empty=True),
-        _whole(meta, "lstm_members", path, value=meta.get("lstm_members", 1)), str(meta.get("context", "global")))
+        _whole(meta, "lstm_members", path, value=meta.get("lstm_members", 1)), str(meta.get("context", "global")),
+        _recent(meta.get("recent_best") or {}, path))
+
+
+def _recent(value, path: Path) -> dict:
+    if not value:
+        return {}
+    if not isinstance(value, dict) or not isinstance(value.get("candidates"), list):
+        raise DataValidationError(path, f"metadata 'recent_best' must be a mapping with 'candidates', got {value!r}")
+    for key in ("history", "used"):
+        _whole(value, f"recent_best.{key}", path, value=value.get(key))
+    return dict(value)
 
 
 def read(path: str | Path) -> ProcessModelMetadata:

@@ -203,6 +203,7 @@ RULES: list = [
     Number("model.process.shift.level_sigma", 0, low_open=True),
     Number("model.process.shift.spread_ratio", 1, low_open=True),
     Number("model.process.shift.min_running_steps", 1, integer=True),
+    Number("model.process.baselines.recent_s", 0),
     # end of issue 23
     *_training("model.inventory"),
     Number("model.inventory.seq_len", 1, integer=True), Number("model.inventory.horizon", 1, integer=True),

@@ -1,7 +1,7 @@
 """The forecaster's selection by cross-validation over batches (pipeline/process/selection.py
-states the rule): baselines fitted and scored in every fold, the LSTM in the last
-`select.lstm_folds` folds, each fold's LSTM kept for the deployed ensemble, and every fold's
-figures in one table (cv_folds.csv)."""
+states the rule): baselines and the recent-best forecaster fitted and scored in every fold, the
+LSTM in the last `select.lstm_folds` folds, each fold's LSTM kept for the deployed ensemble,
+and every fold's figures in one table (cv_folds.csv)."""
 from __future__ import annotations
 
 import contextlib
@@ -18,6 +18,8 @@ from pipeline.process import baselines
 from pipeline.process.data import FoldData, Windows
 from pipeline.process.model import (BaseFilter, LineForecaster, RawUnitsForecaster, StateFeatures, build_network,
                                     normalised_filter)
+from pipeline.process.recent_best import NAME as RECENT
+from pipeline.process.recent_best import RecentBest, producing
 from pipeline.process.selection import (LSTM, Fold, choose, choose_baseline, chosen, folds, lstm_gains, mae,
                                         relative)
 
@@ -78,6 +80,24 @@ def fit_filters(mc: DictConfig, y: np.ndarray, ends: np.ndarray, windows: Window
                              int(mc.baselines.ar_lags), str(mc.baselines.ar_level))
 
 
+def recent_history(mc: DictConfig, period_s: float) -> int:
+    """Realised origins the recent-best forecaster compares (model.process.baselines.recent_s); 0: none."""
+    return int(round(float(mc.baselines.recent_s) / period_s))
+
+
+def used_steps(mc: DictConfig) -> int:
+    """Steps the baselines read (their filters are `lookback` wide, zero beyond these)."""
+    return max(int(mc.baselines.moving_average), int(mc.baselines.ar_lags))
+
+
+def recent_best(mc: DictConfig, filters: dict, windows: Windows, fallback: np.ndarray) -> RecentBest:
+    """The recent-best forecaster over `filters` (in baselines.ORDER); `fallback`: [H, T] names."""
+    names = list(filters)
+    index = np.vectorize(names.index)(fallback)
+    return RecentBest(list(filters.values()), windows.horizons, recent_history(mc, windows.data.period_s),
+                      used_steps(mc), index)
+
+
 def cross_validate(cfg: DictConfig, windows: Windows, y: np.ndarray, run) -> dict:
     """Every fold's baselines and, in the last `lstm_folds` folds, an LSTM on the baseline the
     folds chose; the deployed choice per horizon and target; the fold figures as a table."""
@@ -99,9 +119,18 @@ def cross_validate(cfg: DictConfig, windows: Windows, y: np.ndarray, run) -> dic
         fold_maes.append({name: mae(f.predict(y, ends), truth) for name, f in filters.items()})
         fold_filters.append(filters)
         rows += _rows(split.names, fold, len(ends), fold_maes[-1], windows.data.targets, horizons_s)
-    base_choice = choose_baseline(fold_maes)
-    regret = relative(fold_maes, [b for b in baselines.ORDER if b in fold_maes[0]])
-    regret = np.stack([chosen({n: regret[n][f] for n in regret}, base_choice) for f in range(len(fold_list))])
+    base_choice = choose_baseline(fold_maes)  # the fixed baseline: the LSTM's base, the recent-best's fallback
+    if recent_history(mc, windows.data.period_s) > 0:
+        ok = producing(windows.data.values, windows.data.channels, windows.data.rule)
+        for k, fold in enumerate(fold_list):
+            ends = windows.of([fold.holdout])
+            forecast = recent_best(mc, fold_filters[k], windows, base_choice).predict(y, ends, ok)
+            fold_maes[k][RECENT] = mae(forecast, truth_of(y, ends, windows.horizons))
+            rows += _rows(split.names, fold, len(ends), {RECENT: fold_maes[k][RECENT]}, windows.data.targets,
+                          horizons_s)
+    linear_choice = choose_baseline(fold_maes, [*baselines.ORDER, RECENT])
+    regret = relative(fold_maes, list(fold_maes[0]), baselines.ORDER)
+    regret = np.stack([chosen({n: regret[n][f] for n in regret}, linear_choice) for f in range(len(fold_list))])
     n_lstm = min(int(sel.lstm_folds), len(fold_list))
     members, infos, lstm_maes, base_maes = [], [], [], []
     for k in range(len(fold_list) - n_lstm, len(fold_list)):
@@ -112,15 +141,15 @@ def cross_validate(cfg: DictConfig, windows: Windows, y: np.ndarray, run) -> dic
             lstm, info = fit_lstm(cfg, windows, baselines.pick(fold_filters[k], base_choice), train_ends, stop_ends,
                                   child)
         ends = windows.of([fold.holdout])
-        lstm_mae = mae(predict(lstm, windows.data.values, ends, windows.lookback), truth_of(y, ends, windows.horizons))
+        lstm_mae = mae(predict(lstm, windows.data.values, ends, windows.span), truth_of(y, ends, windows.horizons))
         members.append(lstm)
         infos.append({"holdout": split.names[fold.holdout], **info})
         lstm_maes.append(lstm_mae)
-        base_maes.append(chosen(fold_maes[k], base_choice))
+        base_maes.append(chosen(fold_maes[k], linear_choice))
         rows += _rows(split.names, fold, len(ends), {LSTM: lstm_mae}, windows.data.targets, horizons_s)
     gains = lstm_gains(lstm_maes, base_maes) if members else None
-    choice = choose(base_choice, gains, float(sel.lstm_min_gain))
-    return {"choice": choice, "baseline": base_choice, "regret": regret, "lstm_gains": gains, "members": members,
+    choice = choose(linear_choice, gains, float(sel.lstm_min_gain))
+    return {"choice": choice, "baseline": linear_choice, "fixed_baseline": base_choice, "regret": regret, "lstm_gains": gains, "members": members,
             "fits": infos, "folds": pd.DataFrame(rows, columns=FOLD_COLUMNS), "n_folds": len(fold_list),
             "scheme": str(sel.cv), "lstm_min_gain": float(sel.lstm_min_gain)}
 

@@ -232,16 +232,19 @@ class WindowDataset(Dataset):
 class Windows:
     """Every model window of the run (complete, inside one group, running from the forecast's
     origin to its farthest horizon), the normalised array they view, and which group each
-    window belongs to."""
+    window belongs to. A window holds `span` steps (what the deployed model receives; at
+    least `lookback`, more when the recent-best forecaster looks further back); the LSTM
+    trains on its last `lookback`."""
 
-    def __init__(self, data: LineData, split: Split, lookback: int, horizons: list[int]):
+    def __init__(self, data: LineData, split: Split, lookback: int, horizons: list[int], span: int | None = None):
         self.data, self.split, self.lookback, self.horizons = data, split, int(lookback), [int(h) for h in horizons]
+        self.span = max(self.lookback, int(span or 0))
         self.x_norm = Normalizer.fit(data.values[~split.test])
         self.y_norm = Normalizer(self.x_norm.mean[data.target_index], self.x_norm.std[data.target_index])
         x = self.x_norm(data.values)
         self.x = np.nan_to_num(x, nan=0.0)  # NaN steps are never inside a used window
         self.y = np.ascontiguousarray(self.x[:, data.target_index])
-        self.ends = window_ends(data.values, self.lookback, self.horizons, data.target_index, 0, len(data.values),
+        self.ends = window_ends(data.values, self.span, self.horizons, data.target_index, 0, len(data.values),
                                 1, split.group, data.states == RUNNING)
         self.group = split.group[self.ends]
         if not split.test[self.ends].any():

@@ -93,11 +93,12 @@ class LSTMNet(nn.Module):
 
     def __init__(self, n_inputs: int, target_index: list[int], n_horizons: int, hidden: int, layers: int,
                  dropout: float, base: nn.Module | None = None, states: nn.Module | None = None,
-                 context: str = "global", level_steps: int = 12):
+                 context: str = "global", level_steps: int = 12, steps: int | None = None):
         super().__init__()
         if context not in CONTEXTS:
             raise ValueError(f"model.process.network.context must be one of {CONTEXTS}, not {context!r}")
         self.context, self.level_steps = context, int(level_steps)
+        self.steps = int(steps) if steps else None  # the last steps of a longer window it reads (lookback)
         n_targets = len(target_index)
         self.n_targets, self.n_horizons = n_targets, n_horizons
         self.register_buffer("target_index", torch.as_tensor(list(target_index), dtype=torch.long))
@@ -109,6 +110,8 @@ class LSTMNet(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.steps is not None:
+            x = x[:, -self.steps:, :]
         if self.base is not None:
             base = self.base(x)
         else:
@@ -122,7 +125,7 @@ class LSTMNet(nn.Module):
 def build_network(model_cfg: DictConfig, n_inputs: int, target_index: list[int], base: nn.Module | None = None,
                   states: nn.Module | None = None) -> nn.Module:
     return instantiate(model_cfg.network, n_inputs=n_inputs, target_index=list(target_index),
-                       n_horizons=len(model_cfg.horizons), base=base, states=states)
+                       n_horizons=len(model_cfg.horizons), base=base, states=states, steps=int(model_cfg.lookback))
 
 
 class LineForecaster(TrainingModule):
@@ -176,28 +179,42 @@ class LSTMEnsemble(nn.Module):
         return torch.stack([m(window) for m in self.members]).mean(dim=0)
 
 
+FALLBACK, USE_LSTM, USE_RECENT = 0, 1, 2  # DeployedForecaster.use per (horizon, target)
+
+
 class DeployedForecaster(nn.Module):
-    """The exported model: per (horizon, target), the LSTM's forecast where `use_lstm` (it won
-    across the folds), else the selected baseline's (`fallback`, raw units). Raw window in, raw
+    """The exported model: per (horizon, target), the LSTM's forecast (it won across the folds),
+    the recent-best forecaster's (pipeline/process/recent_best.py) or the selected baseline's
+    (`fallback`, raw units), as `use` says (FALLBACK, USE_LSTM, USE_RECENT). Raw window in, raw
     forecasts out, so the monitor needs nothing but the ONNX file."""
 
-    def __init__(self, lstm: LSTMEnsemble, fallback: BaseFilter, use_lstm: np.ndarray):
+    def __init__(self, lstm: LSTMEnsemble, fallback: BaseFilter, use: np.ndarray, recent: nn.Module | None = None):
         super().__init__()
-        self.lstm, self.fallback = lstm, fallback
-        self.register_buffer("use_lstm", torch.as_tensor(np.asarray(use_lstm, dtype=bool)))
+        self.lstm, self.fallback, self.recent = lstm, fallback, recent
+        use = np.asarray(use, dtype=np.int64)
+        if recent is None and (use == USE_RECENT).any():
+            raise ValueError("the recent-best forecaster is selected but not given")
+        self.register_buffer("use", torch.as_tensor(use))
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
-        return torch.where(self.use_lstm, self.lstm(window), self.fallback(window))
+        out = torch.where(self.use == USE_LSTM, self.lstm(window), self.fallback(window))
+        if self.recent is not None:
+            out = torch.where(self.use == USE_RECENT, self.recent(window), out)
+        return out
 
 
 def load_deployed(model_cfg: DictConfig, meta: ProcessModelMetadata, weights: dict) -> DeployedForecaster:
     """The deployed forecaster from its weights-only checkpoint (models/process_lstm.pt) and the
-    checked ONNX metadata (channels, targets, horizons, lookback, the state rule, the number of
-    fold LSTMs): the structure is rebuilt, every number comes from the checkpoint."""
+    checked ONNX metadata (channels, targets, horizons, window, the state rule, the number of
+    fold LSTMs, the recent-best forecaster's shape): the structure is rebuilt, every number comes
+    from the checkpoint."""
+    from pipeline.process.recent_best import RecentBestModule
+
     channels, targets = list(meta.channels), list(meta.targets)
     index = meta.target_index
     shape = (len(meta.horizons), len(targets))
-    blank = LinearFilter("blank", np.zeros((*shape, meta.lookback)), np.zeros(shape))
+    width = int(model_cfg.lookback)
+    blank = LinearFilter("blank", np.zeros((*shape, width)), np.zeros(shape))
     rule = meta.golden.get("rule")
     ones = np.ones(len(channels), np.float32)
     members = []
@@ -207,6 +224,12 @@ def load_deployed(model_cfg: DictConfig, meta: ProcessModelMetadata, weights: di
                                 weights[prefix + "x_std"].numpy(), meta.period_s) if rule else None)
         network = build_network(model_cfg, len(channels), index, base=BaseFilter(blank, index), states=states)
         members.append(RawUnitsForecaster(network, ones, ones, ones[: len(index)], ones[: len(index)]))
-    model = DeployedForecaster(LSTMEnsemble(members), BaseFilter(blank, index), np.zeros(shape, bool))
+    recent = None
+    if meta.recent_best:
+        r = meta.recent_best
+        recent = RecentBestModule([blank] * len(r["candidates"]), list(meta.horizons), int(r["history"]),
+                                  int(r["used"]), np.zeros(shape, int), index, channels,
+                                  StateRule.from_dict(rule) if rule else None)
+    model = DeployedForecaster(LSTMEnsemble(members), BaseFilter(blank, index), np.zeros(shape, int), recent)
     model.load_state_dict(weights)
     return model.eval()

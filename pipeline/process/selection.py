@@ -9,7 +9,10 @@ and the test batches take part in none.
 The rule, per target and horizon:
 1. The baseline: the one with the lowest mean *relative* MAE over the folds (a fold's MAE over
    the best baseline's MAE on that fold), so a noisy batch does not outweigh the others, and
-   one batch alone cannot decide. Ties go to the simpler.
+   one batch alone cannot decide. Ties go to the simpler. Among the fixed baselines (persistence,
+   moving average, AR) this is the LSTM's base and the fallback of the recent-best forecaster
+   (pipeline/process/recent_best.py); then the recent-best forecaster competes by the same
+   score, and the winner of the two is "the baseline" the LSTM must beat.
 2. The LSTM (fitted in the last `lstm_folds` folds only: it costs a training each) replaces
    it where its MAE is lower than that baseline's by more than `lstm_min_gain` (a fraction) in
    the median over those folds, and lower on every one of them. Its folds are scored on
@@ -54,16 +57,19 @@ def mae(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.abs(pred - truth).mean(axis=0)
 
 
-def relative(fold_maes: list[dict[str, np.ndarray]], names) -> dict[str, np.ndarray]:
-    """Per candidate: [folds, horizons, targets] MAE over the best of `names` on each fold."""
-    best = np.stack([np.min([f[n] for n in names], axis=0) for f in fold_maes])
+def relative(fold_maes: list[dict[str, np.ndarray]], names, against=None) -> dict[str, np.ndarray]:
+    """Per candidate of `names`: [folds, horizons, targets] MAE over the best of `against` (the
+    fixed baselines present; default `names`) on each fold."""
+    against = [n for n in (against or names) if n in fold_maes[0]]
+    best = np.stack([np.min([f[n] for n in against], axis=0) for f in fold_maes])
     return {n: np.stack([f[n] for f in fold_maes]) / np.maximum(best, 1e-12) for n in names}
 
 
-def choose_baseline(fold_maes: list[dict[str, np.ndarray]]) -> np.ndarray:
-    """[horizons, targets] baseline name with the lowest mean relative MAE over the folds."""
-    names = [b for b in ORDER if b in fold_maes[0]]
-    rel = relative(fold_maes, names)
+def choose_baseline(fold_maes: list[dict[str, np.ndarray]], order=ORDER) -> np.ndarray:
+    """[horizons, targets] name, among `order` (simplest first), with the lowest mean relative
+    MAE over the folds (relative to the best fixed baseline of each fold)."""
+    names = [b for b in order if b in fold_maes[0]]
+    rel = relative(fold_maes, names, ORDER)
     score = np.stack([rel[n].mean(axis=0) for n in names])
     return np.asarray(names, dtype=object)[np.argmin(score, axis=0)]  # ties: the simpler (argmin takes the first)
 

@@ -24,9 +24,13 @@ from pipeline.process import baselines, figures
 from pipeline.process.baselines import AR_LEVELS
 from pipeline.process.control import (WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings, golden_profile,
                                       in_control_mask, outside_limits, score_warnings)
-from pipeline.process.crossval import cross_validate, fit_filters, fold_summary, predict, truth_of
+from pipeline.process.crossval import (cross_validate, fit_filters, fold_summary, predict, recent_best, recent_history,
+                                       truth_of, used_steps)
 from pipeline.process.data import LineData, Split, Windows, batch_bounds, load_line, split_groups, window_ends
-from pipeline.process.model import CONTEXTS, BaseFilter, DeployedForecaster, LSTMEnsemble
+from pipeline.process.model import (CONTEXTS, FALLBACK, USE_LSTM, USE_RECENT, BaseFilter, DeployedForecaster,
+                                    LSTMEnsemble)
+from pipeline.process.recent_best import NAME as RECENT
+from pipeline.process.recent_best import RecentBestModule, producing, span
 from pipeline.process.monitor import replay
 from pipeline.process.scores import compare, naive_scale, score_table
 from pipeline.process.selection import LSTM, SCHEMES, SELECTED, combine, lines, mae, selection_table
@@ -50,6 +54,9 @@ def check_config(mc: DictConfig) -> None:
             raise ValueError(f"model.process.{key} must be one of {allowed}, not {OmegaConf.select(mc, key)!r}")
     if not 1 <= int(mc.network.get("level_steps", 1)) <= int(mc.lookback):
         raise ValueError(f"model.process.network.level_steps must lie in 1..lookback ({mc.lookback})")
+    if float(mc.baselines.recent_s) < 0:
+        raise ValueError(f"model.process.baselines.recent_s must be >= 0 (0: no recent-best forecaster), "
+                         f"got {mc.baselines.recent_s}")
 
 
 def test_runs(data: LineData, split: Split) -> list[tuple[int, int]]:
@@ -84,20 +91,22 @@ def run_warnings(data: LineData, golden: Golden, forecast: np.ndarray, steps: li
 
 
 def export(deployed: DeployedForecaster, windows: Windows, golden: Golden, mc: DictConfig, models_dir: Path,
-           settings: WarningSettings, selection: dict) -> tuple[Path, float]:
-    """models/process_lstm.onnx (+ weights-only .pt) and its largest difference from torch (checked
-    against model.process.export.tolerance)."""
+           settings: WarningSettings, selection: dict, span: int) -> tuple[Path, float]:
+    """models/process_lstm.onnx (+ weights-only .pt) taking windows of `span` steps, and its
+    largest difference from torch (checked against model.process.export.tolerance)."""
     data, split, test_ends = windows.data, windows.split, windows.test
-    offsets = np.arange(-windows.lookback + 1, 1)
+    offsets = np.arange(-span + 1, 1)
     example = torch.from_numpy(data.values[test_ends[:1, None] + offsets])  # test windows are complete: no NaN
     first_test = int(np.flatnonzero(split.test)[0])
     meta = {"channels": data.channels, "targets": data.targets, "horizons": list(windows.horizons),
-            "horizon": int(mc.horizon), "lookback": windows.lookback, "period_s": data.period_s,
+            "horizon": int(mc.horizon), "lookback": span, "period_s": data.period_s,
             "golden": golden.as_dict(), "actuators": data.layout.get("actuators", {}),
             "replay_from": str(data.time[first_test]) if split.by == "time" else None,
             "segments": list(data.layout["segments"]), "test_batches": split.test_names if split.by == "batch" else [],
             "selection": selection, "warnings": settings.as_dict(), "lstm_members": len(deployed.lstm.members),
-            "context": str(mc.network.context)}
+            "context": str(mc.network.context),
+            "recent_best": ({"history": deployed.recent.history, "used": deployed.recent.used,
+                             "candidates": list(baselines.ORDER)} if deployed.recent is not None else {})}
     onnx_path = onnx_io.export(deployed.eval(), example, models_dir / ONNX_FILE, [INPUT], [OUTPUT], meta,
                                opset=int(mc.export.opset))
     torch.save(deployed.state_dict(), models_dir / PT_FILE)
@@ -109,8 +118,8 @@ def export(deployed: DeployedForecaster, windows: Windows, golden: Golden, mc: D
 
 def select_models(cfg: DictConfig, windows: Windows, run) -> dict:
     """The cross-validated choice per (horizon, target), the deployed forecaster (the folds'
-    LSTMs where they won, the chosen baselines refitted on every development window elsewhere)
-    and every model's test forecasts and MAEs."""
+    LSTMs where they won, the recent-best forecaster or the chosen baseline, refitted on every
+    development window, elsewhere) and every model's test forecasts and MAEs."""
     mc, data = cfg.model.process, windows.data
     y = data.values[:, data.target_index].astype(np.float64)
     cv = cross_validate(cfg, windows, y, run)
@@ -119,19 +128,28 @@ def select_models(cfg: DictConfig, windows: Windows, run) -> dict:
     test = windows.test
     truth = {"test": truth_of(y, test, windows.horizons)}
     preds = {"test": {name: f.predict(y, test) for name, f in filters.items()}}
+    recent = None
+    if recent_history(mc, data.period_s) > 0:
+        rb = recent_best(mc, filters, windows, cv["fixed_baseline"])
+        preds["test"][RECENT] = rb.predict(y, test, producing(data.values, data.channels, data.rule))
+        if (cv["choice"] == RECENT).any():  # only then in the graph: its long window delays a monitor's first forecast
+            recent = RecentBestModule(rb.candidates, rb.horizons, rb.history, rb.used, rb.fallback, data.target_index,
+                                      data.channels, data.rule)
     ensemble = LSTMEnsemble(cv["members"]).eval()
-    preds["test"][LSTM] = predict(ensemble, data.values, test, windows.lookback)
+    preds["test"][LSTM] = predict(ensemble, data.values, test, windows.span)
     choice = cv["choice"]
     preds["test"][SELECTED] = combine(preds["test"], choice)
     maes = {"test": {name: mae(pr, truth["test"]) for name, pr in preds["test"].items()}}
-    fallback = np.where(choice == LSTM, cv["baseline"], choice)  # where the LSTM is used, any baseline will do
-    deployed = DeployedForecaster(ensemble, BaseFilter(baselines.pick(filters, fallback), data.target_index), choice == LSTM)
+    fixed = np.where(np.isin(choice, baselines.ORDER), choice, cv["fixed_baseline"])
+    use = np.select([choice == LSTM, choice == RECENT], [USE_LSTM, USE_RECENT], FALLBACK)
+    deployed = DeployedForecaster(ensemble, BaseFilter(baselines.pick(filters, fixed), data.target_index), use, recent)
     fits = cv["fits"]
     fit_info = {"folds": fits, "epochs": [f["epochs"] for f in fits], "seconds": float(sum(f["seconds"] for f in fits)),
-                "base": {t: {f"{h * data.period_s:g}": str(cv["baseline"][k, j]) for k, h in enumerate(windows.horizons)}
-                         for j, t in enumerate(data.targets)}}
+                "base": {t: {f"{h * data.period_s:g}": str(cv["fixed_baseline"][k, j])
+                             for k, h in enumerate(windows.horizons)} for j, t in enumerate(data.targets)}}
     return {"filters": filters, "truth": truth, "preds": preds, "maes": maes, "choice": choice, "deployed": deployed,
-            "fit": fit_info, "y": y, "cv": cv, "dev_ends": dev_ends}
+            "fit": fit_info, "y": y, "cv": cv, "dev_ends": dev_ends,
+            "span": windows.span if recent is not None else windows.lookback}  # the deployed model's window
 
 
 def warning_summary(scored: dict, warnings: pd.DataFrame, running_h: float, targets: list[str]) -> dict:
@@ -162,7 +180,9 @@ def train(cfg: DictConfig) -> dict:
     seed_everything(int(cfg.seed))
     data = load_line(Path(cfg.paths.data) / "line")
     split = split_groups(data, mc.split, int(mc.select.time_blocks))
-    windows = Windows(data, split, int(mc.lookback), list(mc.horizons))
+    history = recent_history(mc, data.period_s)
+    windows = Windows(data, split, int(mc.lookback), list(mc.horizons),
+                      span(used_steps(mc), list(mc.horizons), history) if history else None)
     reports = ensure_dir(Path(cfg.paths.reports) / "process")
     models = ensure_dir(cfg.paths.models)
     horizons = windows.horizons
@@ -193,9 +213,9 @@ def train(cfg: DictConfig) -> dict:
 
         # early warnings over each test run: every step with a complete window, as the replay
         runs = test_runs(data, split)
-        per_run = warning_steps(data, windows.lookback, runs)
+        per_run = warning_steps(data, sel["span"], runs)
         steps = np.concatenate(per_run)
-        deployed_steps = predict(sel["deployed"], data.values, steps, windows.lookback)
+        deployed_steps = predict(sel["deployed"], data.values, steps, sel["span"])
         forecasts = {"deployed": deployed_steps, "linear_ar": sel["filters"]["linear_ar"].predict(y, steps)}
         outside = outside_limits(data.time, data.values, golden, data.targets)
         period = (data.time[runs[0][0]], data.time[runs[-1][1] - 1])
@@ -218,7 +238,7 @@ def train(cfg: DictConfig) -> dict:
 
         selection_meta = {t: {f"{hs:g}": str(choice[k, j]) for k, hs in enumerate(horizons_s)}
                           for j, t in enumerate(data.targets)}
-        onnx_path, onnx_diff = export(sel["deployed"], windows, golden, mc, models, settings, selection_meta)
+        onnx_path, onnx_diff = export(sel["deployed"], windows, golden, mc, models, settings, selection_meta, sel["span"])
         monitor = replay(onnx_path, Path(cfg.paths.data) / "line" / ALIGNED_FILE, reports)
         replayed = pd.read_csv(reports / "monitor_warnings.csv")
         monitor["matches_stage"] = (list(zip(replayed.time.astype(str), replayed.target))
@@ -243,7 +263,7 @@ def train(cfg: DictConfig) -> dict:
         metrics["monitor"] = {k: monitor[k] for k in ("steps", "warnings", "matches_stage", "batches", "latency_ms")}
         deployed = warn_metrics["deployed"]
         test = windows.test
-        example = data.values[test[:1, None] + np.arange(-windows.lookback + 1, 1)].astype(np.float32)  # one test window
+        example = data.values[test[:1, None] + np.arange(-sel["span"] + 1, 1)].astype(np.float32)  # one test window
         metrics["registry"] = registry.log_and_register(
             cfg, "process", onnx_path, {INPUT: example}, verdict(selection), stage="train_process",
             metrics={"selected_improvement_min": metrics["test"]["selected_improvement_min"],

@@ -39,8 +39,8 @@ def test_stage_writes_metrics_model_and_figures(trained):
     assert set(folds[folds.model == "lstm"].fold) == set(m["cv"]["groups"][-cfg.model.process.select.lstm_folds:])
     assert m["shifts"]["flagged_batches"] == [] and m["shifts"]["batches_checked"] == 0  # one generated batch
     scores = pd.read_csv(reports / "scores.csv")
-    assert set(scores.model) == {"lstm", "persistence", "moving_average", "linear_ar", "selected"}
-    assert len(scores) == 5 * len(cfg.model.process.horizons) * len(cfg.data.line.targets)
+    assert set(scores.model) == {"lstm", "persistence", "moving_average", "linear_ar", "recent_best", "selected"}
+    assert len(scores) == 6 * len(cfg.model.process.horizons) * len(cfg.data.line.targets)
     selection = pd.read_csv(reports / "selection.csv")
     assert len(selection) == len(cfg.model.process.horizons) * len(cfg.data.line.targets)
     for r in selection.itertuples():  # the selected model's test MAE is that of the model chosen
@@ -90,7 +90,7 @@ def test_the_exported_model_is_the_selection(tmp_path):
     from pipeline.process.data import Windows, load_line, split_groups
 
     cfg = make_cfg(tmp_path, ["model.process.select.lstm_min_gain=0.999", "model.process.max_epochs=1",
-                              "model.process.select.lstm_folds=1"])
+                              "model.process.select.lstm_folds=1", "model.process.baselines.recent_s=0"])
     line.prepare(cfg, Path(cfg.paths.data) / "line", Path(cfg.paths.reports) / "data")
     m = train(cfg)
     assert m["selection"]["lstm_deployed"] == []
