@@ -149,11 +149,24 @@ def split_groups(data: LineData, split: DictConfig, time_blocks: int, where: str
         hours = lambda i: i * data.period_s / 3600  # noqa: E731
         names = [f"hours {hours(a):.1f}-{hours(b):.1f}" for a, b in zip(edges[:-1], edges[1:])] + ["test"]
         return Split("time", group, np.arange(n) >= test_start, names)
-    test = test_batch_numbers(data, split, where)
-    if len(test) >= n_batches - 1:
-        raise ValueError(f"{where}: the test takes {len(test)} of {n_batches} batches; cross-validation needs at "
-                         "least two development batches")
-    return Split("batch", data.segments.copy(), np.isin(data.segments, test), list(data.segment_names))
+    test_batches = test_batch_numbers(data, split, where)
+    if len(test_batches) >= n_batches:
+        raise ValueError(f"{where}: the test takes every batch; leave at least one for development")
+    test = np.isin(data.segments, test_batches)
+    if n_batches - len(test_batches) >= 2:
+        return Split("batch", data.segments.copy(), test, list(data.segment_names))
+    # one development batch: its time blocks are the groups (the test is still the held-out batch)
+    dev = np.flatnonzero(~test)
+    if len(dev) < time_blocks:
+        raise ValueError(f"model.process.select.time_blocks {time_blocks} exceeds the {len(dev)} development steps")
+    edges = np.linspace(0, len(dev), time_blocks + 1).round().astype(int)
+    group = np.empty(n, dtype=np.int64)
+    group[dev] = np.searchsorted(edges[1:], np.arange(len(dev)), side="right")
+    group[test] = time_blocks + np.searchsorted(test_batches, data.segments[test])
+    only = data.segment_names[int(data.segments[dev[0]])]
+    hours = lambda i: i * data.period_s / 3600  # noqa: E731
+    names = [f"{only}, hours {hours(a):.1f}-{hours(b):.1f}" for a, b in zip(edges[:-1], edges[1:])]
+    return Split("batch", group, test, names + [data.segment_names[b] for b in test_batches])
 
 
 def test_batch_numbers(data: LineData, split: DictConfig, where: str) -> list[int]:

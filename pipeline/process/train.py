@@ -288,19 +288,17 @@ def train(cfg: DictConfig) -> dict:
 def level_shifts(data: LineData, split: Split, shift: DictConfig) -> pd.DataFrame:
     """Level and spread of every batch against the other development batches (pipeline/process/shifts.py);
     data without batches have none to compare (an empty table)."""
-    if split.by != "batch":
-        return batch_shifts(data.values, data.states, data.segments, data.segment_names, data.products, [], [],
-                            data.target_index, data.targets, float(shift.level_sigma), float(shift.spread_ratio),
-                            int(shift.min_running_steps))
-    return batch_shifts(data.values, data.states, data.segments, data.segment_names, data.products, split.dev_groups,
-                        split.test_groups, data.target_index, data.targets, float(shift.level_sigma),
-                        float(shift.spread_ratio), int(shift.min_running_steps))
+    dev = sorted(set(data.segments[~split.test].tolist())) if split.by == "batch" else []
+    test = sorted(set(data.segments[split.test].tolist())) if split.by == "batch" else []
+    return batch_shifts(data.values, data.states, data.segments, data.segment_names, data.products, dev, test,
+                        data.target_index, data.targets, float(shift.level_sigma), float(shift.spread_ratio),
+                        int(shift.min_running_steps))
 
 
 def stop_parts(stops: pd.DataFrame, data: LineData, split: Split) -> np.ndarray:
     """'test' or 'development' per stop: by the batch it came out of (by batch), or its time (by time)."""
     if split.by == "batch":
-        return np.where(np.isin(stops.segment_before, split.test_groups), "test", "development")
+        return np.where(np.isin(stops.segment_before, data.segments[split.test]), "test", "development")
     return np.where(stops.start >= data.time[int(np.flatnonzero(split.test)[0])], "test", "development")
 
 

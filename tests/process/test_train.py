@@ -159,7 +159,8 @@ def test_real_press_series_split_by_batch_selected_never_worse_and_quiet(tmp_pat
     line.prepare(cfg, Path(cfg.paths.data) / "line", Path(cfg.paths.reports) / "data")
     m = train(cfg)
     assert set(m["test"]["by_target"]) == {"main_comp", "ejection"}
-    assert m["data"]["split_by"] == "batch" and m["data"]["test_batches"] == ["campaign 80, batch 369"]
+    assert m["data"]["split_by"] == "batch" and m["data"]["test_batches"] == ["code 6, campaign 80, batch 369"]
+    assert len(m["cv"]["groups"]) == cfg.model.process.select.time_blocks  # one development batch: its time blocks
     assert m["selection"]["never_worse_than_best_baseline"], m["selection"]["lines"]
     for v in m["test"]["by_target"].values():
         assert {"mae", "best_baseline_mae", "selected_mae", "improvement"} <= set(v)

@@ -72,8 +72,12 @@ def test_split_by_batch_tests_on_the_last_or_named_batches_and_no_window_crosses
     assert named.test_groups == [1] and named.dev_groups == [0, 2, 3] and named.test_names == ["batch 101"]
     two = split_groups(data, _cfg(split={"by": "batch", "test_batches": 2, "train": 0.6, "val": 0.2}).split, 4)
     assert two.test_groups == [2, 3]
-    with pytest.raises(ValueError, match="two development batches"):
-        split_groups(data, _cfg(split={"by": "batch", "test_batches": 3, "train": 0.6, "val": 0.2}).split, 4)
+    one = split_groups(data, _cfg(split={"by": "batch", "test_batches": 3, "train": 0.6, "val": 0.2}).split, 4)
+    assert one.by == "batch" and one.test_names == ["batch 101", "batch 102", "batch 103"]  # one development batch:
+    assert one.dev_groups == [0, 1, 2, 3] and one.names[0] == "batch 100, hours 0.0-0.0"    # its time blocks are the groups
+    assert (np.diff(one.group[:110]) >= 0).all() and set(np.bincount(one.group[:110])) <= {27, 28}
+    with pytest.raises(ValueError, match="test_batches must lie in 1..3"):
+        split_groups(data, _cfg(split={"by": "batch", "test_batches": 4, "train": 0.6, "val": 0.2}).split, 4)
     with pytest.raises(ValueError, match="test_names.*'999' names 0 batches"):
         split_groups(data, _cfg(split={"by": "batch", "test_names": ["999"], "train": 0.6, "val": 0.2}).split, 4)
     with pytest.raises(ValueError, match="split.by"):
