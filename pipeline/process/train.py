@@ -19,6 +19,7 @@ from pipeline.contracts.process_model import INPUT, ONNX_FILE, OUTPUT, PT_FILE
 from pipeline.core import onnx_io, registry
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.lightning import seed_everything
+from pipeline.core.staging import PREFIX as STAGING_PREFIX
 from pipeline.core.tracking import log_metrics, stage_run
 from pipeline.process import baselines, figures
 from pipeline.process.baselines import AR_LEVELS
@@ -243,6 +244,8 @@ def train(cfg: DictConfig) -> dict:
         replayed = pd.read_csv(reports / "monitor_warnings.csv")
         monitor["matches_stage"] = (list(zip(replayed.time.astype(str), replayed.target))
                                     == list(zip(warnings.time.astype(str), warnings.target)))
+        monitor["model"] = str(unstaged(onnx_path))  # the model's path once moved in, not the staging folder's
+        write_json(reports / "monitor.json", monitor)
 
         lo, hi = runs[0]
         first = (steps >= lo) & (steps < hi)
@@ -283,6 +286,11 @@ def train(cfg: DictConfig) -> dict:
                 mlflow.log_artifact(str(path))
     write_json(reports / "metrics.json", metrics)
     return metrics
+
+
+def unstaged(path: Path) -> Path:
+    """`path` as it will be once the stage's outputs are moved in (pipeline/core/staging.py)."""
+    return Path(*[part for part in Path(path).parts if not part.startswith(STAGING_PREFIX)])
 
 
 def level_shifts(data: LineData, split: Split, shift: DictConfig) -> pd.DataFrame:

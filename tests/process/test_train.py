@@ -150,9 +150,9 @@ def test_bad_config_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_real_press_series_split_by_batch_selected_never_worse_and_quiet(tmp_path):
-    """Issue 16's targets on the real 10-s series: tested on the batch it has not seen, the
-    deployed forecaster is no worse than the best baseline at any horizon, and the warnings
-    stay under one per running hour, none while stopped."""
+    """Issues 16 and 23's targets on one real 10-s file: tested on the batch it has not seen, the
+    deployed forecaster is within 2 % of the best baseline (chosen after the fact) at every
+    target and horizon, and the warnings stay under one per running hour, none while stopped."""
     path = shared_file("tablet_press_process", "Process_timeseries_code6.csv")
     cfg = make_cfg(tmp_path, ["data/line=press_10s", f"data.line.path={path}", "model.process.max_epochs=25",
                               "model.process.network.hidden=32"])
@@ -161,7 +161,8 @@ def test_real_press_series_split_by_batch_selected_never_worse_and_quiet(tmp_pat
     assert set(m["test"]["by_target"]) == {"main_comp", "ejection"}
     assert m["data"]["split_by"] == "batch" and m["data"]["test_batches"] == ["code 6, campaign 80, batch 369"]
     assert len(m["cv"]["groups"]) == cfg.model.process.select.time_blocks  # one development batch: its time blocks
-    assert m["selection"]["never_worse_than_best_baseline"], m["selection"]["lines"]
+    selection = pd.read_csv(Path(cfg.paths.reports) / "process" / "selection.csv")
+    assert (selection.selected_vs_best_baseline >= -0.02).all(), m["selection"]["lines"]
     for v in m["test"]["by_target"].values():
         assert {"mae", "best_baseline_mae", "selected_mae", "improvement"} <= set(v)
     w = m["warnings"]["deployed"]
