@@ -7,7 +7,8 @@ average does): over the 13 real batches, any one fixed baseline is 10-38 % worse
 one on some batch. Which kind a batch is shows in its recent past, but only over tens of
 minutes: judged over the 6 minutes an LSTM window holds, the choice is noisy (2-4 % worse than
 the best in the median); over the last 30 minutes it is within 2 % of the best on every batch
-(measured leave-one-batch-out while choosing `baselines.recent_s`). It is deterministic, has
+(an offline leave-one-batch-out check while choosing `baselines.recent_s`; the stage's own
+figures: docs/process.md, reports/bench/process_batches.json). It is deterministic, has
 nothing to train, and runs in the ONNX graph (`RecentBestModule`) from the raw window, as the
 replay and the live monitor feed it.
 
