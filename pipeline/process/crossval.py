@@ -13,6 +13,7 @@ import torch
 from omegaconf import DictConfig
 
 from pipeline.core.lightning import fit_best, training_parts
+from pipeline.core.processes import Interrupted
 from pipeline.core.tracking import process_tags
 from pipeline.process import baselines
 from pipeline.process.data import FoldData, Windows
@@ -46,6 +47,9 @@ def fold_run(name: str) -> Iterator:
     try:
         yield run
         status = "FINISHED"
+    except (Interrupted, KeyboardInterrupt):
+        status = "KILLED"  # as the stage's own run ends when interrupted (pipeline/core/tracking.py)
+        raise
     finally:
         mlflow.end_run(status)
 
