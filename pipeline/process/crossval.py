@@ -107,18 +107,17 @@ def cross_validate(cfg: DictConfig, windows: Windows, y: np.ndarray, run) -> dic
     folds chose; the deployed choice per horizon and target; the fold figures as a table."""
     mc, split = cfg.model.process, windows.split
     sel = mc.select
-    fold_list = folds(split.dev_groups, str(sel.cv))
+    scored = [g for g in split.dev_groups if len(windows.of([g]))]  # a batch that never ran has nothing to score
+    unscored = [split.names[g] for g in split.dev_groups if g not in scored]
+    fold_list = folds(scored, str(sel.cv))
     if not fold_list:
-        raise ValueError(f"model.process.select.cv={sel.cv} needs at least two development groups; the data give "
-                         f"{len(split.dev_groups)}")
+        raise ValueError(f"model.process.select.cv={sel.cv} needs at least two development groups with running "
+                         f"windows; the data give {len(scored)} ({len(unscored)} without any: {unscored})")
     horizons_s = [h * windows.data.period_s for h in windows.horizons]
     fold_maes, fold_filters, rows = [], [], []
     for fold in fold_list:
         filters = fit_filters(mc, y, windows.of(fold.fit), windows)
         ends = windows.of([fold.holdout])
-        if not len(ends):
-            raise ValueError(f"no complete running window in {split.names[fold.holdout]}: lower "
-                             "model.process.select.time_blocks or shorten lookback/horizons")
         truth = truth_of(y, ends, windows.horizons)
         fold_maes.append({name: mae(f.predict(y, ends), truth) for name, f in filters.items()})
         fold_filters.append(filters)
@@ -155,7 +154,7 @@ def cross_validate(cfg: DictConfig, windows: Windows, y: np.ndarray, run) -> dic
     choice = choose(linear_choice, gains, float(sel.lstm_min_gain))
     return {"choice": choice, "baseline": linear_choice, "fixed_baseline": base_choice, "regret": regret, "lstm_gains": gains, "members": members,
             "fits": infos, "folds": pd.DataFrame(rows, columns=FOLD_COLUMNS), "n_folds": len(fold_list),
-            "scheme": str(sel.cv), "lstm_min_gain": float(sel.lstm_min_gain)}
+            "scheme": str(sel.cv), "lstm_min_gain": float(sel.lstm_min_gain), "unscored_groups": unscored}
 
 
 def _rows(names: list[str], fold: Fold, n: int, maes: dict[str, np.ndarray], targets: list[str],

@@ -155,11 +155,15 @@ def split_groups(data: LineData, split: DictConfig, time_blocks: int, where: str
     test = np.isin(data.segments, test_batches)
     if n_batches - len(test_batches) >= 2:
         return Split("batch", data.segments.copy(), test, list(data.segment_names))
-    # one development batch: its time blocks are the groups (the test is still the held-out batch)
+    # one development batch: its time blocks, of equal running time, are the groups (a real batch may
+    # stand still for a weekend); the test is still the held-out batch
     dev = np.flatnonzero(~test)
-    if len(dev) < time_blocks:
-        raise ValueError(f"model.process.select.time_blocks {time_blocks} exceeds the {len(dev)} development steps")
-    edges = np.linspace(0, len(dev), time_blocks + 1).round().astype(int)
+    running = np.cumsum(data.states[dev] == RUNNING)
+    if running[-1] < time_blocks:
+        raise ValueError(f"model.process.select.time_blocks {time_blocks} exceeds the {running[-1]} running "
+                         "development steps")
+    cuts = np.searchsorted(running, np.linspace(0, running[-1], time_blocks + 1)[1:-1], side="left")
+    edges = np.concatenate([[0], cuts, [len(dev)]])
     group = np.empty(n, dtype=np.int64)
     group[dev] = np.searchsorted(edges[1:], np.arange(len(dev)), side="right")
     group[test] = time_blocks + np.searchsorted(test_batches, data.segments[test])

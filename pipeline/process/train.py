@@ -359,6 +359,7 @@ def stage_metrics(data: LineData, windows: Windows, sel: dict, table: pd.DataFra
                  "test_hours_by_state": {NAMES[c]: hours_in(test_states, c, data.period_s) for c in (0, 1, 2)}},
         "cv": {"scheme": cv["scheme"], "lstm_min_gain": cv["lstm_min_gain"],
                "groups": [split.names[g] for g in split.dev_groups], "folds": cv["n_folds"],
+               "groups_without_running_windows": cv["unscored_groups"],
                "lstm_folds": len(cv["members"]), "by_target": fold_summary(cv["folds"])},
         "test": {"horizon_s": horizon_s, "by_target": comparison,
                  "improvement_mean": float(np.mean(improvements)), "improvement_min": float(np.min(improvements)),
