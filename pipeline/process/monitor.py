@@ -32,6 +32,7 @@ from pipeline.contracts.line import ALIGNED_FILE, TIMESTAMP, batch_name
 from pipeline.contracts.process_model import INPUT, ONNX_FILE, ProcessModelMetadata
 from pipeline.contracts.process_model import read as read_metadata
 from pipeline.core import onnx_io
+from pipeline.core.cli import run_stage
 from pipeline.core.config import load_params
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.validation import DataValidationError
@@ -121,6 +122,9 @@ def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = Non
     meta = monitor.meta
     frame = load_series(series, monitor.channels, meta.segments)
     labels = batch_labels(frame, meta.segments)
+    if batches and labels is None:
+        raise DataValidationError(series, f"the series names no batches (the model's batch columns: "
+                                          f"{list(meta.segments) or 'none'}); --batch {batches[0]!r} cannot be found")
     if labels is not None and (batches or (start is None and meta.test_batches)):
         keep = np.isin(labels, list(batches or meta.test_batches))
         if not keep.any():
@@ -198,4 +202,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("monitor", main)  # an expected error (a bad series, a missing model): one line, exit 1

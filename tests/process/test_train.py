@@ -80,6 +80,11 @@ def test_replay_raises_the_stage_warnings(trained, tmp_path):
     live = pd.read_csv(tmp_path / "monitor_warnings.csv")
     assert list(zip(live.time, live.state, live.target)) == list(zip(stage.time, stage.state, stage.target))
     assert m["steps"] > 0 and m["latency_ms"]["p50"] > 0
+    from pipeline.core.validation import DataValidationError
+
+    with pytest.raises(DataValidationError, match="names no batches"):  # a --batch typo on a series without batches
+        replay(Path(cfg.paths.models) / "process_lstm.onnx", Path(cfg.paths.data) / "line" / "aligned.parquet",
+               tmp_path / "again", batches=["369"])
 
 
 def test_the_exported_model_is_the_selection(tmp_path):
