@@ -38,8 +38,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from pipeline.contracts.process_model import ONNX_FILE, REQUIRED_METADATA
-from pipeline.core import onnx_io
+from pipeline.contracts.process_model import ONNX_FILE, ProcessModelMetadata
+from pipeline.contracts.process_model import read as read_metadata
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
 from pipeline.core.opcua_security import LINE, MONITOR, USERS_FILE, make_certificate, set_user
@@ -86,10 +86,9 @@ def watch_server(server: subprocess.Popen, published: threading.Event) -> None:
     published.set()
 
 
-def default_start(cfg, meta: dict) -> pd.Timestamp:
+def default_start(cfg, meta: ProcessModelMetadata) -> pd.Timestamp:
     """10 minutes before the first warning of the test period, else the test period's first window."""
-    period, lookback = float(meta["period_s"]), int(meta["lookback"])
-    start = pd.Timestamp(meta["replay_from"]) - pd.Timedelta(seconds=period * lookback)
+    start = pd.Timestamp(meta.replay_from) - pd.Timedelta(seconds=meta.period_s * meta.lookback)
     warnings = Path(cfg.paths.reports) / "process" / "warnings.csv"
     if warnings.exists():
         times = pd.to_datetime(pd.read_csv(warnings, usecols=["time"])["time"])
@@ -161,10 +160,10 @@ def main() -> None:
     root = repo_root()
     cfg = OmegaConf.create(OmegaConf.to_container(load_params(), resolve=True))
     onnx_path = Path(args.model or Path(cfg.paths.models) / ONNX_FILE)
-    meta = onnx_io.read_metadata(onnx_path, REQUIRED_METADATA)
+    meta = read_metadata(onnx_path)
     start = pd.Timestamp(args.start) if args.start else default_start(cfg, meta)
     end = start + pd.Timedelta(seconds=args.seconds)
-    steps = int(args.seconds / float(meta["period_s"]))  # grid steps in the stretch
+    steps = int(args.seconds / meta.period_s)  # grid steps in the stretch
     load_before = os.getloadavg()
     passes: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="live_bench_") as tmp:

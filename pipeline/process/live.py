@@ -25,19 +25,16 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from pipeline.contracts.process_model import INPUT, REQUIRED_METADATA
-from pipeline.core import onnx_io
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.opcua_security import (MONITOR, POLICY_NONE, POLICY_SECURE, Settings, secure_client, secure_server,
                                           with_policy)
 from pipeline.data.line_opcua import node_id
-from pipeline.process.control import WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings
+from pipeline.process.control import WARNING_COLUMNS
 from pipeline.process.live_align import Aligner, Flag, Step
-from pipeline.process.monitor import Window, latency_summary
+from pipeline.process.monitor import StepMonitor, latency_summary
 
 log = logging.getLogger("pipeline.process.live")
 FLAG_COLUMNS = ["line_time", "channel", "flag", "detail"]
@@ -54,29 +51,6 @@ def resolve_model(model: str) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path}: ONNX model not found (live.model)")
     return path
-
-
-class Forecaster:
-    """The model's rule and window: one completed grid step in, warnings out."""
-
-    def __init__(self, onnx_path: Path):
-        self.meta = onnx_io.read_metadata(onnx_path, REQUIRED_METADATA)
-        self.sess = onnx_io.session(onnx_path)
-        self.channels, self.targets = list(self.meta["channels"]), list(self.meta["targets"])
-        settings = WarningSettings(**self.meta["warnings"])
-        self.k = list(self.meta["horizons"]).index(settings.horizon)
-        self.rule = EarlyWarning(Golden.from_dict(self.meta["golden"]), self.targets,
-                                 self.meta.get("actuators", {}), settings)
-        self.window = Window(int(self.meta["lookback"]), len(self.channels))
-        self.period_s = float(self.meta["period_s"])
-
-    def step(self, time_, row: np.ndarray) -> tuple[bool, list[dict]]:
-        """(forecast made, warnings): no forecast while the window is short or holds a missing value."""
-        win = self.window.push(row)
-        if win is None or np.isnan(win).any():
-            return False, []
-        forecast = self.sess.run(None, {INPUT: win[None]})[0][0, self.k]
-        return True, self.rule.update(time_, forecast, row)
 
 
 class Publisher:
@@ -129,7 +103,7 @@ class LiveMonitor:
         self.live = cfg.live
         self.endpoint = endpoint or str(self.live.endpoint)
         self.security = Settings.from_conf(self.live.security)
-        self.model = Forecaster(onnx_path)
+        self.model = StepMonitor(onnx_path)
         self.out = ensure_dir(out_dir)
         self.publisher = Publisher(self.live)
         self.latency_ms: list[float] = []

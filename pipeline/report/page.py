@@ -8,6 +8,7 @@ import pandas as pd
 
 from pipeline.report.collect import StageOutputs
 from pipeline.report.identifiers import ModelVersionLink, RunLink
+from pipeline.report.level_shifts import level_shift_block
 from pipeline.report.sections import Section
 
 STYLE = """
@@ -95,6 +96,8 @@ def _section(section: Section, out: StageOutputs) -> str:
         parts.append(f'<figure><img src="{fig.data_uri}" alt="{escape(fig.path.name)}">'
                      f"<figcaption>{escape(fig.caption)} <span class=note>({escape(fig.path.name)})</span>"
                      "</figcaption></figure>")
+    if section.folder == "process":  # issue 23: flagged batches by name
+        parts.append(level_shift_block(out.folder))
     for name, flat in out.metrics.items():
         parts.append(_metrics_block(section.folder, name, flat, out.moved.get(name)))
     for table in out.tables:

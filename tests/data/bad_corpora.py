@@ -38,10 +38,10 @@ def fault_corpus(folder: Path) -> tuple[list[str], dict[int, str]]:
 def line_corpus(folder: Path) -> tuple[list[str], dict[int, str]]:
     """The 10-second press layout (data/line=press_10s), 62 rows, 7 of them bad."""
     columns = ["timestamp", "campaign", "batch", "tbl_speed", "fom", "main_comp", "tbl_fill", "SREL", "pre_comp",
-               "cyl_main", "cyl_pre", "stiffness", "ejection"]
+               "cyl_main", "cyl_pre", "stiffness", "ejection", "code"]  # code: the product (issue 23's segment)
     t0 = pd.Timestamp("2019-09-06 04:00:00")
     rows = [[str(t0 + pd.Timedelta(seconds=10 * i)), "80", "368", str(120 + i % 3), "40", f"{12 + 0.1 * (i % 5):.1f}",
-             "4.22", "1.1", "2.0", "1.37", "5", "2", str(470 + i % 7)] for i in range(60)]
+             "4.22", "1.1", "2.0", "1.37", "5", "2", str(470 + i % 7), "6"] for i in range(60)]
     rows[2][0] = "not a time"               # row 4: not_a_timestamp
     rows[5][5] = "nan"                      # row 7: not_a_number (main_comp)
     rows[8][3] = "inf"                      # row 10: not_a_number (tbl_speed)

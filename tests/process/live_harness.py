@@ -8,8 +8,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from pipeline.contracts.process_model import REQUIRED_METADATA
-from pipeline.core import onnx_io
+from pipeline.contracts.process_model import read as read_metadata
 from pipeline.data.line_opcua import LineServer
 from pipeline.process.live import LiveMonitor
 from pipeline.process.monitor import replay
@@ -30,10 +29,10 @@ def with_ports(cfg):
 def stretch(onnx_path: Path, series: Path, first_warnings: int = 2, after_s: float = 120.0):
     """(start, end, steps) of the line from the model's replay start through its first warnings
     offline (start = replay start minus the window, so both see the same first forecast)."""
-    meta = onnx_io.read_metadata(onnx_path, REQUIRED_METADATA)
-    period, lookback = float(meta["period_s"]), int(meta["lookback"])
+    meta = read_metadata(onnx_path)
+    period, lookback = meta.period_s, meta.lookback
     frame = pd.read_parquet(series, columns=["TimeStamp"])
-    t0 = pd.Timestamp(meta["replay_from"])
+    t0 = pd.Timestamp(meta.replay_from)
     first = max(0, int(frame.TimeStamp.searchsorted(t0)) - lookback + 1)
     start = frame.TimeStamp.iloc[first]
     return start, period, lookback, frame.TimeStamp.iloc[-1] + pd.Timedelta(seconds=period)
