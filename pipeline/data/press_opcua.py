@@ -110,6 +110,7 @@ class PressServer:
                 kind = self.kinds[signal]
                 var = await folder.add_variable(ua.NodeId(signal_node(self.rp.nodes, signal, k), idx), signal,
                                                 initial.get(signal, float("nan")), varianttype=kind)
+                await self._no_sample_yet(var, initial.get(signal, float("nan")), kind)
                 self.nodes[(signal, k)] = var.nodeid
         plant = await objects.add_folder(idx, "Plant")
         for signal, initial_value, kind in (("prices", [float("nan")] * self.sim.hours, ua.VariantType.Double),
@@ -119,9 +120,18 @@ class PressServer:
                                            varianttype=kind)
             if signal == "ack":
                 await var.set_writable()
+            else:
+                await self._no_sample_yet(var, initial_value, kind)
             self.nodes[(signal, None)] = var.nodeid
         await self.server.start()
         return self
+
+    @staticmethod
+    async def _no_sample_yet(var, value, kind) -> None:
+        """A variable's value before the first tick: status BadWaitingForInitialData (no sample yet)."""
+        from asyncua import ua
+
+        await var.write_value(ua.DataValue(ua.Variant(value, kind), StatusCode=ua.StatusCode(ua.StatusCodes.BadWaitingForInitialData)))
 
     async def stop(self) -> None:
         if self._planner is not None:

@@ -62,6 +62,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("asyncua", "pyomo", "mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # while the press server is down its session's publish loop logs a traceback a second; the
+    # planner flags the loss (connection_lost) and the reconnection itself
+    logging.getLogger("asyncua.client.ua_session").setLevel(logging.CRITICAL)
     until_s = None
     if args.until:
         try:

@@ -144,6 +144,8 @@ class LivePlanner:
         self.newest: dict[tuple, float] = {}
         self.pending: deque = deque()        # (line s, server wall s, arrival monotonic) of clock ticks
         self.line_s: float | None = None
+        self.reack: float | None = None
+        self.outside_day: set = set()
         self.ticks = self.replans = 0
         self.latency_s: list[float] = []
         self.triggers: dict[str, int] = {}
@@ -189,7 +191,7 @@ class LivePlanner:
         for signal, press in wanted:
             node = client.get_node(ua.NodeId(signal_node(self.rp.nodes, signal, press), idx))
             try:
-                (await node.read_data_value()).StatusCode.check()
+                await node.read_node_class()  # the node exists (its value may still wait for a first sample)
             except ua.UaStatusCodeError as exc:
                 self.missing[(signal, press)] = f"node {node.nodeid.to_string()} not on the server ({type(exc).__name__})"
                 continue
@@ -197,7 +199,7 @@ class LivePlanner:
             present.append(node)
         ack = client.get_node(ua.NodeId(signal_node(self.rp.nodes, "ack"), idx))
         try:
-            (await ack.read_data_value()).StatusCode.check()
+            await ack.read_node_class()
             self.ack_node = ack
         except ua.UaStatusCodeError:
             self.ack_node = None  # no lockstep server: nothing to acknowledge
@@ -248,6 +250,9 @@ class LivePlanner:
                 self._check_reconnected()
                 if isinstance(event, DataChangeEvent):
                     self._receive(event)
+                if self.reack is not None:
+                    await self._ack(self.reack)
+                    self.reack = None
                 await self._process_pending()
                 if until_s is not None and self.line_s is not None and self.line_s >= until_s:
                     break
@@ -258,16 +263,24 @@ class LivePlanner:
     def _receive(self, event) -> None:
         key = self.keys.get(event.node.nodeid)
         dv = event.data.monitored_item.Value
-        if key is None or dv.SourceTimestamp is None or dv.Value is None:
-            return
+        if key is None or dv.SourceTimestamp is None or dv.Value is None or not dv.StatusCode.is_good():
+            return  # not a sample (e.g. BadWaitingForInitialData before a server's first tick)
         source = dv.SourceTimestamp if dv.SourceTimestamp.tzinfo else dv.SourceTimestamp.replace(tzinfo=timezone.utc)
         t = (source - self.day_start_utc).total_seconds()
+        if not 0 <= t <= self.planner.day.hours * 3600:  # e.g. a fresh server's initial values, stamped "now"
+            if key not in self.outside_day:
+                self.outside_day.add(key)
+                self._flag("outside_day", f"{key[0]}{'' if key[1] is None else f' of press {key[1]}'}: a sample "
+                                          f"stamped {source:%Y-%m-%d %H:%M:%S} is not of the plan's day; ignored")
+            return
         self.newest[key] = max(t, self.newest.get(key, -np.inf))
         signal, press = key
         if signal == "clock":
             server = dv.ServerTimestamp or datetime.now(timezone.utc)
             wall = (server if server.tzinfo else server.replace(tzinfo=timezone.utc)).timestamp()
-            if not self.pending or t > self.pending[-1][0]:
+            if self.line_s is not None and t <= self.line_s and not self.pending:
+                self.reack = t  # a restarted server repeats a tick already processed: acknowledge it again
+            elif not self.pending or t > self.pending[-1][0]:
                 self.pending.append((t, wall, time.monotonic()))
         else:
             self.planner.state.update(signal, press, dv.Value.Value, t)
