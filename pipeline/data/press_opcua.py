@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import time
@@ -55,7 +56,7 @@ def planner_client(endpoint: str, timeout_s: float):
     """An asyncua Client of the planner's server (security plugs in here)."""
     from asyncua import Client
 
-    return Client(endpoint, timeout=timeout_s)
+    return Client(endpoint, timeout=timeout_s, watchdog_intervall=timeout_s)
 
 
 def scripted_presses(cfg: DictConfig, scenario: str | None = None) -> tuple[ScriptedPresses, pd.DataFrame, pd.Timestamp]:
@@ -74,7 +75,7 @@ def scripted_presses(cfg: DictConfig, scenario: str | None = None) -> tuple[Scri
         raise ValueError(f"{prices_file}: {len(prices)} hourly prices, the plan ({rp.plan}) has {hours} hours")
     prices = prices.iloc[:hours]
     events = parse_events(name, rp.scenarios[name], presses, hours)
-    normal = {s: float(cfg.data.fault.process[s].mean) for s in MEASURED}
+    normal = {s: float(cfg.optimize.fixed_inputs[s]) for s in MEASURED}  # the press's setpoints
     prod = cfg.optimize.production
     sim = ScriptedPresses(events, prices["price_usd_per_mwh"].to_numpy(float), normal, presses,
                           int(prod.max_per_hour), float(prod.maintenance_hours), rp.line.noise, int(cfg.seed))
@@ -94,6 +95,7 @@ class PressServer:
         self.ticks = 0
         self.sources: list[str] = []   # per hour started: "planner v<N>" or "day-ahead"
         self._planner = None
+        self._remaining: tuple[int, dict] | None = None  # (version, Plan.Remaining) of the last plan read
 
     async def start(self) -> "PressServer":
         from asyncua import ua
@@ -157,34 +159,54 @@ class PressServer:
         self.ticks += 1
 
     async def hour_plan(self, hour: int) -> HourPlan:
-        """What the planner published for `hour`, or the day-ahead plan's hour."""
+        """What the planner published for `hour`; where it cannot be read, the hour of the last plan
+        read from it (its Plan.Remaining), as a PLC keeps the last schedule it got; else the day-ahead plan's."""
         published = await self._read_planner(hour)
         if published is not None:
             self.sources.append(f"planner v{published.version}")
             return published
+        held = self._held_hour(hour)
+        if held is not None:
+            self.sources.append(f"planner v{held.version} (held)")
+            return held
         self.sources.append("day-ahead")
         return hour_plan_from_table(self.plan, hour)
+
+    def _held_hour(self, hour: int) -> HourPlan | None:
+        if self._remaining is None:
+            return None
+        version, rest = self._remaining
+        i = hour - int(rest["first_hour"])
+        if not 0 <= i < len(rest["temperature_C"]):
+            return None
+        return HourPlan(float(rest["temperature_C"][i]), float(rest["humidity_pct"][i]),
+                        [int(u[i]) for u in rest["units"]], [int(b[i]) for b in rest["maintenance"]], version)
 
     async def _read_planner(self, hour: int) -> HourPlan | None:
         from asyncua import ua
 
         publish = self.rp.publish
-        try:
-            if self._planner is None:
-                self._planner = planner_client(str(publish.endpoint), float(self.rp.request_timeout_s))
-                await self._planner.connect()
-            client = self._planner
+        try:  # one short session an hour: nothing to keep alive between hours
+            self._planner = client = planner_client(str(publish.endpoint), float(self.rp.request_timeout_s))
+            await client.connect()
             idx = await client.get_namespace_index(str(publish.namespace))
-            names = [plan_node(n) for n in ("Hour", "Version", "Temperature_C", "Humidity_pct")]
+            names = [plan_node(n) for n in ("Hour", "Version", "Temperature_C", "Humidity_pct", "Remaining")]
             names += [plan_node(n, k) for k in range(self.sim.presses) for n in PRESS_VALUES]
+            t0 = time.perf_counter()
             values = await client.read_values([client.get_node(ua.NodeId(n, idx)) for n in names])
-        except Exception as exc:  # noqa: BLE001 - no planner (or a broken one): the day-ahead plan runs
-            log.info("no plan from the planner for hour %d (%s): the day-ahead plan's", hour, type(exc).__name__)
+            log.debug("hour %d: the planner's plan read in %.3f s", hour, time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - no planner (or a broken one): the last plan read, or the day-ahead
+            log.warning("no plan from the planner for hour %d (%r)", hour, exc)
             await self._disconnect_planner()
             return None
+        await self._disconnect_planner()
         if values[0] != hour:
             return None
-        per_press = values[4:]
+        try:
+            self._remaining = (int(values[1]), json.loads(values[4]))
+        except (TypeError, ValueError):
+            self._remaining = None
+        per_press = values[5:]
         return HourPlan(float(values[2]), float(values[3]), [int(v) for v in per_press[0::2]],
                         [int(bool(v)) for v in per_press[1::2]], int(values[1]))
 

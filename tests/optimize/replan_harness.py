@@ -10,10 +10,9 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from pipeline.contracts.press_signals import MEASURED
 from pipeline.data.fault.generator import true_probability
-from pipeline.data.press.events import parse_events
 from pipeline.data.press.simulator import HourPlan, ScriptedPresses, hour_plan_from_table, run_day
+from pipeline.data.press_opcua import scripted_presses
 from pipeline.optimize.costs import Costs
 from pipeline.optimize.live.__main__ import build_planner
 from pipeline.optimize.live.planner import Replanner
@@ -32,7 +31,8 @@ def short_day(folder: Path, fault_onnx: Path, hours: int = 8, overrides: list[st
     """(cfg, schedule.csv): the first `hours` of the 8-hour day and its day-ahead plan (the optimize
     stage's functions)."""
     folder.mkdir(parents=True, exist_ok=True)
-    cfg = make_cfg(folder, [f"optimize.horizon_hours={hours}", *(overrides or [])])
+    # a generous search time: these tests check what a re-plan decides, not how fast (benchmarks/replan.py)
+    cfg = make_cfg(folder, [f"optimize.horizon_hours={hours}", "replan.solve.time_limit_s=60", *(overrides or [])])
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     models = Path(cfg.paths.models)
     models.mkdir(parents=True, exist_ok=True)
@@ -52,12 +52,9 @@ class Day:
 
 
 def presses(cfg, events: list[dict]) -> ScriptedPresses:
-    table = pd.read_csv(cfg.replan.plan)
-    hours = int(table["hour"].max()) + 1
-    normal = {s: float(cfg.data.fault.process[s].mean) for s in MEASURED}
-    prod = cfg.optimize.production
-    return ScriptedPresses(parse_events("test", events, 1, hours), PRICES[:hours], normal, 1, int(prod.max_per_hour),
-                           float(prod.maintenance_hours), cfg.replan.line.noise, int(cfg.seed))
+    """The scripted presses of the press server (pipeline/data/press_opcua.py) with `events`."""
+    cfg = OmegaConf.merge(cfg, {"replan": {"scenarios": {"test": events}}})
+    return scripted_presses(cfg, "test")[0]
 
 
 def worth(cfg, planner: Replanner, record: pd.DataFrame) -> dict:
@@ -68,8 +65,7 @@ def worth(cfg, planner: Replanner, record: pd.DataFrame) -> dict:
 
 def static_day(cfg, events: list[dict]) -> Day:
     planner, _ = build_planner(cfg)
-    table = pd.read_csv(cfg.replan.plan)
-    sim = presses(cfg, events)
+    sim, table, _ = scripted_presses(OmegaConf.merge(cfg, {"replan": {"scenarios": {"test": events}}}), "test")
     run_day(sim, lambda h: hour_plan_from_table(table, h), TICK_S)
     return Day(None, sim.record(), worth(cfg, planner, sim.record()))
 

@@ -140,3 +140,44 @@ def test_a_calm_day_is_worth_what_the_optimiser_said(day4):
     short = realised_profit(record.assign(units=0), planner.day, Costs.from_cfg(cfg.costs), cfg.costs.machine_energy,
                             lambda frame: np.zeros(len(frame)), 200.0)
     assert short["units_short"] == planner.day.demand[0] and short["shortfall_cost_usd"] == 200.0 * planner.day.demand[0]
+
+
+def drifted_planner(cfg, time_limit_s: float):
+    """A fresh planner of the 4-hour day whose press has drifted to 0.5 mm/s by the end of hour 0."""
+    planner, _ = build_planner(OmegaConf.merge(cfg, {"replan": {"solve": {"time_limit_s": time_limit_s},
+                                                                "triggers": {"debounce_s": 0}}}))
+    v0 = planner.plan
+    signals = {("pressure_kN", 0): 62.0, ("speed_rpm", 0): 758.0, ("vibration_mm_s", 0): 0.5, ("running", 0): True,
+               ("units", 0): int(v0.units[0, 0]), ("maintenances", 0): int(v0.maintenance[0, 0]),
+               ("prices", None): list(v0.prices)}
+    planner.observe(0.0, {**signals, ("units", 0): 0})
+    return planner, planner.observe(3600.0, signals)
+
+
+def test_a_plan_not_proven_in_time_is_published_with_its_gap(day4):
+    cfg, _, _ = day4
+    planner, triggers = drifted_planner(cfg, time_limit_s=1e-3)
+    assert triggers == ["hour", "probability"]
+    version = planner.replan(3600.0, triggers)
+    assert version is not None and planner.plan is version
+    if version.status != "optimal":  # the LP bound alone may prove it; otherwise it goes out with its gap
+        assert version.gap > float(cfg.solver.mip_rel_gap)
+        assert [f.what for f in planner.flags] == ["not_proven"]
+        assert f"gap {version.gap:.2e}" in planner.flags[0].detail
+
+
+def test_a_plan_that_fails_its_verification_is_not_published(day4, monkeypatch):
+    from pipeline.optimize.live import resolve
+    from pipeline.optimize.verify import VerificationError
+
+    cfg, _, _ = day4
+    planner, triggers = drifted_planner(cfg, time_limit_s=10)
+    before = planner.plan
+
+    def refuse(*args, **kwargs):
+        raise VerificationError("objective: MILP 1 vs numpy 2")
+
+    monkeypatch.setattr(resolve, "verify", refuse)
+    assert planner.replan(3600.0, triggers) is None
+    assert planner.plan is before and len(planner.versions) == 1
+    assert planner.flags[-1].what == "replan_failed" and "the last proven plan stays" in planner.flags[-1].detail

@@ -138,6 +138,14 @@ class Replanner:
             self.probability_since, self.pending_inputs, self.warm_due = t_s, measured, True
         return t_s - self.probability_since >= float(self.triggers_cfg.debounce_s)
 
+    def warm_start(self) -> None:
+        """Prepare the network's parts for the current plan's inputs and counts (at start: the first
+        re-plan then only builds and solves)."""
+        if self.day.hours < 2:
+            return
+        progress = Progress(1, 0, 0, float(self.plan.humidity[0]), self.plan.inputs, self.plan.prices)
+        self.solver.warm(remaining_instance(self.day, progress, self.cfg.costs.machine_energy)[0], 0)
+
     def warm_up(self) -> bool:
         """Prepare the network's parts for the inputs a coming probability re-plan will use (the
         measured ones when the change began), so that the re-plan itself only builds and solves."""

@@ -53,8 +53,9 @@ def press_client(endpoint: str, rp: DictConfig):
     """An asyncua Client of the press server that reconnects by itself (security plugs in here)."""
     from asyncua import Client
 
-    return Client(endpoint, timeout=float(rp.request_timeout_s), auto_reconnect=True,
-                  reconnect_max_delay=float(rp.reconnect_max_delay_s))
+    # the health probe waits up to watchdog_intervall: asyncua's 1 s default reads a busy 2-core machine as a lost server
+    return Client(endpoint, timeout=float(rp.request_timeout_s), watchdog_intervall=float(rp.request_timeout_s),
+                  auto_reconnect=True, reconnect_max_delay=float(rp.reconnect_max_delay_s))
 
 
 def utc(ts: pd.Timestamp) -> datetime:
@@ -225,10 +226,12 @@ class LivePlanner:
         from asyncua.common.subscription import DataChangeEvent, OverflowPolicy
 
         stop = stop or asyncio.Event()
+        await asyncio.to_thread(self.planner.warm_start)
         await self.publisher.start()
         await self.publisher.plan(self.planner.plan, 0)
         client = self.client = press_client(self.endpoint, self.rp)
         client.connection_lost_callback = self._connection_lost
+        status = "FINISHED"
         try:
             await self._connect(client)
             nodes = await self._nodes(client)
@@ -256,8 +259,14 @@ class LivePlanner:
                 await self._process_pending()
                 if until_s is not None and self.line_s is not None and self.line_s >= until_s:
                     break
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            status = "KILLED"
+            raise
+        except BaseException:
+            status = "FAILED"
+            raise
         finally:
-            await self._close(client)
+            await self._close(client, status)
         return self.summary()
 
     def _receive(self, event) -> None:
@@ -330,6 +339,8 @@ class LivePlanner:
             self._record(version, t)
         elif planner.hour != hour_before and self.publisher.published != (planner.plan.version, nxt):
             await self.publisher.plan(planner.plan, nxt)
+        if why is None and planner.warm_due:  # a probability change began: its re-plan's parts, prepared now
+            await asyncio.to_thread(planner.warm_up)
         self._write_flags()
         await self.publisher.status(when, why is not None)
         await self._ack(t)
@@ -371,7 +382,7 @@ class LivePlanner:
         self._flags_written += len(flags)
         self._flags_file.flush()
 
-    async def _close(self, client) -> None:
+    async def _close(self, client, status: str = "FINISHED") -> None:
         self._write_flags()
         try:
             await client.disconnect()
@@ -381,7 +392,7 @@ class LivePlanner:
         self.files.close()
         self._flags_file.close()
         if self.tracker is not None:
-            self.tracker.close()
+            self.tracker.close(status)
 
     def summary(self) -> dict:
         lat = np.asarray(self.latency_s, float)
