@@ -25,11 +25,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
 from pipeline.contracts.press_signals import MEASURED, PRESS_SIGNALS, PRESS_VALUES, plan_node, read_plan, signal_node
+from pipeline.core.opcua_connect import new_client, new_server
 from pipeline.data.press.events import clock_seconds, parse_events
 from pipeline.data.press.simulator import HOUR, HourPlan, ScriptedPresses, hour_plan_from_table, steps
 
@@ -41,24 +41,6 @@ def as_utc(ts: pd.Timestamp) -> datetime:
     return ts.tz_localize(timezone.utc).to_pydatetime() if ts.tzinfo is None else ts.tz_convert(timezone.utc).to_pydatetime()
 
 
-async def press_server(endpoint: str, name: str):
-    """An initialised asyncua Server on `endpoint` (security plugs in here)."""
-    from asyncua import Server
-
-    server = Server()
-    await server.init()
-    server.set_endpoint(endpoint)
-    server.set_server_name(name)
-    return server
-
-
-def planner_client(endpoint: str, timeout_s: float):
-    """An asyncua Client of the planner's server (security plugs in here)."""
-    from asyncua import Client
-
-    return Client(endpoint, timeout=timeout_s, watchdog_intervall=timeout_s)
-
-
 def scripted_presses(cfg: DictConfig, scenario: str | None = None) -> tuple[ScriptedPresses, pd.DataFrame, pd.Timestamp]:
     """(the presses of the day-ahead plan with the scenario's events, that plan, the day's first hour)."""
     from pipeline.contracts.prices import read_price_file
@@ -68,7 +50,7 @@ def scripted_presses(cfg: DictConfig, scenario: str | None = None) -> tuple[Scri
     presses, hours = int(plan["press"].max()) + 1, int(plan["hour"].max()) + 1
     name = scenario or str(rp.line.scenario)
     if name not in rp.scenarios:
-        raise ValueError(f"replan.line.scenario = {name!r}: allowed one of {', '.join(rp.scenarios)}")
+        raise ValueError(f"scenario {name!r} (--scenario, replan.line.scenario): allowed one of {', '.join(rp.scenarios)}")
     prices_file = Path(cfg.paths.data) / str(cfg.optimize.prices_file)
     prices = read_price_file(prices_file)
     if len(prices) < hours:
@@ -100,7 +82,7 @@ class PressServer:
     async def start(self) -> "PressServer":
         from asyncua import ua
 
-        self.server = await press_server(self.endpoint, "tablet-pipeline scripted presses")
+        self.server = await new_server(self.endpoint, "tablet-pipeline scripted presses")
         idx = await self.server.register_namespace(str(self.rp.namespace))
         objects = self.server.nodes.objects
         self.kinds = {**{s: ua.VariantType.Double for s in MEASURED}, "running": ua.VariantType.Boolean,
@@ -187,7 +169,7 @@ class PressServer:
 
         publish = self.rp.publish
         try:  # one short session an hour: nothing to keep alive between hours
-            self._planner = client = planner_client(str(publish.endpoint), float(self.rp.request_timeout_s))
+            self._planner = client = new_client(str(publish.endpoint), float(self.rp.request_timeout_s))
             await client.connect()
             idx = await client.get_namespace_index(str(publish.namespace))
             names = [plan_node(n) for n in ("Hour", "Version", "Temperature_C", "Humidity_pct", "Remaining")]

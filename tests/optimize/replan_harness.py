@@ -14,7 +14,7 @@ from pipeline.data.fault.generator import true_probability
 from pipeline.data.press.simulator import HourPlan, ScriptedPresses, hour_plan_from_table, run_day
 from pipeline.data.press_opcua import scripted_presses
 from pipeline.optimize.costs import Costs
-from pipeline.optimize.live.__main__ import build_planner
+from pipeline.optimize.live.planner import build_planner
 from pipeline.optimize.live.planner import Replanner
 from pipeline.optimize.live.realised import realised_profit
 from pipeline.optimize.run import run_optimization

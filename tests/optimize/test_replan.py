@@ -13,10 +13,10 @@ from omegaconf import OmegaConf
 from pipeline.core.onnx_io import session
 from pipeline.optimize.costs import Costs
 from pipeline.optimize.formulation import build_schedule_model
-from pipeline.optimize.live.__main__ import build_planner
+from pipeline.optimize.live.planner import build_planner
 from pipeline.optimize.live.realised import realised_profit
 from pipeline.optimize.live.remaining import PastHours, Progress, counted_network, past_failure_cost, remaining_instance
-from pipeline.optimize.live.resolve import RemainingSolver, start_schedule
+from pipeline.optimize.live.resolve import start_schedule
 from pipeline.optimize.network import FEATURES, N_INPUT
 from pipeline.optimize.sigmoid import sigmoid
 from pipeline.optimize.solve import ScheduleSolver

@@ -12,7 +12,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from pipeline.data.press_opcua import PressServer, scripted_presses
-from pipeline.optimize.live.__main__ import build_planner
+from pipeline.optimize.live.planner import build_planner
 from pipeline.optimize.live.service import LivePlanner
 from tests.optimize.replan_harness import short_day
 from tests.servers import free_port

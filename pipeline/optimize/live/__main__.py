@@ -12,40 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import DictConfig
 
-from pipeline.optimize.live.planner import Replanner
-from pipeline.optimize.live.remaining import check_day
-from pipeline.optimize.live.resolve import RemainingSolver
+from pipeline.optimize.live.planner import build_planner
 from pipeline.optimize.live.service import LivePlanner
-from pipeline.optimize.live.versions import day_ahead
-
-log = logging.getLogger("pipeline.optimize.live")
-
-
-def build_planner(cfg: DictConfig, plan_file: str | Path | None = None) -> tuple[Replanner, object]:
-    """(the Replanner of the configured day, starting from its day-ahead plan; the day's first hour)."""
-    from pipeline.optimize.costs import Costs
-    from pipeline.optimize.instance import build_instance, read_prices
-    from pipeline.optimize.network import load_fault_network
-    from pipeline.optimize.run import network_path, prices_path
-
-    day = build_instance(cfg, read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours)))
-    check_day(day)
-    net = load_fault_network(network_path(cfg))
-    plan_file = Path(plan_file or cfg.replan.plan)
-    metrics_file = plan_file.with_name("metrics.json")
-    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
-    first = day_ahead(plan_file, day, metrics)
-    costs = Costs.from_cfg(cfg.costs)
-    solver = RemainingSolver(net, cfg.optimize, costs, cfg.solver, float(cfg.replan.solve.time_limit_s))
-    return Replanner(cfg, day, net, first, solver), day.timestamps[0]
 
 
 def main() -> None:
@@ -65,25 +39,33 @@ def main() -> None:
     # while the press server is down its session's publish loop logs a traceback a second; the
     # planner flags the loss (connection_lost) and the reconnection itself
     logging.getLogger("asyncua.client.ua_session").setLevel(logging.CRITICAL)
-    until_s = None
+    logging.getLogger("pipeline.optimize.solve").setLevel(logging.WARNING)  # one line per version, not per sub-model
+    replanner, day_start = build_planner(cfg, args.plan)
+    end_s = replanner.day.hours * 3600.0
+    until_s = end_s
     if args.until:
         try:
             until_s = pd.Timedelta(f"{args.until}:00" if args.until.count(":") == 1 else args.until).total_seconds()
         except ValueError:
-            raise ValueError(f"--until {args.until!r}: allowed a time of the day as HH:MM") from None
-    replanner, day_start = build_planner(cfg, args.plan)
+            until_s = -1.0
+        if not 0 <= until_s <= end_s or not all(p.isdigit() for p in args.until.split(":")):
+            raise ValueError(f"--until {args.until!r}: allowed a time of the plan's day as HH:MM (00:00-{end_s / 3600:02.0f}:00)")
     out = Path(args.out or Path(cfg.replan.out) / f"{day_start:%Y-%m-%d}")
     live = LivePlanner(cfg, replanner, out, day_start, args.endpoint)
     print(f"live planner: day {day_start:%Y-%m-%d} from {args.plan or cfg.replan.plan} (v0: {replanner.plan.status}); "
           f"listening on {live.endpoint}, publishing on {live.publisher.endpoint}; files in {out}", flush=True)
+    stopped = False
     try:
-        m = asyncio.run(live.run(until_s=until_s if until_s is not None else replanner.day.hours * 3600.0))
+        m = asyncio.run(live.run(until_s=until_s))
     except KeyboardInterrupt:
-        m = live.summary()
+        m, stopped = live.summary(), True
     lat = m["signal_to_plan_s"]
     fmt = (lambda v: "-" if v is None else f"{v:.2f} s")  # noqa: E731
     print(f"live planner: {m['ticks']} ticks, {m['replans']} re-plans {m['triggers']}, {m['flags']} flags; "
-          f"signal to published plan p50 {fmt(lat['p50'])}, p99 {fmt(lat['p99'])}", flush=True)
+          f"signal to published plan p50 {fmt(lat['p50'])}, p99 {fmt(lat['p99'])}" + ("; stopped by SIGINT" if stopped else ""),
+          flush=True)
+    if stopped:
+        raise SystemExit(130)
 
 if __name__ == "__main__":
     from pipeline.core.cli import expected_errors, take_debug_flag

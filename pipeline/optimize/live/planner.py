@@ -16,20 +16,24 @@ where it keeps the current one (nothing left to plan, or no schedule it could ve
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
 from pipeline.contracts.press_signals import MEASURED
-from pipeline.optimize.instance import Instance, InfeasibleInstanceError
-from pipeline.optimize.live.remaining import PastHours, Progress, remaining_instance
+from pipeline.optimize.costs import Costs
+from pipeline.optimize.instance import Instance, InfeasibleInstanceError, build_instance, read_prices
+from pipeline.optimize.live.remaining import PastHours, Progress, check_day, remaining_instance
 from pipeline.optimize.live.resolve import RemainingSolver, start_schedule
 from pipeline.optimize.live.state import PlantState
-from pipeline.optimize.live.versions import PlanVersion
-from pipeline.optimize.network import FEATURES, N_INPUT, FaultNetwork
+from pipeline.optimize.live.versions import PlanVersion, day_ahead
+from pipeline.optimize.network import FEATURES, N_INPUT, FaultNetwork, load_fault_network
+from pipeline.optimize.run import network_path, prices_path
 from pipeline.optimize.sigmoid import sigmoid
 from pipeline.optimize.solve import NoScheduleFoundError
 from pipeline.optimize.verify import VerificationError
@@ -231,3 +235,17 @@ class Replanner:
     def flag(self, t_s: float, what: str, detail: str) -> None:
         self.flags.append(Flag(t_s, what, detail))
         log.warning("%s: %s", what, detail)
+
+
+def build_planner(cfg: DictConfig, plan_file: str | Path | None = None) -> tuple[Replanner, object]:
+    """(the Replanner of the configured day, starting from its day-ahead plan; the day's first hour)."""
+    day = build_instance(cfg, read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours)))
+    check_day(day)
+    net = load_fault_network(network_path(cfg))
+    plan_file = Path(plan_file or cfg.replan.plan)
+    metrics_file = plan_file.with_name("metrics.json")
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
+    first = day_ahead(plan_file, day, metrics)
+    costs = Costs.from_cfg(cfg.costs)
+    solver = RemainingSolver(net, cfg.optimize, costs, cfg.solver, float(cfg.replan.solve.time_limit_s))
+    return Replanner(cfg, day, net, first, solver), day.timestamps[0]

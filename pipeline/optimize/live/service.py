@@ -30,32 +30,13 @@ from omegaconf import DictConfig
 from pipeline.contracts.press_signals import (PLAN_VALUES, PLANNER_VALUES, PRESS_SIGNALS, PRESS_VALUES, plan_node,
                                               signal_node)
 from pipeline.core.io import write_json
+from pipeline.core.opcua_connect import connect_with_retry, new_client, new_server
 from pipeline.optimize.live.planner import Flag, Replanner
 from pipeline.optimize.live.tracking import VersionTracker
 from pipeline.optimize.live.versions import PlanVersion, VersionFiles
 
 log = logging.getLogger("pipeline.optimize.live")
 FLAG_COLUMNS = ["line_time", "flag", "detail"]
-
-
-async def planner_server(endpoint: str, name: str):
-    """An initialised asyncua Server on `endpoint` (security plugs in here)."""
-    from asyncua import Server
-
-    server = Server()
-    await server.init()
-    server.set_endpoint(endpoint)
-    server.set_server_name(name)
-    return server
-
-
-def press_client(endpoint: str, rp: DictConfig):
-    """An asyncua Client of the press server that reconnects by itself (security plugs in here)."""
-    from asyncua import Client
-
-    # the health probe waits up to watchdog_intervall: asyncua's 1 s default reads a busy 2-core machine as a lost server
-    return Client(endpoint, timeout=float(rp.request_timeout_s), watchdog_intervall=float(rp.request_timeout_s),
-                  auto_reconnect=True, reconnect_max_delay=float(rp.reconnect_max_delay_s))
 
 
 def utc(ts: pd.Timestamp) -> datetime:
@@ -75,7 +56,7 @@ class PlanPublisher:
     async def start(self) -> None:
         from asyncua import ua
 
-        self.server = await planner_server(self.endpoint, "tablet-pipeline live planner")
+        self.server = await new_server(self.endpoint, "tablet-pipeline live planner")
         idx = await self.server.register_namespace(str(self.rp.publish.namespace))
         objects = self.server.nodes.objects
         initial = {"Int64": -1, "String": "", "Double": float("nan"), "Boolean": False}
@@ -165,22 +146,9 @@ class LivePlanner:
 
     # ---- connection and subscription
     async def _connect(self, client) -> None:
-        deadline = time.monotonic() + float(self.rp.connect_timeout_s)
-        waiting = False
-        while True:
-            try:
-                await client.connect()
-                self.connected = True
-                return
-            except (OSError, asyncio.TimeoutError) as exc:
-                if not waiting:
-                    waiting = True
-                    log.info("waiting for the press server at %s (up to %s s, replan.connect_timeout_s)",
-                             self.endpoint, self.rp.connect_timeout_s)
-                if time.monotonic() > deadline:
-                    raise ConnectionError(f"no OPC UA server at {self.endpoint} after {self.rp.connect_timeout_s} s "
-                                          f"(replan.endpoint; start one with `python -m pipeline.data.press_opcua`)") from exc
-                await asyncio.sleep(1.0)
+        await connect_with_retry(client, self.endpoint, float(self.rp.connect_timeout_s),
+                                 "replan.endpoint; start one with `python -m pipeline.data.press_opcua`")
+        self.connected = True
 
     async def _nodes(self, client) -> list:
         """The configured signal nodes the server has (missing ones flagged), and the ack node."""
@@ -229,7 +197,8 @@ class LivePlanner:
         await asyncio.to_thread(self.planner.warm_start)
         await self.publisher.start()
         await self.publisher.plan(self.planner.plan, 0)
-        client = self.client = press_client(self.endpoint, self.rp)
+        client = self.client = new_client(self.endpoint, float(self.rp.request_timeout_s),
+                                          float(self.rp.reconnect_max_delay_s))
         client.connection_lost_callback = self._connection_lost
         status = "FINISHED"
         try:

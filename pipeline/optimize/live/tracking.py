@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -82,7 +83,8 @@ class VersionTracker:
                   "status": version.status, "line_time": version.line_time, "first_hour": str(version.first_hour)})
         self.child_ids[version.version] = run.info.run_id
         values = {k: v for k, v in version.row().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        metrics = [Metric(k, float(v), 0, 0) for k, v in legal_names(values).items()]
+        now_ms = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now_ms, 0) for k, v in legal_names(values).items()]
         self.client.log_batch(run.info.run_id, metrics=metrics)
         self.client.log_artifact(run.info.run_id, str(plan_file))
         self.client.set_terminated(run.info.run_id, "FINISHED")
