@@ -252,6 +252,21 @@ RULES: list = [
     # (conf/live/opcua.yaml, live.security; pipeline/core/opcua_security.py). None: local tries only.
     Choice("live.security.policy", ("Basic256Sha256", "None")),
     Choice("live.security.mode", ("SignAndEncrypt", "Sign")),
+    # issue 25: live re-planning and the scripted press server (conf/replan)
+    Number("replan.triggers.probability_change", 0, 1, low_open=True, high_open=True),
+    Number("replan.triggers.price_change", 0, low_open=True),
+    Number("replan.triggers.smoothing_s", 0, low_open=True),
+    Number("replan.triggers.debounce_s", 0),
+    Number("replan.solve.time_limit_s", 0, low_open=True),
+    Number("replan.publishing_interval_ms", 0, low_open=True),
+    Number("replan.connect_timeout_s", 0), Number("replan.request_timeout_s", 0, low_open=True),
+    Number("replan.reconnect_max_delay_s", 0, low_open=True),
+    Number("replan.grace_s", 0), Number("replan.stale_after_s", 0, low_open=True),
+    Number("replan.shortfall_usd_per_unit", 0),
+    Number("replan.line.speed", 0),
+    Number("replan.line.tick_s", 1, 3600, integer=True),
+    Number("replan.line.ack_timeout_s", 0, low_open=True),
+    Number("replan.line.noise.*", 0),
 ]
 
 
