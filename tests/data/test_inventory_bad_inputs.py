@@ -3,6 +3,9 @@ problems stop the stage with an error naming the file (and row/column where ther
 import pandas as pd
 import pytest
 
+from pipeline.contracts.inventory import rules
+from pipeline.contracts.inventory.catalogue import Catalogue
+from pipeline.contracts.inventory.daily import daily_series
 from pipeline.core.validation import DataValidationError, Quarantine
 from pipeline.data.inventory import stage as inventory
 from tests.conftest import make_cfg
@@ -50,21 +53,21 @@ def test_density_from_conf_rescues_a_cross_kind_row(tmp_path):
     cfg = make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}",
                               "data.inventory.chemicals.hydrochloric_acid.density_g_per_ml=1.19"])
     q = Quarantine(path)
-    clean = inventory.clean_log(inventory.read_log(path), inventory.Catalogue.from_config(cfg.data.inventory), q)
+    clean = rules.clean_log(rules.read_log(path), Catalogue.from_config(cfg.data.inventory), q)
     assert q.total == 0 and clean["amount_base"].iloc[0] == pytest.approx(10.0)
 
 
 def test_missing_column_is_an_error_naming_file_and_column(tmp_path):
     path = write_log(tmp_path / "log.csv", [GOOD[:6]], columns=["id", "amount_taken", "unit", "location", "chemical", "CAS"])
     with pytest.raises(DataValidationError, match=r"log\.csv.*reason"):
-        inventory.read_log(path)
+        rules.read_log(path)
 
 
 def test_empty_file_and_missing_file_are_errors(tmp_path):
     with pytest.raises(DataValidationError, match="no data rows"):
-        inventory.read_log(write_log(tmp_path / "empty.csv", []))
+        rules.read_log(write_log(tmp_path / "empty.csv", []))
     with pytest.raises(FileNotFoundError, match="data.inventory.path"):
-        inventory.read_log(tmp_path / "absent.csv")
+        rules.read_log(tmp_path / "absent.csv")
 
 
 def test_nothing_left_is_an_error_not_an_empty_output(tmp_path):
