@@ -40,9 +40,12 @@ def read_log(file: str | Path) -> pd.DataFrame:
 
 def parse_log(source: str | Path | IO[bytes], name: str | Path) -> pd.DataFrame:
     """A raw log from a file or a buffer (`name` in errors): every value a string or NA, column
-    names stripped; an error for an unreadable CSV, missing or repeated columns or no rows."""
+    names stripped; an error for an unreadable CSV, missing or repeated columns or no rows.
+    index_col=False: a file whose lines end with a delimiter (a spreadsheet export) would
+    otherwise have its first column taken for the row index and every value shifted one column."""
     try:
-        df = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+        df = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True,
+                         index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise DataValidationError(name, f"not a readable CSV ({first})") from exc
@@ -262,8 +265,8 @@ def check_log(raw: pd.DataFrame, catalogue: Catalogue, quarantine: Quarantine,
         bad = (kind.values() == tracked) & (base > limit)
         _suspicious(checks, bad, catalogue.on_implausible, reasons.AMOUNT_IMPLAUSIBLE, "amount_taken", flags,
                     f"({limit:g} {BASE_UNIT[tracked]} for a {tracked})")
-    _suspicious(checks, _repeats([ids, amount_text, *text.values()], checks.ok), catalogue.on_duplicate,
-                reasons.DUPLICATE_RECORD, "", flags)
+    as_read = [day_of, Coded(amount_text.codes, amount_value.astype(object)), *text.values()]
+    _suspicious(checks, _repeats(as_read, checks.ok), catalogue.on_duplicate, reasons.DUPLICATE_RECORD, "", flags)
     if not checks.ok.all():
         # quarantined rows as the loader saw them: text stripped, the log's `reason` renamed
         # (Quarantine adds its own `reason`)
@@ -296,8 +299,10 @@ def check_log(raw: pd.DataFrame, catalogue: Catalogue, quarantine: Quarantine,
 
 
 def _repeats(columns: list[Coded], ok: np.ndarray) -> np.ndarray:
-    """Rows still accepted that repeat an earlier accepted row field for field (id and amount as
-    written, the other fields stripped): one integer per distinct row, from the columns' codes."""
+    """Rows still accepted that repeat an earlier accepted row field for field, as the loader reads
+    them (the day and the amount as numbers, the text stripped: a CSV reader's leading spaces or
+    a JSON client's `5.0` for `5` make no new record): one integer per distinct row, from the
+    columns' codes."""
     out = np.zeros(len(ok), dtype=bool)
     rows = np.flatnonzero(ok)
     if len(rows) < 2:
