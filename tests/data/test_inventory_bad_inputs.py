@@ -83,3 +83,27 @@ def test_bad_catalogue_entry_is_a_config_error(tmp_path):
                               "data.inventory.chemicals.ethanol.cas=64-17-6"])
     with pytest.raises(ValueError, match=r"chemicals\.ethanol\.cas"):
         inventory.prepare(cfg, tmp_path / "out", tmp_path / "reports")
+
+
+def test_a_file_whose_lines_end_with_a_delimiter_is_read_unshifted(tmp_path):
+    """A spreadsheet export ends every line with a comma: pandas took the first column for the row
+    index and shifted every value one column left (the loader fuzz found it)."""
+    path = tmp_path / "trailing.csv"
+    path.write_text(",".join(["id", "amount_taken", "unit", "location", "chemical", "CAS", "reason"]) + "\n"
+                    + "".join(",".join(map(str, row)) + ",\n" for row in (GOOD, GOOD_LAST)))
+    raw = rules.read_log(path)
+    assert list(raw["id"]) == ["1", "9"] and list(raw["unit"]) == ["ml", "L"]
+    cfg = make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}"])
+    q = Quarantine(path)
+    assert len(rules.clean_log(raw, Catalogue.from_config(cfg.data.inventory), q)) == 2 and q.total == 0
+
+
+def test_a_row_written_differently_but_read_alike_is_a_duplicate(tmp_path):
+    """' 5' and '5.0' are the amount 5 to the loader (and a CSV reader drops leading spaces where a
+    JSON client keeps them): duplicates are judged on what is read, so a file and a request agree."""
+    again = (GOOD[0], f" {float(GOOD[1])}", f"{GOOD[2]} ", *GOOD[3:])
+    path = write_log(tmp_path / "log.csv", [GOOD, again, GOOD_LAST])
+    cfg = make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}"])
+    q = Quarantine(path)
+    rules.clean_log(rules.read_log(path), Catalogue.from_config(cfg.data.inventory), q)
+    assert dict(q.counts) == {"duplicate_record": 1}

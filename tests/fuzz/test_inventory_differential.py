@@ -34,6 +34,7 @@ from tests.fuzz.inventory_logs import as_csv, corrupted
 from tests.inventory.trained import TOKEN, trained
 
 SECONDS_PER_CASE = 5.0
+# at least 200 logs in CI (the floor), the profile's budget when larger (--hypothesis-profile=long)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ def ask(client, rows: list[dict], raw_csv: bytes) -> list[tuple[int, dict, float
     return out
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+@settings(max_examples=max(200, settings.default.max_examples), suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                                   HealthCheck.data_too_large])
 @given(data=st.data())
 def test_service_refuses_what_the_loader_quarantines_and_forecasts_what_the_stage_forecasts(it, client, series, data):

@@ -245,3 +245,12 @@ def test_a_taken_or_impossible_port_is_one_line():
             server.bind("127.0.0.1", bad)
     with pytest.raises(ValueError, match="cannot serve on 10.255.255.1"):
         server.bind("10.255.255.1", 8000)
+
+
+def test_a_bundle_without_the_loaders_limits_is_refused_at_start(it):
+    """A version registered before bundles carried the limits would judge requests without them."""
+    from pipeline.inventory.forecaster import Forecaster
+
+    old = {k: v for k, v in it.model.catalogue.items() if k not in ("plausible_max", "max_id")}
+    with pytest.raises(ValueError, match=r"lacks \['plausible_max', 'max_id'\].*serve a newer version or retrain"):
+        Forecaster(it.model.name, "1", "models:/x/1", it.model.selection, old, it.model.lstm, it.model.linear)
