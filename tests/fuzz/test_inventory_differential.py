@@ -3,7 +3,8 @@ rows the inventory loader quarantines (same rows, columns, reasons, counts), and
 a log its forecast equals, to the bit, the one the stage's own steps make from the same file
 (read the CSV, clean_log, daily_series, build_series, the selected models, the reorder rule: what
 prepare_inventory and `python -m pipeline.inventory forecast` run). Rows read = accepted +
-quarantined; each case answers within seconds.
+quarantined; each case answers within seconds, and every tenth within tens of megabytes
+(tracemalloc, which slows what it traces threefold).
 
 The logs are one or two series of the tiny trained model's log with cells corrupted and rows
 repeated (tests/fuzz/inventory_logs.py); the service runs in-process (ASGI), fed both the JSON
@@ -16,6 +17,7 @@ import dataclasses
 import io
 import json
 import time
+import tracemalloc
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,9 @@ from tests.fuzz.inventory_logs import as_csv, corrupted
 from tests.inventory.trained import TOKEN, trained
 
 SECONDS_PER_CASE = 5.0
+MB_PER_CASE = 64.0  # Python and numpy memory a request may take on top of what the service holds
+TRACE_EVERY = 10    # tracemalloc triples a request's time: every tenth case is traced
+_CASES = [0]
 # at least 200 logs in CI (the issue's floor), the profile's budget when larger (--hypothesis-profile=long)
 
 
@@ -107,14 +112,23 @@ def answered(body: dict) -> dict:
                         for s in body["series"]}}
 
 
-def ask(client, rows: list[dict], raw_csv: bytes) -> list[tuple[int, dict, float]]:
-    """The service's answer to the log as JSON rows and as a CSV body: (status, body, seconds) each."""
+def ask(client, rows: list[dict], raw_csv: bytes) -> list[tuple[int, dict, float, float]]:
+    """The service's answer to the log as JSON rows and as a CSV body: (status, body, seconds, peak
+    MB traced while it answered, 0 where not traced) each."""
     out = []
+    _CASES[0] += 1
+    trace = _CASES[0] % TRACE_EVERY == 0
     for path, body, kind in (("/forecast", json.dumps({"rows": rows}).encode(), "application/json"),
                              ("/forecast/csv", raw_csv, "text/csv")):
+        if trace:
+            tracemalloc.start()
         t0 = time.perf_counter()
-        reply = client.post(path, data=body, headers={"content-type": kind})
-        out.append((reply.status_code, reply.json(), time.perf_counter() - t0))
+        try:
+            reply = client.post(path, data=body, headers={"content-type": kind})
+            seconds, peak = time.perf_counter() - t0, tracemalloc.get_traced_memory()[1] / 1e6
+        finally:
+            tracemalloc.stop()
+        out.append((reply.status_code, reply.json(), seconds, peak))
     return out
 
 
@@ -128,9 +142,9 @@ def test_service_refuses_what_the_loader_quarantines_and_forecasts_what_the_stag
     raw_csv = as_csv(rows)
     clean, quarantined, whole_file = loader(raw_csv, it)
     replies = ask(client, rows, raw_csv)
-    for status, body, seconds in replies:
-        assert status < 500 and seconds < SECONDS_PER_CASE, (status, body, seconds)
-    (json_status, json_body, _), (csv_status, csv_body, _) = replies
+    for status, body, seconds, megabytes in replies:
+        assert status < 500 and seconds < SECONDS_PER_CASE and megabytes < MB_PER_CASE, (status, body, seconds, megabytes)
+    (json_status, json_body, *_), (csv_status, csv_body, *_) = replies
     event(f"outcome: {'unreadable' if whole_file else 'quarantined' if len(quarantined) else json_status}")
     if whole_file:  # the CSV itself is unreadable (never from these generators, but said plainly if so)
         assert csv_status == 422 and "not a readable CSV" in csv_body["detail"]
