@@ -112,17 +112,22 @@ def main() -> None:
             for i in range(3):  # warm-up: every worker sees requests
                 burst(s, bodies, min(args.concurrency, 10), i)
         latencies = {s.name: [] for s in services}
+        slowest = {s.name: [] for s in services}  # each burst's slowest request: a busy moment shows as one round
         cpu = {s.name: 0.0 for s in services}
         for r in range(args.rounds):
             for s in services if r % 2 == 0 else services[::-1]:
                 before = cpu_seconds(s)
-                latencies[s.name] += burst(s, bodies, args.concurrency, r * args.concurrency)
+                ms = burst(s, bodies, args.concurrency, r * args.concurrency)
                 cpu[s.name] += cpu_seconds(s) - before
+                latencies[s.name] += ms
+                slowest[s.name].append(round(max(ms), 1))
             print(f"round {r + 1}/{args.rounds}: " + ", ".join(
                 f"{name} p99 {np.percentile(ms, 99):.0f} ms" for name, ms in latencies.items()), flush=True)
         for s, w in zip(services, watches):
             results[s.name] = {"concurrent": {"concurrency": args.concurrency, "rounds": args.rounds,
                                               "latency_ms": latency_summary(latencies[s.name]),
+                                              "slowest_per_burst_ms": slowest[s.name],
+                                              "median_burst_slowest_ms": float(np.median(slowest[s.name])),
                                               "server_cpu_ms_per_request": 1000.0 * cpu[s.name] / len(latencies[s.name])},
                                "peak_rss_gb_per_process": sorted(round(v / 1e9, 3) for v in w.peak.values())}
         whole = log.to_csv(index=False).encode()
@@ -143,7 +148,8 @@ def main() -> None:
     load_after = os.getloadavg()
     for name, r in results.items():
         c = r["concurrent"]
-        print(f"{name}: {c['concurrency']} concurrent p50 {c['latency_ms']['p50']:.0f} ms, p99 {c['latency_ms']['p99']:.0f} ms "
+        print(f"{name}: {c['concurrency']} concurrent p50 {c['latency_ms']['p50']:.0f} ms, p99 {c['latency_ms']['p99']:.0f} ms, "
+              f"median burst's slowest {c['median_burst_slowest_ms']:.0f} ms "
               f"(server CPU {c['server_cpu_ms_per_request']:.1f} ms/request); sequential " + ", ".join(
                   f"{k.split(' ')[0]} p50 {v['latency_ms']['p50']:.1f} ms" for k, v in r["sequential"].items()))
     out = {"model": pinned, "services": results, "target_p99_ms_50_concurrent": 250.0, "cores": os.cpu_count(),

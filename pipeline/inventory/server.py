@@ -92,8 +92,11 @@ def check_exposure(host: str, token: str | None, open_: bool, token_env: str) ->
                          "or start it open on loopback with --open")
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening-ready socket on host:port, or one line saying why not."""
+def bind(host: str, port: int, shared: bool = False) -> socket.socket:
+    """A listening-ready socket on host:port, or one line saying why not. `shared`: with
+    SO_REUSEPORT, so that each worker can have its own socket on the port and the kernel spreads
+    new connections over them (one socket shared by all lets whichever worker wakes first accept
+    a whole burst while the other idles: measured 0.66 s against 0.02 s of CPU in one burst)."""
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ValueError(f"serve.port = {port!r}: allowed a whole number from 1 to 65535 (--port)")
     try:
@@ -102,6 +105,8 @@ def bind(host: str, port: int) -> socket.socket:
         family = socket.AF_INET
     sock = socket.socket(family=family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except (OSError, OverflowError, UnicodeError) as exc:
@@ -110,6 +115,13 @@ def bind(host: str, port: int) -> socket.socket:
         raise ValueError(f"cannot serve on {host}:{port}: {why} (serve.host, serve.port; --host, --port)") from None
     sock.set_inheritable(True)
     return sock
+
+
+def worker_sockets(host: str, port: int, workers: int, probe: socket.socket) -> list[socket.socket]:
+    """One SO_REUSEPORT socket per worker on the port `probe` holds (bound without SO_REUSEPORT, so
+    that a port any other process holds, even another copy of this service, was refused there)."""
+    probe.close()
+    return [bind(host, port, shared=True) for _ in range(workers)]
 
 
 @dataclass(frozen=True)
@@ -190,9 +202,17 @@ def _run(launch: Launch, model: Forecaster, sock: socket.socket, host: str, port
             return str(exc)
         return "the server itself (see its log above)"
     from uvicorn.supervisors import Multiprocess
+    from uvicorn.supervisors.multiprocess import Process
 
     class Workers(Multiprocess):
+        """uvicorn's supervisor, each worker on its own socket (a restarted worker gets them all)."""
         stopped_by = "the server itself (see its log above)"
+
+        def init_processes(self) -> None:
+            for own in self.sockets:
+                process = Process(self.config, [own])
+                process.start()
+                self.processes.append(process)
 
         def handle_int(self) -> None:
             self.stopped_by = "SIGINT"
@@ -205,6 +225,11 @@ def _run(launch: Launch, model: Forecaster, sock: socket.socket, host: str, port
     os.environ[WORKER_ENV] = json.dumps(asdict(launch))
     config = uvicorn.Config("pipeline.inventory.server:app_from_environment", factory=True, host=host, port=port,
                             workers=workers, log_level="warning")
-    supervisor = Workers(config, sockets=[sock])
-    supervisor.run()
+    sockets = worker_sockets(host, port, workers, sock)
+    try:
+        supervisor = Workers(config, sockets=sockets)
+        supervisor.run()
+    finally:
+        for own in sockets:
+            own.close()
     return supervisor.stopped_by

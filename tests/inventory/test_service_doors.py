@@ -17,7 +17,7 @@ import pytest
 from pipeline.inventory import server
 from pipeline.inventory.guards import BodyLimit
 from pipeline.inventory.service import create_app
-from tests.inventory.http_helpers import call, running
+from tests.inventory.http_helpers import call, free_port, running
 from tests.inventory.trained import TOKEN, trained
 
 MARKER = "ECHO-ME-" + "x" * 40
@@ -120,7 +120,7 @@ def test_no_reply_echoes_the_body(it, base):
         status, body = call(f"{base}/forecast", request)
         assert status == 422 and MARKER not in json.dumps(body) and len(json.dumps(body)) < 20_000, body
     # 3,000 unknown chemicals: the reply names a bounded sample (what a person needs to find the typo)
-    unknown = [{**daily_series(it)[0], "chemical": f"{MARKER * 100}{i}"} for i in range(3000)]
+    unknown = [{**daily_series(it)[0], "chemical": f"{MARKER * 2}{i}"} for i in range(3000)]
     status, body = call(f"{base}/forecast", {"series": unknown})
     assert status == 422 and "and 2995 more" in body["detail"] and len(body["detail"]) < 1000, body
     status, body = call(f"{base}/forecast", b'{"rows": [' + MARKER.encode())
@@ -254,3 +254,19 @@ def test_a_bundle_without_the_loaders_limits_is_refused_at_start(it):
     old = {k: v for k, v in it.model.catalogue.items() if k not in ("plausible_max", "max_id")}
     with pytest.raises(ValueError, match=r"lacks \['plausible_max', 'max_id'\].*serve a newer version or retrain"):
         Forecaster(it.model.name, "1", "models:/x/1", it.model.selection, old, it.model.lstm, it.model.linear)
+
+
+def test_each_worker_gets_its_own_socket_on_the_port_and_the_port_stays_taken():
+    """SO_REUSEPORT sockets, one per worker, so the kernel spreads a burst of connections over the
+    workers; another process (another copy of the service included) still finds the port taken."""
+    port = free_port()
+    sockets = server.worker_sockets("127.0.0.1", port, 2, server.bind("127.0.0.1", port))
+    try:
+        assert [s.getsockname()[1] for s in sockets] == [port, port]
+        for s in sockets:
+            s.listen()
+        with pytest.raises(ValueError, match="Address already in use"):
+            server.bind("127.0.0.1", port)
+    finally:
+        for s in sockets:
+            s.close()
