@@ -123,15 +123,19 @@ def _refusal(exc: fr.RequestError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status)
 
 
-def _openapi_body(app: FastAPI, request_model: type[BaseModel]) -> None:
+def _openapi(app: FastAPI, request_model: type[BaseModel], token: bool) -> None:
     """/forecast reads its body itself (parsed on the pool, not on the event loop): put its schema
-    into the OpenAPI document by hand."""
+    into the OpenAPI document by hand; and the bearer token, so /docs offers "Authorize"."""
     _, top = models_json_schema([(request_model, "validation")], ref_template="#/components/schemas/{model}")
     generate = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            generate().setdefault("components", {}).setdefault("schemas", {}).update(top["$defs"])
+            components = generate().setdefault("components", {})
+            components.setdefault("schemas", {}).update(top["$defs"])
+            if token:
+                components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+                app.openapi_schema["security"] = [{"bearer": []}]
         return app.openapi_schema
 
     app.openapi = openapi
@@ -197,5 +201,5 @@ def create_app(model: Forecaster, settings: ServiceSettings) -> FastAPI:
         return await on_pool(lambda: fr.forecast(model, fr.daily_from_log(model, fr.csv_frame(body), as_of, limits),
                                                  days))
 
-    _openapi_body(app, ForecastRequest)
+    _openapi(app, ForecastRequest, bool(settings.token))
     return app

@@ -49,4 +49,5 @@ def test_the_schema_documents_the_token_and_the_limits(schema):
     raw = schema.raw_schema
     request = raw["components"]["schemas"]["StockOnHand"]["properties"]["amount"]
     assert request["minimum"] == 0 and request["maximum"] > 0
-    assert "Bearer" in raw["info"]["description"]
+    assert "Bearer" in raw["info"]["description"] and raw["security"] == [{"bearer": []}]
+    assert raw["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
