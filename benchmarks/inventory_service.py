@@ -135,28 +135,30 @@ def main() -> None:
                 slowest[s.name].append(round(max(ms), 1))
             print(f"round {r + 1}/{args.rounds}: " + ", ".join(
                 f"{name} p99 {np.percentile(ms, 99):.0f} ms" for name, ms in latencies.items()), flush=True)
-        for s, w in zip(services, watches):
+        for s in services:
             results[s.name] = {"concurrent": {"concurrency": args.concurrency, "rounds": args.rounds,
                                               "latency_ms": latency_summary(latencies[s.name]),
                                               "slowest_per_burst_ms": slowest[s.name],
                                               "median_burst_slowest_ms": float(np.median(slowest[s.name])),
-                                              "server_cpu_ms_per_request": 1000.0 * cpu[s.name] / len(latencies[s.name])},
-                               "peak_rss_gb_per_process": sorted(round(v / 1e9, 3) for v in w.peak.values())}
+                                              "server_cpu_ms_per_request": 1000.0 * cpu[s.name] / len(latencies[s.name])}}
         whole = log.to_csv(index=False).encode()
         sequential = {f"one_series_json ({len(bodies)} series in turn)": ("/forecast", bodies, "application/json"),
                       f"whole_log_csv ({len(log)} rows)": (f"/forecast/csv?as_of={as_of}", [whole], "text/csv")}
-        for s in services:
-            results[s.name]["sequential"] = {}
-            for name, (path, items, kind) in sequential.items():
-                n = args.requests if "json" in name else max(args.requests // 10, 10)
-                ms = []
-                for i in range(n):
+        for name, (path, items, kind) in sequential.items():  # request by request, the services in turn
+            n = args.requests if "json" in name else max(args.requests // 10, 10)
+            ms = {s.name: [] for s in services}
+            for i in range(n):
+                for s in services if i % 2 == 0 else services[::-1]:
                     status, data, t = request(s.port, "POST", path, items[i % len(items)],
                                               {"content-type": kind, **s.headers})
                     if status != 200:
                         raise RuntimeError(f"{s.name}: {name}: HTTP {status}: {data[:300]!r}")
-                    ms.append(t)
-                results[s.name]["sequential"][name] = {"requests": n, "latency_ms": latency_summary(ms)}
+                    ms[s.name].append(t)
+            for s in services:
+                results[s.name].setdefault("sequential", {})[name] = {"requests": n,
+                                                                      "latency_ms": latency_summary(ms[s.name])}
+        for s, w in zip(services, watches):  # the whole run's peak, every process of each service
+            results[s.name]["peak_rss_gb_per_process"] = sorted(round(v / 1e9, 3) for v in w.read().values())
     load_after = os.getloadavg()
     for name, r in results.items():
         c = r["concurrent"]

@@ -1,6 +1,7 @@
 """The inventory service as its README starts it, for the benchmarks beside this file: start the
-command on a free loopback port, wait until it answers, watch its processes (peak resident memory
-per process, bytes read from sockets and files), stop it. Also the service of another git
+command on a free loopback port, wait until it answers, send bodies piece by piece (noting how
+much the service's host took before it answered), read each process's peak resident memory,
+stop it. Also the service of another git
 revision (extracted with `git archive`, nothing added to the repository) for before/after runs."""
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -145,28 +145,40 @@ def running(name: str, root: Path, args: list[str], token: str | None, env: dict
         log.unlink(missing_ok=True)
 
 
+def _peak_rss(pid: int) -> int:
+    """The process's peak resident memory (VmHWM of /proc/<pid>/status), bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 @dataclass
 class Watch:
-    """Peak resident memory of each process of a service, sampled every 10 ms while it runs."""
+    """Peak resident memory of each process of a service over a `with` block: the kernel's own
+    high-water mark (VmHWM), reset at the start where allowed (/proc/<pid>/clear_refs, 5); no
+    sampling thread, so nothing competes with the clients being timed."""
     service: Service
     peak: dict[int, int] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
+    reset: bool = True   # False: a process's peak since it started (clear_refs refused)
 
     def __enter__(self) -> "Watch":
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
+        for p in self.service.tree():
+            try:
+                Path(f"/proc/{p.pid}/clear_refs").write_text("5")
+            except OSError:
+                self.reset = False
         return self
 
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            for p in self.service.tree():
-                with contextlib.suppress(psutil.Error):
-                    self.peak[p.pid] = max(self.peak.get(p.pid, 0), p.memory_info().rss)
-            self._stop.wait(0.01)
+    def read(self) -> dict[int, int]:
+        """Each process's peak so far (since the `with` began)."""
+        for p in self.service.tree():
+            with contextlib.suppress(OSError):
+                self.peak[p.pid] = _peak_rss(p.pid)
+        return self.peak
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+        self.read()
 
     def max_gb(self) -> float:
         return max(self.peak.values(), default=0) / 1e9

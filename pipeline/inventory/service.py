@@ -153,12 +153,14 @@ def create_app(model: Forecaster, settings: ServiceSettings) -> FastAPI:
     if settings.token:
         app.add_middleware(BearerToken, token=settings.token)  # added last: runs first, before the body is read
 
-    async def on_pool(work: Callable[[], Any]) -> Any:
-        def answer():
+    async def on_pool(work: Callable[[], Any]) -> JSONResponse:
+        def answer() -> JSONResponse:
             try:
-                return work()
+                done = work()
             except fr.RequestError as exc:
                 return _refusal(exc)
+            # plain JSON types already: rendered here, on the pool, not walked again by FastAPI's encoder
+            return done if isinstance(done, JSONResponse) else JSONResponse(done)
         return await anyio.to_thread.run_sync(answer, limiter=pool)
 
     @app.exception_handler(RequestValidationError)
