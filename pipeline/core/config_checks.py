@@ -267,6 +267,20 @@ RULES: list = [
     Number("replan.line.tick_s", 1, 3600, integer=True),
     Number("replan.line.ack_timeout_s", 0, low_open=True),
     Number("replan.line.noise.*", 0),
+    # --- issue 21 (doors-service): the inventory rules' day limit and the prediction service's knobs
+    # (conf/data/inventory, conf/serve/inventory.yaml). One block, to port into the typed schemas as it is.
+    Number("data.inventory.max_id", 1, integer=True),
+    Number("serve.port", 1, 65535, integer=True),
+    Number("serve.workers", 1, 64, integer=True),
+    Number("serve.threads", 1, 64, integer=True),
+    Number("serve.max_body_mb", 0, 1000, low_open=True),
+    Choice("serve.auth.open", (True, False)),
+    Number("serve.limits.days_after_log", 0, 365, integer=True),
+    Number("serve.limits.max_amount_per_day", 0, 1e12, low_open=True),
+    Number("serve.limits.max_experiments_per_day", 1, 1e6, integer=True),
+    Number("serve.limits.max_stock", 0, 1e15, low_open=True),
+    Number("serve.limits.max_error_rows", 1, 10_000, integer=True),
+    # --- end of issue 21 (doors-service)
 ]
 
 

@@ -1,9 +1,10 @@
 """`python -m pipeline.inventory` (stage train_inventory),
 `python -m pipeline.inventory forecast --days 14` (next days per chemical and reorder advice) and
-`python -m pipeline.inventory serve` (HTTP service of the registered champion, conf/serve)."""
+`python -m pipeline.inventory serve` (HTTP service of the registered champion, conf/serve; server.py)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -40,7 +41,7 @@ def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table, daily
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      epilog="--debug (or PIPELINE_DEBUG=1) shows the traceback of an expected error")
     parser.add_argument("command", nargs="?", default="train", choices=["train", "forecast", "serve"])
@@ -49,17 +50,30 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="serve: models:/<name>@<alias> or models:/<name>/<version> (default: serve.model)")
     parser.add_argument("--host", default=None, help="serve: address to bind (default: serve.host, loopback)")
     parser.add_argument("--port", type=int, default=None, help="serve: port (default: serve.port)")
-    args = parser.parse_args()
+    parser.add_argument("--workers", type=int, default=None, help="serve: worker processes (default: serve.workers)")
+    parser.add_argument("--open", action="store_true", default=None,
+                        help="serve: without a bearer token, on loopback only (default: serve.auth.open)")
+    return parser.parse_args(argv)
+
+
+def _given(flag, setting):
+    """A command-line flag where given (0 included), else the setting."""
+    return setting if flag is None else flag
+
+
+def main() -> None:
+    args = parse_args()
     cfg = load_params(args.params)
     if args.command == "serve":
         import mlflow
 
         from pipeline.core.tracking import tracking_uri
-        from pipeline.inventory.service import serve
+        from pipeline.inventory.server import serve
 
         mlflow.set_tracking_uri(tracking_uri(cfg))
         s = cfg.serve
-        serve(args.model or str(s.model), args.host or str(s.host), int(args.port or s.port), float(s.max_body_mb))
+        serve(s, args.model or str(s.model), _given(args.host, str(s.host)), _given(args.port, int(s.port)),
+              _given(args.workers, int(s.workers)), bool(_given(args.open, s.auth.open)))
         return
     if args.command == "forecast":
         table, daily = forecast(cfg, args.days)
@@ -84,6 +98,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from pipeline.core.cli import take_debug_flag
     from pipeline.core.registry import ModelNotFound
 
-    run_stage("inventory", main, expected=(ModelNotFound,))
+    serving = parse_args(take_debug_flag(sys.argv[1:])).command == "serve"
+    run_stage("inventory service" if serving else "inventory", main, expected=(ModelNotFound,))
