@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from pipeline.contracts.line import ALIGNED_FILE
-from pipeline.contracts.process_model import ONNX_FILE, PT_FILE, REQUIRED_METADATA
+from pipeline.contracts.process_model import ONNX_FILE, PT_FILE
+from pipeline.contracts.process_model import read as read_metadata
 from pipeline.core import onnx_io
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
@@ -34,9 +35,9 @@ def main() -> None:
     cfg = load_params()
     torch.set_num_threads(1)
     onnx_path = Path(cfg.paths.models) / ONNX_FILE
-    meta = onnx_io.read_metadata(onnx_path, REQUIRED_METADATA)
+    meta = read_metadata(onnx_path)
     rng = np.random.default_rng(0)
-    windows = rng.normal(size=(args.steps, 1, int(meta["lookback"]), len(meta["channels"]))).astype(np.float32)
+    windows = rng.normal(size=(args.steps, 1, meta.lookback, len(meta.channels))).astype(np.float32)
     sess = onnx_io.session(onnx_path)
     name = sess.get_inputs()[0].name
     ort_ms = []

@@ -26,12 +26,13 @@ from hydra.utils import instantiate
 
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
-from pipeline.core.lightning import seed_everything
-from pipeline.process.data import LineDataModule, load_line
-from pipeline.process.model import Forecaster, build_network
+from pipeline.core.lightning import seed_everything, training_parts
+from pipeline.process.data import FoldData, Windows, load_line, split_groups
+from pipeline.process.model import LineForecaster, build_network
+from pipeline.process.selection import folds
 
 
-def bare_loop(dm: LineDataModule, network: torch.nn.Module, mc, epochs: int, cfg=None) -> float:
+def bare_loop(dm: FoldData, network: torch.nn.Module, mc, epochs: int, cfg=None) -> float:
     loss_fn = instantiate(mc.loss)
     opt = instantiate(mc.optimizer)(network.parameters())
     train, val = dm.train_dataloader(), dm.val_dataloader()
@@ -50,21 +51,21 @@ def bare_loop(dm: LineDataModule, network: torch.nn.Module, mc, epochs: int, cfg
     return time.perf_counter() - t0
 
 
-def lightning_minimal(dm: LineDataModule, network: torch.nn.Module, mc, epochs: int, cfg) -> float:
+def lightning_minimal(dm: FoldData, network: torch.nn.Module, mc, epochs: int, cfg) -> float:
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
     return _fit(trainer, dm, network, mc)
 
 
-def lightning_configured(dm: LineDataModule, network: torch.nn.Module, mc, epochs: int, cfg) -> float:
+def lightning_configured(dm: FoldData, network: torch.nn.Module, mc, epochs: int, cfg) -> float:
     trainer = instantiate(cfg.trainer, max_epochs=epochs, logger=False, enable_checkpointing=False,
                           num_sanity_val_steps=0)
     return _fit(trainer, dm, network, mc)
 
 
-def _fit(trainer: pl.Trainer, dm: LineDataModule, network: torch.nn.Module, mc) -> float:
+def _fit(trainer: pl.Trainer, dm: FoldData, network: torch.nn.Module, mc) -> float:
     t0 = time.perf_counter()
-    trainer.fit(Forecaster(network, mc), datamodule=dm)
+    trainer.fit(LineForecaster(network, **training_parts(mc)), datamodule=dm)
     return time.perf_counter() - t0
 
 
@@ -78,8 +79,12 @@ def main() -> None:
     torch.set_num_threads(int(mc.torch_threads))
     # the configured Trainer switches this on process-wide; every loop runs with the same setting
     torch.use_deterministic_algorithms(bool(cfg.trainer.deterministic))
-    dm = LineDataModule(load_line(Path(cfg.paths.data) / "line"), mc)
-    n_train = len(dm.ends["train"])
+    data = load_line(Path(cfg.paths.data) / "line")
+    windows = Windows(data, split_groups(data, mc.split, int(mc.select.time_blocks)), int(mc.lookback), list(mc.horizons))
+    last = folds(windows.split.dev_groups, str(mc.select.cv))[-1]  # the data of one LSTM fold, as the stage trains it
+    dm = FoldData(windows, *windows.fit_and_stop(last.fit, float(mc.select.early_stop_share), int(mc.stride)),
+                  int(mc.batch_size))
+    n_train = len(dm.train_ends)
     loops = {"bare_pytorch": bare_loop, "lightning_minimal": lightning_minimal,
              "lightning_configured": lightning_configured}
     times: dict[str, list[float]] = {name: [] for name in loops}
@@ -87,13 +92,13 @@ def main() -> None:
     for _ in range(args.repeats):
         for name, fn in loops.items():
             seed_everything(int(cfg.seed))
-            network = build_network(mc, dm.x.shape[1], dm.data.target_index)
+            network = build_network(mc, windows.x.shape[1], data.target_index)
             times[name].append(fn(dm, network, mc, args.epochs, cfg))
     median = {k: statistics.median(v) for k, v in times.items()}
     bare = median["bare_pytorch"]
     result = {"epochs": args.epochs, "repeats": args.repeats, "train_windows": n_train,
-              "val_windows": len(dm.ends["val"]), "batch_size": int(mc.batch_size),
-              "hidden": int(mc.network.hidden), "lookback": int(mc.lookback), "inputs": int(dm.x.shape[1]),
+              "val_windows": len(dm.stop_ends), "batch_size": int(mc.batch_size),
+              "hidden": int(mc.network.hidden), "lookback": int(mc.lookback), "inputs": int(windows.x.shape[1]),
               "threads": int(mc.torch_threads), "seconds": times, "median_seconds": median,
               "windows_per_s": {k: n_train * args.epochs / v for k, v in median.items()},
               "lightning_overhead": {k: median[k] / bare - 1.0 for k in median if k != "bare_pytorch"},

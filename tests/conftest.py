@@ -135,20 +135,29 @@ def commit_all(repo: Path, message: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def team_experiments(tiny_repro):
-    """A team tracking server (PostgreSQL + `mlflow server` with the artifact proxy, loopback)
-    and three experiments queued on the tiny run and run two at a time against it
-    (tests/queued_experiments.py). Yields what the tests read, then stops the server."""
-    from tests import team_server
-    from tests.queued_experiments import EXPERIMENTS, run_queue
+def team_server():
+    """One team tracking server per session (PostgreSQL + `mlflow server --app-name basic-auth`
+    with the artifact proxy, loopback; users admin, pipeline, reviewer: tests/team_server.py),
+    shared by the team-experiment, access and browser-review tests; stopped at the end."""
+    from tests import team_server as team
 
-    if reason := team_server.missing():
+    if reason := team.missing():
         pytest.skip(reason)
+    with team.team_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def team_experiments(tiny_repro, team_server):
+    """Three experiments queued on the tiny run and run two at a time against the team server
+    (tests/queued_experiments.py), every stage logging as user `pipeline`. Yields what the tests read."""
+    from tests.queued_experiments import EXPERIMENTS, run_queue
+    from tests.team_server import credentials
+
     # the tiny configuration as it was composed: an earlier test's `dvc exp run -S ...` leaves its
     # parameters and results in the shared workspace, and every experiment would rerun that stage
     reproduce_tiny(tiny_repro)
     baseline = commit_all(tiny_repro, "tiny run")  # what a user commits after `dvc repro`
-    with team_server.team_server() as server:
-        env = {**repro_env(), "MLFLOW_TRACKING_URI": server["url"]}
-        outcome = run_queue(tiny_repro, EXPERIMENTS, env, jobs=2)
-        yield {**server, **outcome, "repo": tiny_repro, "baseline": baseline, "env": env}
+    env = {**repro_env(), "MLFLOW_TRACKING_URI": team_server["url"], **credentials(team_server, "pipeline")}
+    outcome = run_queue(tiny_repro, EXPERIMENTS, env, jobs=2)
+    yield {**team_server, **outcome, "repo": tiny_repro, "baseline": baseline, "env": env}

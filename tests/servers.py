@@ -20,15 +20,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_mlflow(store_args: list[str], log: Path, timeout: float = 180, workers: int = 1) -> Iterator[str]:
-    """`mlflow server <store_args>` on a free loopback port; yields its URL once /health answers,
-    then stops this server and its workers only."""
+def serve_mlflow(store_args: list[str], log: Path, timeout: float = 180, workers: int = 1,
+                 env: dict | None = None) -> Iterator[str]:
+    """`mlflow server <store_args>` on a free loopback port (with `env`, default this process's);
+    yields its URL once /health answers, then stops this server and its workers only."""
     port = free_port()
     mlflow = Path(sys.executable).with_name("mlflow")
     with open(log, "w") as out:
         proc = subprocess.Popen([str(mlflow), "server", *store_args, "--host", "127.0.0.1", "--port", str(port),
                                  "--workers", str(workers)], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + timeout

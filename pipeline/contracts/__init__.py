@@ -8,6 +8,7 @@ a reader runs at the boundary; they import nothing heavier than numpy and pandas
 - fault_model: the fault DNN's ONNX interface (models/fault_dnn.onnx) the optimiser embeds
 - line: the line data (data/line/) the forecaster trains on and the monitor replays
 - process_model: the forecaster's ONNX interface (models/process_lstm.onnx) the monitor runs
-- inventory: the inventory log and daily series (data/inventory/), and the usage models
+- inventory/: the inventory log, its rules and catalogue (one set for prepare_inventory and the
+  prediction service), the daily series (data/inventory/), and the usage models
 - prices: the hourly price file (data/prices/prices.csv) the optimiser reads
 """

@@ -9,13 +9,21 @@
 Scaling lives in the metadata, not in the graph, because OMLT takes it as its own scaling
 object and wants input bounds in the scaled space. numpy only: the MILP stage imports this
 without torch.
+
+A network from outside is checked before the MILP sees it: its weights and biases finite and
+within +-optimize.max_abs_weight (`check_weights`: NaN, inf or 1e30 would make the bound LPs fail
+with a solver's traceback), and its sidecar description read with a size limit and no alias
+expansion beyond SIDECAR_MAX_NODES nodes (`read_sidecar`: a few hundred bytes of nested YAML
+aliases, a "billion laughs", expand to gigabytes).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from pipeline.contracts.fault_log import FEATURES, UNITS
 from pipeline.core.validation import DataValidationError
@@ -78,6 +86,116 @@ SCALING_KINDS = {"minmax": "x_scaled = (x - offset) / factor, offset = min, fact
                  "none": "the graph takes raw inputs (offset 0, factor 1)"}
 
 
+SIDECAR_MAX_BYTES = 16 * 1024   # a description is a few hundred bytes; anything this large is not one
+SIDECAR_MAX_NODES = 10_000       # YAML nodes after alias expansion (a description has about 50)
+SIDECAR_MAX_DEPTH = 20           # nested lists and mappings (a description has 2)
+
+
+def read_sidecar(path: str | Path) -> dict:
+    """A network's sidecar YAML, read safely: at most SIDECAR_MAX_BYTES, UTF-8, one document,
+    at most SIDECAR_MAX_DEPTH levels deep, aliases expanding to at most SIDECAR_MAX_NODES nodes and
+    none recursive, safe tags only. Every
+    problem is one DataValidationError naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: network description not found")
+    if not path.is_file():
+        raise DataValidationError(path, "not a file: the network's description is a YAML file")
+    size = path.stat().st_size
+    if size > SIDECAR_MAX_BYTES:
+        raise DataValidationError(path, f"{size} bytes: a network's description is a few hundred bytes; refused "
+                                        f"above {SIDECAR_MAX_BYTES}")
+    with path.open("rb") as fh:
+        raw = fh.read(SIDECAR_MAX_BYTES + 1)
+    try:
+        text = raw.decode("utf-8")
+        _shallow(text, path)  # before composing: PyYAML's composer recurses once per level
+        _bounded(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        return yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        first = " ".join(str(exc).split())
+        raise DataValidationError(path, f"not valid YAML for a description (safe tags only): {first[:300]}") from None
+    except RecursionError:
+        raise DataValidationError(path, "nested too deeply to be a network's description") from None
+
+
+def _shallow(text: str, path: Path) -> None:
+    """Refuse YAML nested deeper than SIDECAR_MAX_DEPTH before PyYAML reads it: its scanner is
+    quadratic in the depth of flow brackets (20,000 `[` take a minute) and its composer recurses
+    once per level. Brackets are counted wherever they stand, quoted or not (a description has
+    no deep brackets, so over-counting refuses nothing real); block nesting from the events."""
+    depth = 0
+    for bracket in _BRACKETS.findall(text):
+        depth += 1 if bracket in "[{" else -1
+        if depth > SIDECAR_MAX_DEPTH:
+            break
+    else:
+        for item in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(item, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > SIDECAR_MAX_DEPTH:
+                    break
+            elif isinstance(item, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+        else:
+            return
+    raise DataValidationError(path, f"nested more than {SIDECAR_MAX_DEPTH} levels deep: not a network's description")
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _bounded(root, path: Path) -> None:
+    """Refuse a composed YAML document whose aliases expand beyond SIDECAR_MAX_NODES nodes or
+    refer to themselves (counted on the node graph, never expanded)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise DataValidationError(path, "a YAML alias refers to itself (a recursive structure): not a description")
+        open_nodes.add(key)
+        if isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(item) for item in node.value)
+        else:
+            total = 1
+        open_nodes.discard(key)
+        if total > SIDECAR_MAX_NODES:
+            raise DataValidationError(path, f"its YAML aliases expand to more than {SIDECAR_MAX_NODES} nodes (a "
+                                            "\"billion laughs\"?): a network's description has about 50")
+        sizes[key] = total
+        return total
+
+    if root is not None:
+        size(root)
+
+
+def check_weights(weights: list[np.ndarray], biases: list[np.ndarray], path: str | Path,
+                  max_abs: float | None = None, what: str = "layer") -> None:
+    """Every weight and bias finite and, with `max_abs` (optimize.max_abs_weight), within +-max_abs;
+    otherwise one DataValidationError naming the layer, the value and where it is."""
+    for i, (w, b) in enumerate(zip(weights, biases), 1):
+        for kind, values in (("weights", np.asarray(w, float)), ("biases", np.asarray(b, float))):
+            bad = ~np.isfinite(values)
+            if bad.any():
+                at = np.unravel_index(int(np.argmax(bad)), values.shape)
+                raise DataValidationError(path, f"{what} {i} {kind}: {int(bad.sum())} value(s) NaN or infinite (first "
+                                                f"{values[at]} at {list(map(int, at))}); the optimiser cannot embed "
+                                                "such a network: retrain or re-export it")
+            if max_abs is not None and values.size and np.abs(values).max() > max_abs:
+                at = np.unravel_index(int(np.argmax(np.abs(values))), values.shape)
+                raise DataValidationError(path, f"{what} {i} {kind}: {values[at]:g} at {list(map(int, at))} is beyond "
+                                                f"+-{max_abs:g} (optimize.max_abs_weight): no trained network comes "
+                                                "near it and the MILP's bounds cannot be computed from it")
+
+
 def validate_foreign(meta: dict, path: str | Path) -> FaultModelMetadata:
     """Check the description of a network trained elsewhere (sidecar keys): `inputs`, our six
     names in the graph's column order; `scaling` of a kind in SCALING_KINDS; `output: logit`;
@@ -85,25 +203,28 @@ def validate_foreign(meta: dict, path: str | Path) -> FaultModelMetadata:
     path = Path(path)
     if not isinstance(meta, dict):
         raise DataValidationError(path, "the network's description must be a mapping of keys (docs/fault.md)")
-    inputs = list(meta.get("inputs") or [])
+    given = meta.get("inputs")
+    inputs = [str(name) for name in given] if isinstance(given, list) else []
     if sorted(inputs) != sorted(FEATURES):
         raise DataValidationError(path, f"'inputs' must name each of {list(FEATURES)} once, in the graph's column "
-                                        f"order; got {inputs}")
+                                        f"order; got {inputs!r:.300}")
     columns = tuple(FEATURES.index(name) for name in inputs)
     units = meta.get("units")
+    if units is not None and not isinstance(units, list):
+        raise DataValidationError(path, f"'units' must be a list, one unit per input; got {units!r:.200}")
     if units is not None:
         wrong = [f"{name} in {u!r} (expected {UNITS[FEATURES.index(name)]!r})" for name, u in zip(inputs, units)
                  if str(u) != UNITS[FEATURES.index(name)]]
         if wrong or len(units) != len(inputs):
-            raise DataValidationError(path, f"'units' must match the contract: {wrong or units}; convert the inputs "
+            raise DataValidationError(path, f"'units' must match the contract: {wrong or units!r:.300}; convert the inputs "
                                             "or retrain (the optimiser's box is in these units)")
     if str(meta.get("output", "")) != OUTPUT:
         raise DataValidationError(path, f"'output' must be '{OUTPUT}' (the graph ends at the logit; a final Sigmoid "
-                                        f"is refused: export without it), got {meta.get('output')!r}")
+                                        f"is refused: export without it), got {meta.get('output')!r:.200}")
     scaling = meta.get("scaling") or {}
     kind = scaling.get("kind") if isinstance(scaling, dict) else None
-    if kind not in SCALING_KINDS:
-        raise DataValidationError(path, f"'scaling.kind' must be one of {sorted(SCALING_KINDS)}, got {kind!r}")
+    if not isinstance(kind, str) or kind not in SCALING_KINDS:
+        raise DataValidationError(path, f"'scaling.kind' must be one of {sorted(SCALING_KINDS)}, got {kind!r:.200}")
     n = len(FEATURES)
     back = np.argsort(columns)  # graph order -> FEATURES order
     if kind == "none":
@@ -122,9 +243,12 @@ def _vector(meta: dict, key: str, path: Path, n: int) -> np.ndarray:
     value = meta
     for part in key.split("."):
         value = value.get(part) if isinstance(value, dict) else None
-    arr = np.asarray(value if value is not None else [], dtype=float)
+    try:
+        arr = np.asarray(value if value is not None else [], dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        arr = np.asarray([])
     if arr.shape != (n,) or not np.all(np.isfinite(arr)):
-        raise DataValidationError(path, f"metadata '{key}' must be {n} finite numbers, got {value!r}")
+        raise DataValidationError(path, f"metadata '{key}' must be {n} finite numbers, got {value!r:.200}")
     return arr
 
 
@@ -133,14 +257,16 @@ def validate_metadata(meta: dict, path: str | Path) -> FaultModelMetadata:
     and the key otherwise (missing keys, inputs in another order, scaling that is not min-max,
     vectors of the wrong length, non-finite or non-positive factors)."""
     path = Path(path)
+    if not isinstance(meta, dict):
+        raise DataValidationError(path, "its metadata must be a mapping of keys")
     missing = [k for k in REQUIRED_METADATA if k not in meta]
     if missing:
         raise DataValidationError(path, f"metadata lacks {missing}")
-    if list(meta["inputs"]) != list(FEATURES):
-        raise DataValidationError(path, f"inputs {meta['inputs']} do not match the contract {list(FEATURES)}")
+    if meta["inputs"] != list(FEATURES):
+        raise DataValidationError(path, f"inputs {meta['inputs']!r:.300} do not match the contract {list(FEATURES)}")
     scaling = meta["scaling"]
     if not isinstance(scaling, dict) or scaling.get("kind") != "minmax":
-        raise DataValidationError(path, f"scaling must be {{'kind': 'minmax', ...}}, got {scaling!r}")
+        raise DataValidationError(path, f"scaling must be {{'kind': 'minmax', ...}}, got {scaling!r:.300}")
     n = len(FEATURES)
     offset = _vector(meta, "scaling.offset", path, n)
     factor = _vector(meta, "scaling.factor", path, n)

@@ -47,9 +47,12 @@ SEGMENT_MISSING = Reason("segment_missing", "{column} is empty: the row names no
 # Prices (pipeline/contracts/prices.py).
 TIME_NOT_IN_ZONE = Reason("time_not_in_zone", "{column} does not exist or is ambiguous in the time zone {detail} "
                                               "(a DST change: give UTC offsets or data.prices.timezone)")
+PARTIAL_HOUR = Reason("partial_hour", "{column}: the row's hour holds too few rows to make an hourly price {detail} "
+                                      "(data.prices.partial_hour)")
 
-# Chemical inventory log (pipeline/data/inventory/stage.py, cas.py).
+# Chemical inventory log (pipeline/contracts/inventory/rules.py, cas.py).
 ID_INVALID = Reason("id_invalid", "id is not a whole day number >= 1")
+ID_IMPLAUSIBLE = Reason("id_implausible", "id is a day beyond the plausible length of a log {detail}")
 AMOUNT_MISSING = Reason("amount_missing", "amount_taken is empty")
 AMOUNT_NOT_A_NUMBER = Reason("amount_not_a_number", "amount_taken is not a number")
 AMOUNT_NOT_FINITE = Reason("amount_not_finite", "amount_taken is NaN or infinite")
@@ -72,9 +75,9 @@ DUPLICATE_RECORD = Reason("duplicate_record", "the same record as an earlier row
 BY_LOADER: dict[str, tuple[Reason, ...]] = {
     "fault": (NOT_A_TIMESTAMP, NOT_A_NUMBER, OUT_OF_RANGE, NOT_WHOLE_NUMBER, UNKNOWN_LABEL, DUPLICATE_TIMESTAMP),
     "line": (NOT_A_TIMESTAMP, NOT_A_NUMBER, DUPLICATE_TIMESTAMP, TIMESTAMP_OUT_OF_ORDER, SEGMENT_MISSING),
-    "inventory": (ID_INVALID, AMOUNT_MISSING, AMOUNT_NOT_A_NUMBER, AMOUNT_NOT_FINITE, AMOUNT_NEGATIVE,
+    "inventory": (ID_INVALID, ID_IMPLAUSIBLE, AMOUNT_MISSING, AMOUNT_NOT_A_NUMBER, AMOUNT_NOT_FINITE, AMOUNT_NEGATIVE,
                   UNIT_UNKNOWN, LOCATION_UNKNOWN, CHEMICAL_UNKNOWN, CAS_MISSING, CAS_MALFORMED, CAS_CHECK_DIGIT,
                   CAS_NAME_CONFLICT, LOG_REASON_UNKNOWN, MASS_WITHOUT_DENSITY, VOLUME_WITHOUT_DENSITY,
                   AMOUNT_IMPLAUSIBLE, DUPLICATE_RECORD),
-    "prices": (NOT_A_NUMBER, NOT_A_TIMESTAMP, TIME_NOT_IN_ZONE, DUPLICATE_TIMESTAMP),
+    "prices": (NOT_A_NUMBER, NOT_A_TIMESTAMP, TIME_NOT_IN_ZONE, DUPLICATE_TIMESTAMP, PARTIAL_HOUR),
 }

@@ -7,6 +7,8 @@
   user can fix) prints one line, `<stage>: error: <what, where, which key>`, and exits 1. The
   traceback is for developers: `--debug` or PIPELINE_DEBUG=1 shows it. Any other exception is a
   bug and keeps its traceback.
+- A tracking server with logins that refuses the stage (HTTP 401: no or wrong credentials; 403:
+  no permission) is an expected error too: one line naming the user and what to set.
 """
 from __future__ import annotations
 
@@ -18,12 +20,13 @@ import sys
 from collections.abc import Callable, Iterator
 
 from pipeline.core.processes import Interrupted, stop_on_signals
+from pipeline.core.staging import OutputsNotMovedError
 
 DEBUG_ENV = "PIPELINE_DEBUG"
 DEBUG_FLAG = "--debug"
 # Errors that describe the user's input or settings. Stages add their own (e.g. the solver's).
 EXPECTED: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError, NotADirectoryError,
-                                            PermissionError)
+                                            PermissionError, OutputsNotMovedError)
 
 
 def stage_parser(description: str, overrides: bool = True) -> argparse.ArgumentParser:
@@ -52,6 +55,35 @@ def take_debug_flag(argv: list[str]) -> list[str]:
     return [a for a in argv if a != DEBUG_FLAG]
 
 
+def access_refused(exc: BaseException) -> str | None:
+    """One line when a tracking server with logins refused the request (HTTP 401 / 403), else None."""
+    code = getattr(exc, "error_code", None)
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if code == "UNAUTHENTICATED":
+        return ("the MLflow tracking server refused the request: not authenticated (set MLFLOW_TRACKING_USERNAME "
+                "and MLFLOW_TRACKING_PASSWORD; docs/security.md)" if not user else
+                f"the MLflow tracking server refused user {user!r}: wrong password (MLFLOW_TRACKING_PASSWORD)")
+    if code == "PERMISSION_DENIED":
+        return (f"the MLflow tracking server refused user {user!r}: no permission for this (an admin grants it: "
+                "python -m pipeline.core.mlflow_access grant <user> EDIT; docs/security.md)")
+    return None
+
+
+def new_password(env: str, what: str) -> str:
+    """A password to set for `what`: from $`env`, else asked twice on the terminal; ValueError otherwise."""
+    import getpass
+
+    password = os.environ.get(env)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise ValueError(f"no password for {what}: set ${env} or run in a terminal to be asked")
+    first = getpass.getpass(f"password for {what}: ")
+    if first != getpass.getpass("again: "):
+        raise ValueError("the two passwords differ")
+    return first
+
+
 def message(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and len(exc.args) == 1:
         return str(exc.args[0])
@@ -78,6 +110,13 @@ def expected_errors(stage: str, expected: tuple[type[BaseException], ...] = ()) 
         print(f"{stage}: error: {lines[0]}", file=sys.stderr)
         for line in lines[1:]:
             print(f"{stage}: error: {line}", file=sys.stderr)
+        print(f"{stage}: (run with {DEBUG_FLAG} or {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
+        raise SystemExit(1) from None
+    except Exception as exc:
+        refused = access_refused(exc)
+        if refused is None or debugging():
+            raise
+        print(f"{stage}: error: {refused}", file=sys.stderr)
         print(f"{stage}: (run with {DEBUG_FLAG} or {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
         raise SystemExit(1) from None
 

@@ -7,6 +7,10 @@ the git commit of the code, as tags and in its description. The alias `champion`
 the new version only when the stage says it beats its baselines; otherwise the alias stays
 where it was (the last version that did), and the stage says so. Versions are never deleted,
 so `models:/<name>@champion` always means the deployed model and its history stays browsable.
+Every move of the alias, by a stage or by hand (`promote ... --reason`), is signed: who, when,
+why and the evidence, as tags of the version and as a run of the audit experiment
+(pipeline/core/promotion.py). Names, versions and aliases are checked against MLflow's rules
+before any query (pipeline/core/registry_names.py).
 """
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from pipeline.core import registry_names
 from pipeline.core.config import origin_root, require
+from pipeline.core.promotion import BY_HAND, audit_experiment, audit_trail, move_alias
 
 TAG_PREFIX_METRIC = "metric."
 TAG_PREFIX_DATASET = "dataset."
@@ -41,6 +47,7 @@ class Registration:
     champion_version: str | None   # the version the alias points to now (None: no version holds it)
     beats_baselines: bool
     reason: str
+    audit_run: str | None = None   # the promotion's audit run, when this registration moved the alias
 
     @property
     def is_champion(self) -> bool:
@@ -54,7 +61,8 @@ class Registration:
         """One plain sentence for the stage's output."""
         head = f"registered {self.name} version {self.version}"
         if self.is_champion:
-            return f"{head}; alias '{self.alias}' -> version {self.version} ({self.reason})"
+            return (f"{head}; alias '{self.alias}' -> version {self.version} ({self.reason}; "
+                    f"audit run {self.audit_run})")
         where = (f"stays on version {self.champion_version}" if self.champion_version
                  else "is held by no version: nothing deployable")
         return f"{head}; it does NOT beat its baselines ({self.reason}), so alias '{self.alias}' {where}"
@@ -66,11 +74,11 @@ class Registration:
 
 def model_name(cfg: DictConfig, stage_model: str) -> str:
     """Registered model name of `stage_model` (fault | process | inventory) from conf."""
-    return str(require(cfg, f"tracking.registry.models.{stage_model}"))
+    return registry_names.model_name(str(require(cfg, f"tracking.registry.models.{stage_model}")))
 
 
 def alias_of(cfg: DictConfig) -> str:
-    return str(require(cfg, "tracking.registry.alias"))
+    return registry_names.alias(str(require(cfg, "tracking.registry.alias")), setting=True)
 
 
 def champion_uri(cfg: DictConfig, stage_model: str) -> str:
@@ -145,14 +153,17 @@ def _version_description(stage: str, verdict: Verdict, metrics: dict[str, float]
 
 
 def register(model_uri: str, name: str, verdict: Verdict, *, stage: str, metrics: dict[str, float],
-             datasets: dict[str, Path], about: str, alias: str = "champion", client=None) -> Registration:
+             datasets: dict[str, Path], about: str, audit_experiment: str, alias: str = "champion",
+             client=None) -> Registration:
     """Register `model_uri` (a logged model) as a new version of `name` with its identifiers;
-    move `alias` to it only if `verdict.beats_baselines`. Call inside the stage's MLflow run."""
+    move `alias` to it only if `verdict.beats_baselines`, signed by the stage (its audit run in
+    `audit_experiment`). Call inside the stage's MLflow run."""
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     client = client or MlflowClient()
+    name, alias = registry_names.model_name(name), registry_names.alias(alias, setting=True)
     try:
         client.get_registered_model(name)
     except MlflowException:
@@ -166,10 +177,12 @@ def register(model_uri: str, name: str, verdict: Verdict, *, stage: str, metrics
     version = mlflow.register_model(model_uri, name, tags=tags).version
     client.update_model_version(name, version,
                                 description=_version_description(stage, verdict, metrics, digests, datasets, code))
+    audit_run = None
     if verdict.beats_baselines:
-        client.set_registered_model_alias(name, alias, version)
+        audit_run = move_alias(client, name, str(version), alias, f"stage {stage}: beats its baselines: {verdict.reason}",
+                               by=stage, audit_experiment=audit_experiment).audit_run
     return Registration(name, str(version), alias, champion_version(client, name, alias),
-                        verdict.beats_baselines, verdict.reason)
+                        verdict.beats_baselines, verdict.reason, audit_run)
 
 
 def log_and_register(cfg: DictConfig, stage_model: str, onnx_path: Path, example: dict[str, np.ndarray],
@@ -195,7 +208,7 @@ def log_and_register(cfg: DictConfig, stage_model: str, onnx_path: Path, example
                                  pip_requirements=[f"onnx=={onnx.__version__}", f"onnxruntime=={onnxruntime.__version__}"])
     return register(info.model_uri, model_name(cfg, stage_model), verdict, stage=stage,
                     metrics={k: float(v) for k, v in metrics.items() if v == v},  # NaN (nothing to score): left out
-                    datasets=datasets, about=about, alias=alias_of(cfg))
+                    datasets=datasets, about=about, alias=alias_of(cfg), audit_experiment=audit_experiment(cfg))
 
 
 def champion_version(client, name: str, alias: str) -> str | None:
@@ -238,16 +251,12 @@ def fetch(model_uri: str, dst: Path | None = None, client=None) -> FetchedModel:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    if not model_uri.startswith("models:/"):
-        raise ValueError(f"{model_uri!r}: expected models:/<name>@<alias> or models:/<name>/<version>")
+    name, alias, version = registry_names.model_uri(model_uri)  # checked before any query
     client = client or MlflowClient()
-    ref = model_uri.removeprefix("models:/")
-    name, sep, alias = ref.partition("@")
     try:
-        if sep:
+        if alias is not None:
             mv = client.get_model_version_by_alias(name, alias)
         else:
-            name, _, version = ref.rpartition("/")
             mv = client.get_model_version(name, version)
     except MlflowException as exc:
         raise _not_found(client, name, model_uri, exc) from exc
@@ -256,21 +265,23 @@ def fetch(model_uri: str, dst: Path | None = None, client=None) -> FetchedModel:
     return FetchedModel(path, name, str(mv.version), model_uri, dict(mv.tags))
 
 
-def promote(name: str, version: str, alias: str = "champion", client=None) -> str:
-    """Point `alias` at `version` by hand (tagged as such); returns the version it held before."""
+def promote(name: str, version: str, reason: str, *, audit_experiment: str, alias: str = "champion",
+            client=None) -> str:
+    """Point `alias` at `version` by hand, signed with `reason` (required: the audit trail's why);
+    returns the version it held before ("none")."""
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    client = client or MlflowClient()
-    before = champion_version(client, name, alias)
-    from mlflow.exceptions import MlflowException
+    from pipeline.core.promotion import check_reason
 
+    name, version = registry_names.model_name(name), registry_names.version(version)
+    alias, reason = registry_names.alias(alias, setting=True), check_reason(reason)
+    client = client or MlflowClient()
     try:
         client.get_model_version(name, version)
     except MlflowException as exc:
         raise _not_found(client, name, f"{name} version {version}", exc) from exc
-    client.set_registered_model_alias(name, alias, version)
-    client.set_model_version_tag(name, version, f"promoted_to_{alias}", "by hand")
-    return before or "none"
+    return move_alias(client, name, version, alias, reason, by=BY_HAND, audit_experiment=audit_experiment).previous
 
 
 def main() -> None:
@@ -278,26 +289,48 @@ def main() -> None:
 
     import mlflow
 
+    from pipeline.core.config import load_params
+    from pipeline.core.settings import tracking as settings_tracking
     from pipeline.core.tracking import tracking_uri
 
-    parser = argparse.ArgumentParser(description="Registered models of the pipeline: list them, or promote a version.")
+    parser = argparse.ArgumentParser(description="Registered models of the pipeline: list them, promote a version "
+                                                 "(signed), show the promotions' audit trail.")
+    parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="every registered model with its versions, verdicts and aliases")
-    p = sub.add_parser("promote", help="point an alias (default: champion) at a version")
+    p = sub.add_parser("promote", help="point an alias (default: tracking.registry.alias) at a version, signed")
     p.add_argument("name")
     p.add_argument("version")
-    p.add_argument("--alias", default="champion")
+    p.add_argument("--reason", required=True, help="why (recorded with who, when and the version's evidence)")
+    p.add_argument("--alias", default=None)
+    a = sub.add_parser("audit", help="the promotions recorded (newest first)")
+    a.add_argument("name", nargs="?", default=None, help="only this registered model")
     args = parser.parse_args()
-    mlflow.set_tracking_uri(tracking_uri())
+    cfg = load_params(args.params, {"tracking": settings_tracking.Tracking})
+    mlflow.set_tracking_uri(tracking_uri(cfg))
     client = mlflow.MlflowClient()
     if args.command == "promote":
-        before = promote(args.name, args.version, args.alias, client)
-        print(f"{args.name}: alias '{args.alias}' -> version {args.version} (was: {before})")
+        alias = args.alias or alias_of(cfg)
+        before = promote(args.name, args.version, args.reason, audit_experiment=audit_experiment(cfg), alias=alias,
+                         client=client)
+        print(f"{args.name}: alias '{alias}' -> version {registry_names.version(args.version)} (was: {before}); "
+              f"recorded in {audit_experiment(cfg)}")
+        return
+    if args.command == "audit":
+        names = [registry_names.model_name(args.name)] if args.name else None
+        for p in audit_trail(client, audit_experiment(cfg), names):
+            print(f"{p.when} {p.model} v{p.version} -> @{p.alias} (was {p.previous}) by {p.who} ({p.by}) "
+                  f"[{p.status}]: {p.why}")
         return
     for model in client.search_registered_models():
         aliases = {v: k for k, v in (model.aliases or {}).items()}
         print(model.name)
-        for mv in sorted(client.search_model_versions(f"name = '{model.name}'"), key=lambda v: int(v.version)):
+        try:
+            name = registry_names.model_name(model.name)
+        except registry_names.RegistryNameError as exc:  # made outside the pipeline: shown, not searched
+            print(f"  ({exc})")
+            continue
+        for mv in sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version)):
             mark = f"  @{aliases[mv.version]}" if mv.version in aliases else ""
             print(f"  version {mv.version}{mark}: beats baselines {mv.tags.get('beats_baselines', '?')}; "
                   f"{mv.tags.get('verdict', '')}")

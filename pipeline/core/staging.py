@@ -6,7 +6,9 @@ When the stage body returns, every file written there is moved into place (os.re
 file is old or new, never half written), folders named in `replace` are swapped whole (files of
 an earlier run that this run no longer writes do not survive), and the hidden folder goes. On an
 error, Ctrl-C or SIGTERM the hidden folder is removed and the real outputs are untouched, so a
-later stage or a direct command never takes a failed run's files for a result. After a SIGKILL
+later stage or a direct command never takes a failed run's files for a result. When the outputs
+cannot be moved in (an immutable or read-only folder), the stage ends with one line saying where
+(OutputsNotMovedError) and the MLflow runs it ended FINISHED meanwhile are marked FAILED. After a SIGKILL
 the folder stays behind, inert (no stage reads it, DVC tracks no path inside it); the stage's next
 start removes the folders of its own processes that are gone.
 
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.core import tracking
 from pipeline.core.processes import identity, is_gone
 
 PREFIX = ".partial-"
@@ -46,6 +49,49 @@ def remove_stale(root: Path, stage: str) -> list[Path]:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
+
+
+class OutputsNotMovedError(OSError):
+    """A stage's outputs could not be moved into place; the message says where and why."""
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files can be created in `folder` (or, if it does not exist yet, in its nearest
+    existing parent): an immutable folder or a read-only mount says no."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _targets(staging: Path, final: Path) -> set[Path]:
+    """The folders the files written in `staging` go to under `final` (and `final` itself)."""
+    folders = {final, final.parent}
+    for path in staging.rglob("*"):
+        rel = path.relative_to(staging)
+        if rel.parts[0] != SCRATCH and path.is_file():
+            folders.add((final / rel).parent)
+    return folders
+
+
+@contextlib.contextmanager
+def _moving(mark: int, finals: list[Path], stagings: list[Path]) -> Iterator[None]:
+    """Check that every target folder is writable before anything moves; turn a failed move into
+    OutputsNotMovedError and mark the runs the stage finished meanwhile (since `mark`) FAILED."""
+    checked = False
+    try:
+        blocked = sorted({t for s, f in zip(stagings, finals) for t in _targets(s, f) if not _writable(t)})
+        if blocked:
+            raise PermissionError(13, "folder not writable (read-only, or immutable: see lsattr -d)", str(blocked[0]))
+        checked = True
+        yield
+    except OSError as exc:
+        where = " -> ".join(str(x) for x in (exc.filename, exc.filename2) if x)
+        moved = ("some of its files may already be in place, the others were removed" if checked else
+                 "nothing of this run was moved in")
+        message = (f"its outputs could not be moved into place ({exc.strerror or exc}: {where}); {moved}; its "
+                   "MLflow run is marked FAILED. Make the folder writable and rerun")
+        tracking.fail_finished_since(mark, message)
+        raise OutputsNotMovedError(message) from None
 
 
 def _move_in(staging: Path, final: Path, replace: tuple[str, ...]) -> None:
@@ -74,6 +120,7 @@ def staged(cfg: DictConfig, stage: str, keys: tuple[str, ...] = ("reports",),
     quarantine file); no later stage takes them for a result."""
     replace, on_failure = replace or {}, on_failure or {}
     finals = {key: Path(str(cfg.paths[key])) for key in keys}
+    mark = tracking.finished_so_far()
     stagings = {}
     for key, final in finals.items():
         final.mkdir(parents=True, exist_ok=True)
@@ -92,8 +139,9 @@ def staged(cfg: DictConfig, stage: str, keys: tuple[str, ...] = ("reports",),
                     os.replace(stagings[key] / name, finals[key] / name)
         raise
     else:
-        for key, final in finals.items():
-            _move_in(stagings[key], final, tuple(replace.get(key, ())))
+        with _moving(mark, list(finals.values()), list(stagings.values())):
+            for key, final in finals.items():
+                _move_in(stagings[key], final, tuple(replace.get(key, ())))
     finally:
         for path in stagings.values():
             shutil.rmtree(path, ignore_errors=True)
@@ -126,13 +174,15 @@ def staged_dir(final: str | Path, whole: bool = False) -> Iterator[Path]:
     remove_stale(final.parent, final.name)
     staging = final.parent / _folder_name(final.name)
     staging.mkdir()
+    mark = tracking.finished_so_far()
     try:
         yield staging
-        if whole:
-            _swap_in(staging, final)
-        else:
-            final.mkdir(exist_ok=True)
-            _move_in(staging, final, ())
+        with _moving(mark, [final], [staging]):
+            if whole:
+                _swap_in(staging, final)
+            else:
+                final.mkdir(exist_ok=True)
+                _move_in(staging, final, ())
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

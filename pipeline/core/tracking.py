@@ -8,7 +8,9 @@ Every name that reaches MLflow as a metric or param key goes through `metric_nam
 allows only alphanumerics, `_ - . /`, spaces and, off Windows, colons). A stage's run carries its
 process (tags `pipeline.host`, `pipeline.pid`, `pipeline.pid_started`); a run whose process is
 gone (SIGKILL) is closed as KILLED the next time the stage starts, and an interrupted stage
-(Ctrl-C, SIGTERM) closes its own run as KILLED.
+(Ctrl-C, SIGTERM) closes its own run as KILLED. A run that ended FINISHED but whose stage then
+could not move its outputs into place (pipeline/core/staging.py) is marked FAILED afterwards
+(`fail_finished_since`).
 """
 from __future__ import annotations
 
@@ -56,13 +58,24 @@ def legal_names(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def tracking_uri(cfg: DictConfig | None = None) -> str:
+def tracking_uri(cfg: DictConfig | None = None, store: str | None = None) -> str:
+    """`store` when given (a trial's own), else MLFLOW_TRACKING_URI, conf/ (tracking.uri), or the
+    repository's sqlite:///<repo>/mlflow.db."""
+    if store:
+        return store
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
     configured = OmegaConf.select(cfg, "tracking.uri") if cfg is not None else None
     if configured:
         return str(configured)
     return f"sqlite:///{origin_root() / 'mlflow.db'}"
+
+
+def trial_store(folder: str | Path) -> str:
+    """The MLflow store of a trial written under `folder` (`python -m pipeline.data ... --out
+    folder`): `sqlite:///<folder>/mlflow.db`, artifacts beside it, whatever MLFLOW_TRACKING_URI
+    or conf/ say, so that trying a file never adds runs to the pipeline's store."""
+    return f"sqlite:///{Path(folder).resolve() / 'mlflow.db'}"
 
 
 # `dvc exp run` (queued or not) tells each stage which experiment it runs in.
@@ -97,10 +110,10 @@ def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _configure(cfg: DictConfig | None):
+def _configure(cfg: DictConfig | None, store: str | None = None):
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri(cfg))
+    mlflow.set_tracking_uri(tracking_uri(cfg, store))
     return mlflow
 
 
@@ -171,10 +184,11 @@ def pipeline_experiments(client, cfg: DictConfig | None = None) -> list[str]:
 
 @contextlib.contextmanager
 def stage_run(stage: str, cfg: DictConfig | None = None, params: dict | DictConfig | None = None,
-              run_name: str | None = None, tags: dict | None = None) -> Iterator[Any]:
+              run_name: str | None = None, tags: dict | None = None, store: str | None = None) -> Iterator[Any]:
     """An MLflow run in the stage's experiment, with its config subtree logged as params. Ends
-    FINISHED, FAILED on an error, KILLED when interrupted (Ctrl-C, SIGTERM)."""
-    mlflow = _configure(cfg)
+    FINISHED, FAILED on an error, KILLED when interrupted (Ctrl-C, SIGTERM). `store`: a tracking
+    URI that overrides every other (a trial's, `trial_store`)."""
+    mlflow = _configure(cfg, store)
     experiment_id = use_experiment(stage, cfg)
     from mlflow.tracking import MlflowClient
 
@@ -196,6 +210,38 @@ def stage_run(stage: str, cfg: DictConfig | None = None, params: dict | DictConf
         _end_run(run, "FAILED")
         raise
     mlflow.end_run("FINISHED")
+    record_finished(run.info.run_id, mlflow.get_tracking_uri())
+
+
+# Runs this process ended FINISHED, as (run id, tracking URI): the outputs of a stage are moved into
+# place after its run ends, and a run whose outputs then fail to move in is marked FAILED.
+_FINISHED: list[tuple[str, str]] = []
+
+
+def finished_so_far() -> int:
+    """How many runs this process has ended FINISHED (a mark for `fail_finished_since`)."""
+    return len(_FINISHED)
+
+
+def record_finished(run_id: str, uri: str) -> None:
+    """Count a run that a stage ended FINISHED outside stage_run (the sweep's parent run)."""
+    _FINISHED.append((run_id, uri))
+
+
+def fail_finished_since(mark: int, reason: str) -> list[str]:
+    """Mark FAILED the runs ended FINISHED after `mark` (finished_so_far() taken before), with the
+    reason as tag `pipeline.failed`. Never raises: the stage's own error is the one to report."""
+    from mlflow.tracking import MlflowClient
+
+    failed = []
+    for run_id, uri in _FINISHED[mark:]:
+        with contextlib.suppress(Exception):
+            client = MlflowClient(uri)
+            client.set_tag(run_id, "pipeline.failed", reason[:5000])
+            client.set_terminated(run_id, "FAILED")
+            failed.append(run_id)
+    del _FINISHED[mark:]
+    return failed
 
 
 def _end_run(run, status: str) -> None:

@@ -6,11 +6,12 @@ Row numbers are 1-based data rows as a spreadsheet shows them, with the header a
 """
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+
+from pipeline.core.io import write_csv
 
 
 class DataValidationError(ValueError):
@@ -82,15 +83,31 @@ class Quarantine:
         return out
 
     def write(self, path: str | Path) -> Path:
-        """Write the quarantined rows (an empty file with a header when there are none), atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the quarantined rows (an empty file with a header when there are none), atomically,
+        cells that would start a spreadsheet formula neutralised (pipeline/core/io.write_csv)."""
         out = self.rows()
         out.insert(0, "source_file", self.source)
-        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-        out.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-        return path
+        return write_csv(out, path)
+
+
+def read_text_csv(file: str | Path, separator: str) -> pd.DataFrame:
+    """A CSV file as text cells (empty cells NaN), data rows numbered from 0 (file_row gives the
+    line); every way it can fail to be a table is one DataValidationError naming the file: not
+    UTF-8, not parseable with `separator`, empty, or rows with more fields than the header (pandas
+    would silently take the extra leading fields as an index)."""
+    try:
+        df = pd.read_csv(file, sep=separator, dtype=str, keep_default_na=False, na_values=[""])
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(file, f"not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8 "
+                                        "CSV") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        first = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise DataValidationError(file, f"not a readable CSV with separator {separator!r} ({first})") from None
+    if not isinstance(df.index, pd.RangeIndex):
+        raise DataValidationError(file, f"its rows have more fields than its header names ({len(df.columns)}: "
+                                        f"{list(df.columns)[:10]}): a wrong separator, or a value holding an "
+                                        f"unquoted {separator!r}?")
+    return df
 
 
 def require_columns(df: pd.DataFrame, required: list[str], file: str | Path) -> None:

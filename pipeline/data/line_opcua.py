@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from omegaconf import DictConfig
 
 from pipeline.contracts.line import TIMESTAMP
 from pipeline.contracts.opcua_nodes import node_id
+from pipeline.core.opcua_security import LINE, POLICY_NONE, POLICY_SECURE, Settings, secure_server, with_policy
 from pipeline.data.line.generator import LineSimulator
 from pipeline.data.line.stage import generated_specs
 from pipeline.data.line.stations import station_groups
@@ -86,6 +88,7 @@ class LineServer:
         await self.server.init()
         self.server.set_endpoint(self.endpoint)
         self.server.set_server_name("tablet-pipeline simulated line")
+        await secure_server(self.server, Settings.from_conf(self.live.security), LINE)
         idx = await self.server.register_namespace(str(self.live.namespace))
         line = self.cfg.data.line
         periods = channel_periods(line)
@@ -141,7 +144,7 @@ class LineServer:
 async def serve(cfg: DictConfig, speed: float, start: pd.Timestamp | None, end: pd.Timestamp | None) -> None:
     server = await LineServer(cfg).start()
     print(f"simulated line on {server.endpoint} ({len(server.nodes)} tags, namespace {cfg.live.namespace}), "
-          f"speed {speed:g}x", flush=True)
+          f"speed {speed:g}x; {Settings.from_conf(cfg.live.security).describe()}", flush=True)
     try:
         n = await server.publish(speed, start, end)
         print(f"published {n} s of line; serving the last values until Ctrl-C", flush=True)
@@ -159,8 +162,12 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=None, help="x real time (default: live.server.speed; 0 = flat out)")
     parser.add_argument("--from", dest="start", default=None, help="first line timestamp (default: live.server.start)")
     parser.add_argument("--to", dest="end", default=None, help="stop publishing at this line timestamp")
+    parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
+                        help="OPC UA security (default: live.security.policy; None only for local tries)")
     args = parser.parse_args()
     cfg = load_params(args.params, {"live": live.Live, "data.line": data_line.DataLine, "seed": run.Seed})
+    if args.security_policy:
+        cfg = with_policy(cfg, args.security_policy)
     s = cfg.live.server
     start = args.start or s.get("start")
     try:
@@ -171,8 +178,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     from pipeline.core.cli import expected_errors, take_debug_flag
 
     sys.argv = [sys.argv[0], *take_debug_flag(sys.argv[1:])]

@@ -1,9 +1,10 @@
 """`python -m pipeline.inventory` (stage train_inventory),
 `python -m pipeline.inventory forecast --days 14` (next days per chemical and reorder advice) and
-`python -m pipeline.inventory serve` (HTTP service of the registered champion, conf/serve);
+`python -m pipeline.inventory serve` (HTTP service of the registered champion, conf/serve; server.py);
 each takes Hydra overrides of params.yaml after the command (`serve serve.port=8001`)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -50,7 +51,7 @@ def forecast(cfg, days: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table, daily
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None):
     parser = stage_parser(__doc__.splitlines()[0], overrides=False)
     parser.add_argument("words", nargs="*", metavar="[command] overrides",
                         help=f"{' | '.join(COMMANDS)} (default train), then Hydra overrides")
@@ -58,23 +59,34 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="serve: models:/<name>@<alias> or models:/<name>/<version> (default: serve.model)")
     parser.add_argument("--host", default=None, help="serve: address to bind (default: serve.host, loopback)")
     parser.add_argument("--port", default=None, help="serve: port (default: serve.port)")
-    args = parser.parse_args()
-    command = args.words[0] if args.words and args.words[0] in COMMANDS else "train"
-    overrides = args.words[1:] if args.words and args.words[0] in COMMANDS else args.words
+    parser.add_argument("--workers", default=None, help="serve: worker processes (default: serve.workers)")
+    parser.add_argument("--open", action="store_true", default=None,
+                        help="serve: without a bearer token, on loopback only (default: serve.auth.open)")
+    args = parser.parse_args(argv)
+    words = args.words
+    args.command = words[0] if words and words[0] in COMMANDS else "train"
+    args.overrides = words[1:] if words and words[0] in COMMANDS else list(words)
     # the flags are overrides by another name: checked by the same schema
     flags = {"serve.model": args.model, "serve.host": args.host, "serve.port": args.port,
+             "serve.workers": args.workers, "serve.auth.open": "true" if args.open else None,
              "model.inventory.reorder.default_days": args.days}
-    overrides += [f"{key}={value}" for key, value in flags.items() if value is not None]
-    cfg = load_params(args.params, SETTINGS[command], overrides)
+    args.overrides += [f"{key}={value}" for key, value in flags.items() if value is not None]
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    command = args.command
+    cfg = load_params(args.params, SETTINGS[command], args.overrides)
     if command == "serve":
         import mlflow
 
         from pipeline.core.tracking import tracking_uri
-        from pipeline.inventory.service import serve as start_service
+        from pipeline.inventory.server import serve
 
         mlflow.set_tracking_uri(tracking_uri(cfg))
         s = cfg.serve
-        start_service(str(s.model), str(s.host), int(s.port), float(s.max_body_mb))
+        serve(s, str(s.model), str(s.host), int(s.port), int(s.workers), bool(s.auth.open))
         return
     if command == "forecast":
         table, daily = forecast(cfg, None)
@@ -99,6 +111,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from pipeline.core.cli import take_debug_flag
     from pipeline.core.registry import ModelNotFound
 
-    run_stage("inventory", main, expected=(ModelNotFound,))
+    serving = parse_args(take_debug_flag(sys.argv[1:])).command == "serve"
+    run_stage("inventory service" if serving else "inventory", main, expected=(ModelNotFound,))

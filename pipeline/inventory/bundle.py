@@ -3,8 +3,8 @@
 Registered model version = MLflow onnx flavor of the LSTM (signature and input example of its
 three inputs) whose `extra_files/` folder holds what `python -m pipeline.inventory forecast`
 reads from models/: both ONNX files and the selection record (per-chemical model choice,
-series scales, error sd), plus the catalogue the raw log is validated against and the
-reorder settings. A service needs nothing else: no params.yaml, no training data.
+series scales, error sd), plus the catalogue and limits the raw log is judged by (the record
+prepare_inventory's rules read from data.inventory) and the reorder settings. A service needs nothing else: no params.yaml, no training data.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.contracts.inventory import LINEAR_FILE, LSTM_FILE, SELECTION_FILE
+from pipeline.contracts.inventory.catalogue import Catalogue
 from pipeline.core import registry
 
 CATALOGUE_FILE = "inventory_catalogue.json"
@@ -24,11 +25,9 @@ STAGE_MODEL = "inventory"  # key of tracking.registry.models
 
 
 def catalogue_record(cfg: DictConfig) -> dict:
-    """What the service validates raw rows with (data.inventory's catalogue) and its reorder defaults."""
-    icfg = cfg.data.inventory
-    return {"day_one": str(icfg.day_one),
-            "chemicals": OmegaConf.to_container(icfg.chemicals, resolve=True),
-            "locations": list(icfg.locations) if icfg.get("locations") else None,
+    """What the service judges raw rows with, exactly as prepare_inventory judged the training rows
+    (the catalogue and its limits: pipeline/contracts/inventory/catalogue.py), and its reorder defaults."""
+    return {**Catalogue.from_config(cfg.data.inventory).record(),
             "reorder": OmegaConf.to_container(cfg.model.inventory.reorder, resolve=True)}
 
 

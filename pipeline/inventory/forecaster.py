@@ -1,6 +1,7 @@
 """A registered inventory forecaster loaded for serving: what answering a request needs, prepared
-once at start (ONNX sessions open, the catalogue the raw log is checked against validated,
-series positions and scales looked up), so a request pays only for its own rows.
+once at start (ONNX sessions open, the catalogue and limits the stage judged the training rows
+with, read back from the bundle and validated, series positions and scales looked up), so a
+request pays only for its own rows.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from pipeline.contracts.inventory import LINEAR_FILE, LSTM_FILE, SELECTION_FILE
 from pipeline.core import registry
 from pipeline.core.onnx_io import read_metadata, session
-from pipeline.data.inventory.stage import Catalogue
+from pipeline.contracts.inventory.catalogue import Catalogue
 from pipeline.inventory.bundle import CATALOGUE_FILE, EXTRA
 
 
@@ -33,7 +34,12 @@ class ServedUsageForecaster:
     scale: np.ndarray = field(init=False)                       # [series] as the models were trained
 
     def __post_init__(self) -> None:
-        self.checks = Catalogue.from_config(self.catalogue)
+        try:
+            self.checks = Catalogue.from_config(self.catalogue, where=f"{self.uri} {CATALOGUE_FILE}")
+        except ValueError as exc:
+            raise ValueError(f"{exc}: a version registered before its bundle carried the loader's limits cannot "
+                             "judge a request as the stage did; serve a newer version or retrain "
+                             "(dvc repro train_inventory)") from None
         self.position = {tuple(k): i for i, k in enumerate(self.selection["keys"])}
         self.scale = np.asarray(self.selection["scale"], dtype=float)
 

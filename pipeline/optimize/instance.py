@@ -95,6 +95,13 @@ def _pair(section: DictConfig) -> tuple[float, float]:
     return float(section.min), float(section.max)
 
 
+def machine_kwh_per_unit(energy: DictConfig, inputs: dict[str, float]):
+    """alpha P + beta S + gamma V (conf/costs machine_energy), kWh per unit at the press inputs
+    `inputs` (floats, or arrays of them: a realised day's hourly inputs)."""
+    return (float(energy.alpha_kwh_per_kN) * inputs["pressure_kN"] + float(energy.beta_kwh_per_rpm) * inputs["speed_rpm"]
+            + float(energy.gamma_kwh_per_mm_s) * inputs["vibration_mm_s"])
+
+
 def build_instance(cfg: DictConfig, prices: pd.DataFrame) -> Instance:
     """The instance of `cfg.optimize` and `cfg.costs` over `prices` (timestamp, price); their
     ranges are checked when the config loads (pipeline/core/settings/optimize.py, costs.py)."""
@@ -113,9 +120,7 @@ def build_instance(cfg: DictConfig, prices: pd.DataFrame) -> Instance:
     blocks = days if scope == "day" else [np.arange(hours)]
     demand = [math.ceil(float(prod.demand_per_day) * len(b) / 24.0 - 1e-9) for b in blocks]
     fixed = {k: float(v) for k, v in opt.fixed_inputs.items()}
-    machine = (float(costs.machine_energy.alpha_kwh_per_kN) * fixed["pressure_kN"]
-               + float(costs.machine_energy.beta_kwh_per_rpm) * fixed["speed_rpm"]
-               + float(costs.machine_energy.gamma_kwh_per_mm_s) * fixed["vibration_mm_s"])
+    machine = machine_kwh_per_unit(costs.machine_energy, fixed)
     inst = Instance(
         timestamps=stamps, price=prices[PRICE].to_numpy(float),
         outside_temperature=profile[stamps.hour], presses=presses, fixed=fixed,

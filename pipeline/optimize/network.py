@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
-import yaml
 
 from pipeline.contracts import fault_log
 from pipeline.contracts.fault_model import (INPUT, REQUIRED_METADATA, SIDECAR_SOURCE, FaultModelMetadata,
-                                            validate_foreign, validate_metadata)
+                                            check_weights, read_sidecar, validate_foreign, validate_metadata)
 from pipeline.core.onnx_io import METADATA_KEY
 from pipeline.core.validation import DataValidationError
 
@@ -127,6 +128,10 @@ def _readable(path: Path) -> onnx.ModelProto:
         raise DataValidationError(path, f"not a readable ONNX model ({type(exc).__name__}: {exc})") from None
     if not model.graph.node:
         raise DataValidationError(path, "not an ONNX model with a graph (no nodes): a different file type?")
+    external = [t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external:  # weights in other files, named by the model: never read files a model points at
+        raise DataValidationError(path, f"its weights {external[:3]} are stored in external files: export the network "
+                                        "with its weights inside the .onnx file")
     return model
 
 
@@ -135,7 +140,12 @@ def describe(path: Path, model: onnx.ModelProto) -> FaultModelMetadata:
     keys, or a sidecar YAML beside the file (<model>.yaml) for a network trained elsewhere."""
     props = {p.key: p.value for p in model.metadata_props}
     if METADATA_KEY in props:
-        meta = json.loads(props[METADATA_KEY])
+        try:
+            meta = json.loads(props[METADATA_KEY])
+        except ValueError as exc:
+            raise DataValidationError(path, f"its metadata '{METADATA_KEY}' is not JSON ({exc})") from None
+        if not isinstance(meta, dict):
+            raise DataValidationError(path, f"its metadata '{METADATA_KEY}' must be a mapping of keys")
         if meta.get("source") == SIDECAR_SOURCE:
             return validate_foreign(meta, path)
         missing = [k for k in REQUIRED_METADATA if k not in meta]
@@ -149,21 +159,18 @@ def describe(path: Path, model: onnx.ModelProto) -> FaultModelMetadata:
         return checked
     sidecar = path.with_suffix(".yaml")
     if sidecar.exists():
-        try:
-            meta = yaml.safe_load(sidecar.read_text())
-        except yaml.YAMLError as exc:
-            raise DataValidationError(sidecar, f"not valid YAML ({exc})") from None
-        return validate_foreign(meta, sidecar)
+        return validate_foreign(read_sidecar(sidecar), sidecar)
     raise DataValidationError(path, f"nothing says what its inputs are: put a YAML beside it ({sidecar.name}: inputs in "
                                     "the graph's order, units, scaling, output: logit, train_min/train_max; "
                                     "docs/fault.md) or attach one with `python -m pipeline.optimize.network attach "
                                     f"{path.name} {sidecar.name}`")
 
 
-def load_fault_network(path: str | Path) -> FaultNetwork:
+def load_fault_network(path: str | Path, max_abs_weight: float | None = None) -> FaultNetwork:
     """Read and check the fault DNN: six inputs (our contract, or a network trained elsewhere
-    with its sidecar description), dense ReLU layers, one logit output. Anything else is refused
-    with the reason and the file."""
+    with its sidecar description), dense ReLU layers, one logit output, finite weights (within
+    +-`max_abs_weight`, optimize.max_abs_weight, when given; also once the input scaling is
+    folded in). Anything else is refused with the reason and the file."""
     from omlt.io import load_onnx_neural_network
     from omlt.neuralnet.layer import DenseLayer
 
@@ -189,30 +196,66 @@ def load_fault_network(path: str | Path) -> FaultNetwork:
         raise DataValidationError(path, f"network maps {weights[0].shape[0]} inputs to {weights[-1].shape[1]} "
                                         "outputs; the contract is 6 -> 1")
     weights[0] = weights[0][np.argsort(checked.columns)]  # first-layer rows in FEATURES order
-    return FaultNetwork(path, weights, [np.asarray(layer.biases, float).reshape(-1) for layer in dense],
-                        checked.scaling.offset, checked.scaling.factor, checked.train_min, checked.train_max,
-                        checked.columns)
+    biases = [np.asarray(layer.biases, float).reshape(-1) for layer in dense]
+    check_weights(weights, biases, path, max_abs_weight)
+    net = FaultNetwork(path, weights, biases, checked.scaling.offset, checked.scaling.factor, checked.train_min,
+                       checked.train_max, checked.columns)
+    with np.errstate(all="ignore"):  # overflow shows as inf, which the check names
+        raw = net.fold({})
+    check_weights(raw.weights[:1], raw.biases[:1], path, max_abs_weight,
+                  what="with its input scaling (scaling.offset, scaling.factor) folded in, layer")
+    return net
 
 
-def attach(model_path: Path, sidecar: Path, out: Path | None = None) -> Path:
-    """Write a sidecar's description into the ONNX file's metadata (checked first)."""
+def attach(model_path: Path, sidecar: Path, out: Path | None = None, max_abs_weight: float | None = None) -> Path:
+    """Write a sidecar's description into the ONNX file's metadata (checked first). The result is
+    written aside and checked as the optimiser loads it before it replaces `out` (default: the
+    model itself), so a refused description never changes a file."""
     model = _readable(model_path)
-    meta = yaml.safe_load(sidecar.read_text())
+    meta = read_sidecar(sidecar)
     validate_foreign(meta, sidecar)
     props = [p for p in model.metadata_props if p.key != METADATA_KEY]
     del model.metadata_props[:]
     model.metadata_props.extend(props)
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps({**meta, "source": SIDECAR_SOURCE})
-    out = out or model_path
-    onnx.save(model, str(out))
-    load_fault_network(out)  # it reads back
+    out = Path(out or model_path)
+    aside = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    try:
+        onnx.save(model, str(aside))
+        try:
+            load_fault_network(aside, max_abs_weight)  # it reads back
+        except DataValidationError as exc:
+            raise DataValidationError(out, str(exc).replace(f"{aside}: ", "", 1)) from None
+        os.replace(aside, out)
+    finally:
+        aside.unlink(missing_ok=True)
     return out
 
 
+def configured_limit() -> float | None:
+    """optimize.max_abs_weight of the repository's params.yaml, None outside a repository."""
+    from omegaconf import OmegaConf
+
+    from pipeline.core.config import load_params
+
+    try:
+        cfg = load_params()
+    except FileNotFoundError:
+        return None
+    value = OmegaConf.select(cfg, "optimize.max_abs_weight")
+    return None if value is None else float(value)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """The command line; every expected failure is one line (pipeline/core/cli.py), exit 1."""
+    from pipeline.core import cli
+
     parser = argparse.ArgumentParser(description="Attach a fault network's description (a sidecar YAML, "
-                                                 "docs/fault.md) to its ONNX file, or check that it loads.")
+                                                 "docs/fault.md) to its ONNX file, or check that it loads.",
+                                     epilog="--debug (or PIPELINE_DEBUG=1) shows the traceback of an expected error")
+    parser.add_argument("--max-abs-weight", type=float, default=None,
+                        help="refuse weights beyond +-this (default: optimize.max_abs_weight of params.yaml)")
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser("attach", help="write SIDECAR's keys into MODEL's metadata")
     add.add_argument("model", type=Path)
@@ -220,17 +263,20 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--out", type=Path, default=None, help="write a copy here instead of changing MODEL")
     check = sub.add_parser("check", help="load MODEL as the optimiser does and print what it found")
     check.add_argument("model", type=Path)
-    args = parser.parse_args(argv)
-    try:
+    args = parser.parse_args(cli.take_debug_flag(list(sys.argv[1:] if argv is None else argv)))
+    with cli.expected_errors(f"network {args.command}", (OSError,)):
+        limit = args.max_abs_weight if args.max_abs_weight is not None else configured_limit()
+        if limit is not None and not limit > 0:
+            raise ValueError(f"--max-abs-weight = {limit:g}: allowed a number > 0")
         if args.command == "attach":
-            print(f"wrote {attach(args.model, args.sidecar, args.out)}")
+            print(f"wrote {attach(args.model, args.sidecar, args.out, limit)}")
         else:
-            net = load_fault_network(args.model)
+            net = load_fault_network(args.model, limit)
             sizes = [w.shape[1] for w in net.weights]
+            largest = max(float(np.abs(a).max()) for a in [*net.weights, *net.biases] if a.size)
             print(f"{args.model}: {len(FEATURES)} inputs -> {sizes}, graph columns {[FEATURES[c] for c in net.columns]}, "
-                  f"training range {'given' if net.train_min is not None else 'not given'}")
-    except (DataValidationError, FileNotFoundError) as exc:
-        raise SystemExit(f"error: {exc}") from None
+                  f"training range {'given' if net.train_min is not None else 'not given'}, largest |weight| "
+                  f"{largest:.3g} ({f'limit {limit:g}' if limit is not None else 'no limit: outside a repository'})")
 
 
 if __name__ == "__main__":

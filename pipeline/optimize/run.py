@@ -49,7 +49,7 @@ def prepare(cfg: DictConfig) -> Plan:
     start = time.perf_counter()
     prices = read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours))
     inst = build_instance(cfg, prices)
-    net = load_fault_network(network_path(cfg))
+    net = load_fault_network(network_path(cfg), float(cfg.optimize.max_abs_weight))
     costs = Costs.from_cfg(cfg.costs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

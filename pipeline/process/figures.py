@@ -90,25 +90,26 @@ def _state_spans(ax, time: pd.DatetimeIndex, states: np.ndarray) -> None:
             ax.axvspan(time[a], time[min(b, len(time) - 1)], color=colour, alpha=0.35, lw=0)
 
 
-def day_with_warnings(path: Path, data, golden: Golden, start: int, forecast_time: pd.DatetimeIndex,
+def day_with_warnings(path: Path, data, golden: Golden, start: int, end: int, forecast_steps: np.ndarray,
                       forecast: np.ndarray, horizon_s: float, warnings: pd.DataFrame, stops: pd.DataFrame,
                       hours: float, warned_states: tuple[str, ...]) -> Path:
-    """The first `hours` of the test period: the press speed with its operating states, then per
-    target the measurement, the deployed forecast (at the time it forecasts; only where it was
-    made in a state that warns: elsewhere the rule ignores it), the limits of the state at each
-    step (none while stopped), the warnings and the unplanned stops."""
-    t0 = data.time[start]
-    t1 = min(t0 + pd.Timedelta(hours=hours), data.time[-1])
-    sel = (data.time >= t0) & (data.time <= t1)
+    """The first `hours` of the steps [start, end) (the first test batch): the press speed with
+    its operating states, then per target the measurement, the deployed forecast (at the time it
+    forecasts; only where it was made in a state that warns: elsewhere the rule ignores it), the
+    limits of the state at each step (none while stopped), the warnings and the unplanned stops.
+    Steps are picked by position: the time axis of several batches may step back between them."""
+    stop = min(end, start + int(round(hours * 3600 / data.period_s)) + 1)
+    sel = slice(start, stop)
     time, states = data.time[sel], data.states[sel]
+    t0, t1 = time[0], time[-1]
     fig, axes = plt.subplots(1 + len(data.targets), 1, figsize=(12, 2.0 + 2.2 * len(data.targets)), sharex=True)
     rule = data.rule
     speed_name = rule.speed if rule else data.channels[0]
     axes[0].plot(time, data.values[sel, data.channels.index(speed_name)], color="black", lw=0.7)
     axes[0].set_ylabel(speed_name, fontsize=8)
-    shifted = forecast_time + pd.Timedelta(seconds=horizon_s)
-    fsel = (shifted >= t0) & (shifted <= t1)
-    origin = data.states[data.time.get_indexer(forecast_time)]
+    shifted = data.time[forecast_steps] + pd.Timedelta(seconds=horizon_s)
+    fsel = (forecast_steps >= start) & (forecast_steps + round(horizon_s / data.period_s) < stop)
+    origin = data.states[forecast_steps]
     used = np.isin(origin, [code for code, name in NAMES.items() if name in warned_states])
     forecast = np.where(used[:, None], forecast, np.nan)
     w = warnings[(warnings.time >= t0) & (warnings.time <= t1)] if len(warnings) else warnings

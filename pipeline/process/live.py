@@ -25,17 +25,16 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from pipeline.contracts.process_model import INPUT, REQUIRED_METADATA
-from pipeline.core import onnx_io
 from pipeline.contracts.opcua_nodes import node_id
 from pipeline.core.io import ensure_dir, write_json
-from pipeline.process.control import WARNING_COLUMNS, EarlyWarning, Golden, WarningSettings
+from pipeline.core.opcua_security import (MONITOR, POLICY_NONE, POLICY_SECURE, Settings, secure_client, secure_server,
+                                          with_policy)
+from pipeline.process.control import WARNING_COLUMNS
 from pipeline.process.live_align import Aligner, Flag, Step
-from pipeline.process.monitor import Window, latency_summary
+from pipeline.process.monitor import StepMonitor, latency_summary
 
 log = logging.getLogger("pipeline.process.live")
 FLAG_COLUMNS = ["line_time", "channel", "flag", "detail"]
@@ -54,29 +53,6 @@ def resolve_model(model: str) -> Path:
     return path
 
 
-class Forecaster:
-    """The model's rule and window: one completed grid step in, warnings out."""
-
-    def __init__(self, onnx_path: Path):
-        self.meta = onnx_io.read_metadata(onnx_path, REQUIRED_METADATA)
-        self.sess = onnx_io.session(onnx_path)
-        self.channels, self.targets = list(self.meta["channels"]), list(self.meta["targets"])
-        settings = WarningSettings(**self.meta["warnings"])
-        self.k = list(self.meta["horizons"]).index(settings.horizon)
-        self.rule = EarlyWarning(Golden.from_dict(self.meta["golden"]), self.targets,
-                                 self.meta.get("actuators", {}), settings)
-        self.window = Window(int(self.meta["lookback"]), len(self.channels))
-        self.period_s = float(self.meta["period_s"])
-
-    def step(self, time_, row: np.ndarray) -> tuple[bool, list[dict]]:
-        """(forecast made, warnings): no forecast while the window is short or holds a missing value."""
-        win = self.window.push(row)
-        if win is None or np.isnan(win).any():
-            return False, []
-        forecast = self.sess.run(None, {INPUT: win[None]})[0][0, self.k]
-        return True, self.rule.update(time_, forecast, row)
-
-
 class Publisher:
     """The monitor's own OPC UA variables (a SCADA or historian subscribes to them)."""
 
@@ -84,6 +60,7 @@ class Publisher:
 
     def __init__(self, live: DictConfig):
         self.cfg = live.publish
+        self.security = Settings.from_conf(live.security)
         self.server, self.vars = None, {}
 
     async def start(self) -> None:
@@ -95,6 +72,7 @@ class Publisher:
         await self.server.init()
         self.server.set_endpoint(str(self.cfg.endpoint))
         self.server.set_server_name("tablet-pipeline line monitor")
+        await secure_server(self.server, self.security, MONITOR)
         idx = await self.server.register_namespace(str(self.cfg.namespace))
         folder = await self.server.nodes.objects.add_folder(idx, "Monitor")
         for name in self.NAMES:
@@ -124,7 +102,8 @@ class LiveMonitor:
     def __init__(self, cfg: DictConfig, onnx_path: Path, out_dir: Path, endpoint: str | None = None):
         self.live = cfg.live
         self.endpoint = endpoint or str(self.live.endpoint)
-        self.model = Forecaster(onnx_path)
+        self.security = Settings.from_conf(self.live.security)
+        self.model = StepMonitor(onnx_path)
         self.out = ensure_dir(out_dir)
         self.publisher = Publisher(self.live)
         self.latency_ms: list[float] = []
@@ -202,7 +181,9 @@ class LiveMonitor:
             await self._write_flags()
             self.subscribed.set()
             watchdog = asyncio.create_task(self._watch(stop))
-            log.info("monitoring %d tags on %s", len(present), self.endpoint)
+            log.info("monitoring %d tags on %s; OPC UA %s", len(present), self.endpoint,
+                     f"{self.security.mode} as user {self.security.user}" if self.security.enabled
+                     else self.security.describe())
             while not stop.is_set():
                 event = await sub.next_event(timeout=0.5)
                 if not isinstance(event, DataChangeEvent):
@@ -231,13 +212,20 @@ class LiveMonitor:
         return self.summary()
 
     async def _connect(self, client) -> None:
+        from asyncua import ua
+
         deadline = time.monotonic() + float(self.live.connect_timeout_s)
         waiting = False
         while True:
             try:
+                await secure_client(client, self.security, MONITOR)  # asks the server for its endpoints
                 await client.connect()
                 self.connections += 1
                 return
+            except ua.UaError as exc:  # reached, but refused: certificate, user, policy
+                raise ConnectionError(f"the OPC UA server at {self.endpoint} refused the monitor "
+                                      f"({self.security.policy} {self.security.mode}, user {self.security.user}): "
+                                      f"{exc} (docs/security.md)") from exc
             except (OSError, asyncio.TimeoutError) as exc:
                 if not waiting:
                     waiting = True
@@ -331,8 +319,12 @@ def main() -> None:
     parser.add_argument("--endpoint", default=None, help="OPC UA server (default: live.endpoint)")
     parser.add_argument("--out", default=None, help="output folder (default: live.out)")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many grid steps (default: run until Ctrl-C)")
+    parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
+                        help="OPC UA security (default: live.security.policy; None only for local tries)")
     args = parser.parse_args()
     cfg = load_params(args.params, {"live": live.Live, "tracking": tracking.Tracking, "paths": run.Paths})
+    if args.security_policy:
+        cfg = with_policy(cfg, args.security_policy)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     import mlflow

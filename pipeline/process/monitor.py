@@ -8,9 +8,14 @@ onnxruntime, one step at a time, and write early warnings as they happen.
 Everything the replay needs (channels, normalisation, golden profile and limits per operating
 state, the state rule, warning rule) is in the ONNX file's metadata, so it runs beside the line
 without the training code's data. Unplanned stops the state rule sees are printed and listed
-in monitor.json, apart from the warnings.
+in monitor.json, apart from the warnings. A series that names its batches (the metadata's
+`segments` columns) is replayed batch by batch: the window and the rule start afresh at each
+batch, as a line starts a new batch; by default only the model's test batches are replayed.
 Writes <out>/monitor_warnings.csv (appended and flushed per warning) and <out>/monitor.json
-(per-step latency of window update + onnxruntime + warning rule).
+(per-step latency of window update + onnxruntime + warning rule). train_process runs this
+replay on its own test period and writes both files beside its other outputs, so they always
+belong to the data and model of the last run; this command writes to reports/replay/ unless
+told otherwise (--out).
 """
 from __future__ import annotations
 
@@ -23,9 +28,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from pipeline.contracts.line import ALIGNED_FILE, TIMESTAMP
-from pipeline.contracts.process_model import ONNX_FILE, REQUIRED_METADATA
+from pipeline.contracts.line import ALIGNED_FILE, TIMESTAMP, batch_name
+from pipeline.contracts.process_model import INPUT, ONNX_FILE, ProcessModelMetadata
+from pipeline.contracts.process_model import read as read_metadata
 from pipeline.core import onnx_io
+from pipeline.core.cli import run_stage
 from pipeline.core.config import load_params
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.validation import DataValidationError
@@ -54,12 +61,48 @@ class Window:
         return self.buf[start : start + self.L]
 
 
-def load_series(path: Path, channels: list[str]) -> pd.DataFrame:
+class StepMonitor:
+    """The model's rule and window: one completed grid step in, warnings out (the replay and the
+    live monitor, pipeline/process/live.py, run the same object)."""
+
+    def __init__(self, onnx_path: Path, meta: ProcessModelMetadata | None = None, session=None):
+        self.meta = meta or read_metadata(onnx_path)
+        self.sess = session or onnx_io.session(onnx_path)
+        self.channels, self.targets = list(self.meta.channels), list(self.meta.targets)
+        self.settings = WarningSettings(**self.meta.warnings)
+        self.k = self.meta.warning_horizon_index
+        self.period_s = self.meta.period_s
+        self.restart()
+
+    def restart(self) -> None:
+        """A fresh window and rule (a new batch)."""
+        self.window = Window(self.meta.lookback, len(self.channels))
+        self.rule = EarlyWarning(Golden.from_dict(self.meta.golden), self.targets, self.meta.actuators, self.settings)
+
+    def step(self, time_, row: np.ndarray) -> tuple[bool, list[dict]]:
+        """(forecast made, warnings): no forecast while the window is short or holds a missing value."""
+        win = self.window.push(row)
+        if win is None or np.isnan(win).any():
+            return False, []
+        forecast = self.sess.run(None, {INPUT: win[None]})[0][0, self.k]
+        return True, self.rule.update(time_, forecast, row)
+
+
+def load_series(path: Path, channels: list[str], segments: tuple[str, ...] = ()) -> pd.DataFrame:
     frame = pd.read_parquet(path)
     missing = [c for c in [TIMESTAMP, *channels] if c not in frame.columns]
     if missing:
         raise DataValidationError(path, f"series lacks the model's channel(s) {missing}", column=missing[0])
-    return frame[[TIMESTAMP, *channels]]
+    kept = [c for c in segments if c in frame.columns]
+    return frame[[TIMESTAMP, *kept, *channels]]
+
+
+def batch_labels(frame: pd.DataFrame, segments: tuple[str, ...]) -> np.ndarray | None:
+    """Each row's batch name, None when the series does not name batches."""
+    if not segments or not all(c in frame.columns for c in segments):
+        return None
+    seg = frame[list(segments)].astype(str)
+    return np.array([batch_name(segments, row) for row in seg.itertuples(index=False)], dtype=object)
 
 
 def latency_summary(ms) -> dict:
@@ -72,44 +115,48 @@ def latency_summary(ms) -> dict:
 
 
 def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = None, steps: int | None = None,
-           speed: float = 0.0) -> dict:
-    meta = onnx_io.read_metadata(onnx_path, REQUIRED_METADATA)
-    sess = onnx_io.session(onnx_path)
-    name = sess.get_inputs()[0].name
-    channels, targets = meta["channels"], meta["targets"]
-    settings = WarningSettings(**meta["warnings"])
-    k = list(meta["horizons"]).index(settings.horizon)
-    frame = load_series(series, channels)
-    start = start or meta.get("replay_from")
+           speed: float = 0.0, batches: list[str] | None = None) -> dict:
+    """Replay `series` (by default the model's test batches, or its test period from
+    `replay_from`) through the model one step at a time; see the module's docstring."""
+    monitor = StepMonitor(onnx_path)
+    meta = monitor.meta
+    frame = load_series(series, monitor.channels, meta.segments)
+    labels = batch_labels(frame, meta.segments)
+    if batches and labels is None:
+        raise DataValidationError(series, f"the series names no batches (the model's batch columns: "
+                                          f"{list(meta.segments) or 'none'}); --batch {batches[0]!r} cannot be found")
+    if labels is not None and (batches or (start is None and meta.test_batches)):
+        keep = np.isin(labels, list(batches or meta.test_batches))
+        if not keep.any():
+            raise DataValidationError(series, f"no row of batch(es) {list(batches or meta.test_batches)}")
+        frame, labels = frame[keep], labels[keep]
+    start = start if start is not None or labels is not None else meta.replay_from
     if start is not None:
-        first = max(0, int(frame[TIMESTAMP].searchsorted(pd.Timestamp(start))) - int(meta["lookback"]) + 1)
-        frame = frame.iloc[first:]
+        first = max(0, int(frame[TIMESTAMP].searchsorted(pd.Timestamp(start))) - meta.lookback + 1)
+        frame, labels = frame.iloc[first:], labels[first:] if labels is not None else None
     if steps is not None:
-        frame = frame.iloc[: int(steps) + int(meta["lookback"]) - 1]
-    values = frame[channels].to_numpy(np.float32)
+        n = int(steps) + meta.lookback - 1
+        frame, labels = frame.iloc[:n], labels[:n] if labels is not None else None
+    values = frame[monitor.channels].to_numpy(np.float32)
     times = frame[TIMESTAMP].to_numpy()
-    rule = EarlyWarning(Golden.from_dict(meta["golden"]), targets, meta.get("actuators", {}), settings)
-    window = Window(int(meta["lookback"]), len(channels))
-    latencies, skipped, n_warn = [], 0, 0
+    latencies, skipped, n_warn, stops = [], 0, 0, []
     out_dir = ensure_dir(out_dir)
-    period = float(meta["period_s"])
     with open(out_dir / "monitor_warnings.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
         writer.writeheader()
         fh.flush()
         for i in tqdm(range(len(values)), desc="monitor", unit="step", mininterval=2):
             t0 = time.perf_counter()
+            if labels is not None and i > 0 and labels[i] != labels[i - 1]:
+                stops += monitor.rule.state_events
+                monitor.restart()  # a new batch: no window reaches into the one before
             row = values[i]
-            win = window.push(row)
-            if win is None:
+            seen = len(monitor.rule.state_events)
+            made, new = monitor.step(times[i], row)
+            if not made:
+                skipped += monitor.window.n >= meta.lookback  # a gap in the recording, not a filling window
                 continue
-            if np.isnan(win).any():  # a gap in the recording: no forecast until the window is whole
-                skipped += 1
-                continue
-            forecast = sess.run(None, {name: win[None]})[0][0, k]
-            seen = len(rule.state_events)
-            new = rule.update(times[i], forecast, row)
-            for stop in rule.state_events[seen:]:
+            for stop in monitor.rule.state_events[seen:]:
                 print(f"[{stop['time']}] UNPLANNED STOP after {stop['ran_s'] / 60:.0f} min of production", flush=True)
             latency = (time.perf_counter() - t0) * 1000.0
             latencies.append(latency)
@@ -119,10 +166,12 @@ def replay(onnx_path: Path, series: Path, out_dir: Path, start: str | None = Non
                 n_warn += 1
                 print(f"[{warning['time']}] WARNING {warning['recommendation']}", flush=True)
             if speed > 0:
-                time.sleep(max(0.0, period / speed - (time.perf_counter() - t0)))
+                time.sleep(max(0.0, monitor.period_s / speed - (time.perf_counter() - t0)))
+    stops += monitor.rule.state_events
     lat = np.asarray(latencies)
-    metrics = {"steps": int(len(lat)), "skipped_incomplete_windows": skipped, "warnings": n_warn,
-               "unplanned_stops": [str(e["time"]) for e in rule.state_events],
+    metrics = {"steps": int(len(lat)), "skipped_incomplete_windows": int(skipped), "warnings": n_warn,
+               "unplanned_stops": [str(e["time"]) for e in stops],
+               "batches": sorted(set(labels.tolist())) if labels is not None else [],
                "latency_ms": latency_summary(lat),
                "series": str(series), "model": str(onnx_path)}
     write_json(out_dir / "monitor.json", metrics)
@@ -136,18 +185,21 @@ def main() -> None:
     parser.add_argument("--series", default=None, help=f"aligned Parquet (default: <paths.data>/line/{ALIGNED_FILE})")
     parser.add_argument("--from", dest="start", default=None, help="first timestamp (default: the model's test period)")
     parser.add_argument("--steps", type=int, default=None, help="number of steps to replay (default: all)")
+    parser.add_argument("--batch", action="append", default=None,
+                        help="replay this batch (its name as metrics.json writes it; repeatable; default: the model's "
+                             "test batches)")
     parser.add_argument("--speed", type=float, default=0.0, help="pace: 1 = real time, 0 = as fast as possible")
-    parser.add_argument("--out", default=None, help="output folder (default: <paths.reports>/process)")
+    parser.add_argument("--out", default=None, help="output folder (default: <paths.reports>/replay)")
     args = parser.parse_args()
     cfg = load_params(args.params)
     onnx_path = Path(args.onnx or Path(cfg.paths.models) / ONNX_FILE)
     series = Path(args.series or Path(cfg.paths.data) / "line" / ALIGNED_FILE)
-    out = Path(args.out or Path(cfg.paths.reports) / "process")
-    m = replay(onnx_path, series, out, args.start, args.steps, args.speed)
+    out = Path(args.out or Path(cfg.paths.reports) / "replay")
+    m = replay(onnx_path, series, out, args.start, args.steps, args.speed, args.batch)
     lat = m["latency_ms"]
     print(f"monitor: {m['steps']} steps, {m['warnings']} warnings, latency p50 {lat['p50']:.3f} ms, "
           f"p99 {lat['p99']:.3f} ms (window + onnxruntime + rule)")
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("monitor", main)  # an expected error (a bad series, a missing model): one line, exit 1

@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.core.config import repo_root
 from pipeline.core.tracking import experiment_name, tracking_uri
+from pipeline.report.audit import promotions, section_html
 from pipeline.report.collect import collect
 from pipeline.report.identifiers import (dvc_lock_hashes, git_identity, latest_runs, mlflow_ui, public_uri,
                                          registered_versions)
@@ -41,6 +42,7 @@ def build_page(cfg: DictConfig, root: Path | None = None) -> tuple[Path, dict]:
         models=models,
         models_error=models_error,
         mlflow_ui=mlflow_ui(uri),
+        audit_html=section_html(*promotions(uri, cfg)),
     )
     path = reports / PAGE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from pipeline.report.collect import StageOutputs
 from pipeline.report.identifiers import ModelVersionLink, RunLink
+from pipeline.report.level_shifts import level_shift_block
 from pipeline.report.sections import Section
 
 STYLE = """
@@ -35,6 +36,7 @@ class PageInputs:
     models: list[ModelVersionLink] = None
     models_error: str | None = None
     mlflow_ui: str = ""   # where the links to registered versions point
+    audit_html: str = ""  # the promotions' audit trail (pipeline/report/audit.py)
 
 
 def _kv_table(rows: dict, headers: tuple[str, str]) -> str:
@@ -94,6 +96,8 @@ def _section(section: Section, out: StageOutputs) -> str:
         parts.append(f'<figure><img src="{fig.data_uri}" alt="{escape(fig.path.name)}">'
                      f"<figcaption>{escape(fig.caption)} <span class=note>({escape(fig.path.name)})</span>"
                      "</figcaption></figure>")
+    if section.folder == "process":  # issue 23: flagged batches by name
+        parts.append(level_shift_block(out.folder))
     for name, flat in out.metrics.items():
         parts.append(_metrics_block(section.folder, name, flat, out.moved.get(name)))
     for table in out.tables:
@@ -155,6 +159,7 @@ def render(page: PageInputs) -> str:
     else:
         body.append('<p class="missing">No registered model yet: run the training stages (dvc repro).</p>')
     body.append("</section>")
+    body.append(page.audit_html)
     body.append('<section id="configuration"><h2>Configuration</h2><p>The composed configuration '
                 f"(params.yaml) this run read.</p><details><summary>params.yaml</summary><pre>"
                 f"{escape(page.params_yaml)}</pre></details></section>")

@@ -22,6 +22,7 @@ from pipeline.core.cli import run_stage, stage_parser
 from pipeline.core.config import PARAMS_FILE, load_params, repo_root
 from pipeline.core.settings import costs, optimize, run, solver, sweep, tracking
 from pipeline.core.staging import clear_owned_dir, staged_dir
+from pipeline.core.tracking import record_finished, tracking_uri
 from pipeline.sweep.callback import finish_sweep
 from pipeline.sweep.files import PARENT_FILE, SUMMARY_DIR
 from pipeline.sweep.grid import multirun_command
@@ -58,11 +59,13 @@ def run_sweep(cfg: DictConfig, params_file: Path | None, root: Path, app: str = 
         details = "; ".join(f"job {p.job_num} ({' '.join(p.overrides)}): {p.status} {p.error[:300]}" for p in failed)
         raise SystemExit(f"sweep: multirun exited {launched.returncode}; {len(failed)} failed point(s). {details} "
                          f"(table and figures of what ran: {sweep_dir / SUMMARY_DIR}; reports/sweep/ left as it was)")
-    summary_error = json.loads((sweep_dir / PARENT_FILE).read_text()).get("summary_error")
-    if summary_error:
-        raise SystemExit(f"sweep: every point ran, but its summary failed: {summary_error}")
+    parent = json.loads((sweep_dir / PARENT_FILE).read_text())
+    if parent.get("summary_error"):
+        raise SystemExit(f"sweep: every point ran, but its summary failed: {parent['summary_error']}")
     reports = _under(root, cfg.paths.reports) / "sweep"
     with staged_dir(reports, whole=True) as folder:  # swapped in whole: no earlier run's file survives
+        if parent.get("parent_run_id"):  # marked FAILED after all if reports/sweep/ cannot take the summary
+            record_finished(parent["parent_run_id"], tracking_uri(cfg))
         shutil.copytree(sweep_dir / SUMMARY_DIR, folder, dirs_exist_ok=True)
     return json.loads((reports / "metrics.json").read_text())
 

@@ -11,6 +11,8 @@ from onnx import TensorProto, helper
 
 from pipeline.core import registry
 
+AUDIT = "tablet/promotions"
+
 
 def tiny_onnx(scale: float) -> onnx.ModelProto:
     """y = scale * x, float32 [batch, 2]."""
@@ -37,7 +39,8 @@ def train_and_register(store, scale: float, beats: bool, name: str = "tiny-model
         info = mlflow.onnx.log_model(tiny_onnx(scale), name="model", pip_requirements=["onnx"],
                                      input_example=np.ones((1, 2), np.float32))
         return registry.register(info.model_uri, name, registry.Verdict(beats, f"score {scale}"), stage="train_tiny",
-                                 metrics={"score": scale}, datasets={"train": data}, about="a tiny test model")
+                                 metrics={"score": scale}, datasets={"train": data}, about="a tiny test model",
+                                 audit_experiment=AUDIT)
 
 
 def test_champion_moves_only_to_a_version_that_beats_its_baselines(store):
@@ -80,10 +83,11 @@ def test_fetch_downloads_the_champions_onnx(store, tmp_path):
 def test_promote_by_hand(store):
     train_and_register(store, 1.0, beats=True)
     train_and_register(store, 2.0, beats=False)
-    assert registry.promote("tiny-model", "2") == "1"
+    assert registry.promote("tiny-model", "2", "line trial approved", audit_experiment=AUDIT) == "1"
     client = MlflowClient()
     assert client.get_model_version_by_alias("tiny-model", "champion").version == 2
-    assert client.get_model_version("tiny-model", "2").tags["promoted_to_champion"] == "by hand"
+    tags = client.get_model_version("tiny-model", "2").tags
+    assert tags["promotion.champion.reason"] == "line trial approved" and "(hand)" in tags["promotion.champion.by"]
 
 
 def test_dataset_md5_of_a_folder_changes_with_any_file(tmp_path):
@@ -99,4 +103,4 @@ def test_dataset_md5_of_a_folder_changes_with_any_file(tmp_path):
 def test_promoting_a_version_that_does_not_exist_names_the_ones_that_do(store):
     train_and_register(store, 1.0, beats=True)
     with pytest.raises(registry.ModelNotFound, match="tiny-model version 7 not found .*registered versions of tiny-model: 1;"):
-        registry.promote("tiny-model", "7")
+        registry.promote("tiny-model", "7", "a reason", audit_experiment=AUDIT)

@@ -38,10 +38,10 @@ def fault_corpus(folder: Path) -> tuple[list[str], dict[int, str]]:
 def line_corpus(folder: Path) -> tuple[list[str], dict[int, str]]:
     """The 10-second press layout (data/line=press_10s), 62 rows, 7 of them bad."""
     columns = ["timestamp", "campaign", "batch", "tbl_speed", "fom", "main_comp", "tbl_fill", "SREL", "pre_comp",
-               "cyl_main", "cyl_pre", "stiffness", "ejection"]
+               "cyl_main", "cyl_pre", "stiffness", "ejection", "code"]  # code: the product (issue 23's segment)
     t0 = pd.Timestamp("2019-09-06 04:00:00")
     rows = [[str(t0 + pd.Timedelta(seconds=10 * i)), "80", "368", str(120 + i % 3), "40", f"{12 + 0.1 * (i % 5):.1f}",
-             "4.22", "1.1", "2.0", "1.37", "5", "2", str(470 + i % 7)] for i in range(60)]
+             "4.22", "1.1", "2.0", "1.37", "5", "2", str(470 + i % 7), "6"] for i in range(60)]
     rows[2][0] = "not a time"               # row 4: not_a_timestamp
     rows[5][5] = "nan"                      # row 7: not_a_number (main_comp)
     rows[8][3] = "inf"                      # row 10: not_a_number (tbl_speed)
@@ -67,6 +67,7 @@ def prices_corpus(folder: Path) -> tuple[list[str], dict[int, str]]:
     """A local-time file around a spring-forward day (data/prices=csv, America/Los_Angeles)."""
     hours = pd.date_range(pd.Timestamp("2021-03-13", tz="America/Los_Angeles"), periods=72, freq="h")
     lines = [f"{t.tz_localize(None):%Y-%m-%d %H:%M:%S},{40 + i % 24}" for i, t in enumerate(hours)]
+    lines[10] = "2021-03-13 10:30:00,50"     # row 12: partial_hour (10:00 missing, only a stray 10:30)
     lines[30] = "2021-03-14 07:00:00,NaN"    # row 32: not_a_number (outside the horizon)
     lines[31] = "2021-03-14 08:00:00,n/a"    # row 33: not_a_number
     lines[40] = "noon-ish,41"                # row 42: not_a_timestamp
@@ -74,7 +75,7 @@ def prices_corpus(folder: Path) -> tuple[list[str], dict[int, str]]:
     lines.insert(50, lines[49])              # row 52: duplicate_timestamp
     path = folder / "prices.csv"
     path.write_text("ts,price\n" + "\n".join(lines) + "\n")
-    expected = {28: "time_not_in_zone", 33: "not_a_number", 34: "not_a_number", 43: "not_a_timestamp",
+    expected = {12: "partial_hour", 28: "time_not_in_zone", 33: "not_a_number", 34: "not_a_number", 43: "not_a_timestamp",
                 52: "duplicate_timestamp"}
     return ["data/prices=csv", f"data.prices.path={path}", "data.prices.timestamp_column=ts",
             "data.prices.timezone=America/Los_Angeles", "data.prices.start='2021-03-15 00:00:00'"], expected

@@ -27,6 +27,7 @@ BAD_ROWS = [
     ((5, "inf", "ml", "Lab_1", "Ethanol", "64-17-5", "Experiment_1"), "amount_not_finite"),
     (("x", "10", "ml", "Lab_1", "Ethanol", "64-17-5", "Experiment_1"), "id_invalid"),
     ((0, "10", "ml", "Lab_1", "Ethanol", "64-17-5", "Experiment_1"), "id_invalid"),
+    ((10**9, "10", "ml", "Lab_1", "Ethanol", "64-17-5", "Experiment_1"), "id_implausible"),  # a grid to it: 27 GB
     ((6, "10", "ml", "Lab_1", "Unobtainium", "64-17-5", "Experiment_1"), "chemical_unknown"),
     ((6, "10", "ml", "Lab_9", "Ethanol", "64-17-5", "Experiment_1"), "location_unknown"),
     ((6, "10", "ml", "Lab_1", "Ethanol", "64-17-5", "spilled"), "log_reason_unknown"),

@@ -2,12 +2,15 @@
 import pandas as pd
 import pytest
 
+from pipeline.contracts.inventory import LOG_COLUMNS as COLUMNS, PURCHASE
+from pipeline.contracts.inventory import rules
+from pipeline.contracts.inventory.cas import cas_problem
+from pipeline.contracts.inventory.catalogue import Catalogue
+from pipeline.contracts.inventory.daily import daily_series
+from pipeline.contracts.inventory.units import UNITS
 from pipeline.core.validation import Quarantine
 from pipeline.data.inventory import stage as inventory
-from pipeline.data.inventory.cas import cas_problem
-from pipeline.contracts.inventory import LOG_COLUMNS as COLUMNS, PURCHASE
 from pipeline.data.inventory.generator import generate_log
-from pipeline.data.inventory.units import UNITS
 from tests.conftest import make_cfg
 from tests.data.inventory_corpus import write_log
 
@@ -49,7 +52,7 @@ def test_seeded(log_and_cfg):
 
 def test_weekly_rhythm_and_trend(tmp_path):
     cfg = make_cfg(tmp_path, ["data.inventory.days=730"])
-    clean = inventory.clean_log(generate_log(cfg.data.inventory, 0).astype(str), inventory.Catalogue.from_config(cfg.data.inventory), Quarantine("g"))
+    clean = rules.clean_log(generate_log(cfg.data.inventory, 0).astype(str), Catalogue.from_config(cfg.data.inventory), Quarantine("g"))
     use = clean[~clean["is_purchase"]]
     weekend = use["date"].dt.weekday >= 5
     assert weekend.mean() < 0.1  # 2 of 7 days, but labs rarely work then
@@ -60,9 +63,9 @@ def test_weekly_rhythm_and_trend(tmp_path):
 def test_clean_generated_log_has_no_quarantine_and_nonnegative_stock(log_and_cfg):
     log, cfg = log_and_cfg
     q = Quarantine("generated")
-    clean = inventory.clean_log(log.astype(str), inventory.Catalogue.from_config(cfg.data.inventory), q)
+    clean = rules.clean_log(log.astype(str), Catalogue.from_config(cfg.data.inventory), q)
     assert q.total == 0 and len(clean) == len(log)
-    daily = inventory.daily_series(clean, cfg.data.inventory.day_one, int(cfg.data.inventory.days))
+    daily = daily_series(clean, cfg.data.inventory.day_one, int(cfg.data.inventory.days))
     assert (daily["stock"] >= -1e-6).all()
     assert set(daily["base_unit"]) <= {"g", "ml"}
 
@@ -75,9 +78,9 @@ def test_units_are_converted_not_summed(tmp_path):
             (3, "2", "g", "Lab_1", "Sodium chloride", "7647-14-5", "Experiment_1"),
             (2, "78.9", "g", "Lab_1", "Ethanol", "64-17-5", "Experiment_1"),  # -> 100 ml by density
             (1, "2.5", "L", "Lab_1", "Ethanol", "64-17-5", "initial purchase")]
-    raw = inventory.read_log(write_log(tmp_path / "log.csv", rows))
-    clean = inventory.clean_log(raw, inventory.Catalogue.from_config(cfg.data.inventory), Quarantine("t"))
-    daily = inventory.daily_series(clean, "2020-01-02", 4).set_index(["chemical", "day"])
+    raw = rules.read_log(write_log(tmp_path / "log.csv", rows))
+    clean = rules.clean_log(raw, Catalogue.from_config(cfg.data.inventory), Quarantine("t"))
+    daily = daily_series(clean, "2020-01-02", 4).set_index(["chemical", "day"])
     assert daily.loc[("Ethanol", 1), "used"] == pytest.approx(1750.0)
     assert daily.loc[("Ethanol", 2), "used"] == pytest.approx(100.0)
     assert daily.loc[("Ethanol", 4), "used"] == 0.0  # zero on a day without use
@@ -86,7 +89,7 @@ def test_units_are_converted_not_summed(tmp_path):
     assert daily.loc[("Sodium chloride", 3), "used"] == pytest.approx(2.5)
     assert daily.loc[("Ethanol", 2), "date"] == pd.Timestamp("2020-01-03")
     assert clean["converted_across_kind"].sum() == 1
-    short = inventory.daily_series(clean, "2020-01-02", 2)  # rows after the last day are left out
+    short = daily_series(clean, "2020-01-02", 2)  # rows after the last day are left out
     assert short["day"].max() == 2 and short.loc[short["chemical"] == "Sodium chloride", "used"].sum() == 0.0
 
 

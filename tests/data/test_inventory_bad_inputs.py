@@ -3,6 +3,9 @@ problems stop the stage with an error naming the file (and row/column where ther
 import pandas as pd
 import pytest
 
+from pipeline.contracts.inventory import rules
+from pipeline.contracts.inventory.catalogue import Catalogue
+from pipeline.contracts.inventory.daily import daily_series
 from pipeline.core.validation import DataValidationError, Quarantine
 from pipeline.data.inventory import stage as inventory
 from tests.conftest import make_cfg
@@ -50,21 +53,21 @@ def test_density_from_conf_rescues_a_cross_kind_row(tmp_path):
     cfg = make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}",
                               "data.inventory.chemicals.hydrochloric_acid.density_g_per_ml=1.19"])
     q = Quarantine(path)
-    clean = inventory.clean_log(inventory.read_log(path), inventory.Catalogue.from_config(cfg.data.inventory), q)
+    clean = rules.clean_log(rules.read_log(path), Catalogue.from_config(cfg.data.inventory), q)
     assert q.total == 0 and clean["amount_base"].iloc[0] == pytest.approx(10.0)
 
 
 def test_missing_column_is_an_error_naming_file_and_column(tmp_path):
     path = write_log(tmp_path / "log.csv", [GOOD[:6]], columns=["id", "amount_taken", "unit", "location", "chemical", "CAS"])
     with pytest.raises(DataValidationError, match=r"log\.csv.*reason"):
-        inventory.read_log(path)
+        rules.read_log(path)
 
 
 def test_empty_file_and_missing_file_are_errors(tmp_path):
     with pytest.raises(DataValidationError, match="no data rows"):
-        inventory.read_log(write_log(tmp_path / "empty.csv", []))
+        rules.read_log(write_log(tmp_path / "empty.csv", []))
     with pytest.raises(FileNotFoundError, match="data.inventory.path"):
-        inventory.read_log(tmp_path / "absent.csv")
+        rules.read_log(tmp_path / "absent.csv")
 
 
 def test_nothing_left_is_an_error_not_an_empty_output(tmp_path):
@@ -80,3 +83,27 @@ def test_bad_catalogue_entry_is_a_config_error(tmp_path):
                               "data.inventory.chemicals.ethanol.cas=64-17-6"])
     with pytest.raises(ValueError, match=r"chemicals\.ethanol\.cas"):
         inventory.prepare(cfg, tmp_path / "out", tmp_path / "reports")
+
+
+def test_a_file_whose_lines_end_with_a_delimiter_is_read_unshifted(tmp_path):
+    """A spreadsheet export ends every line with a comma: pandas took the first column for the row
+    index and shifted every value one column left (the loader fuzz found it)."""
+    path = tmp_path / "trailing.csv"
+    path.write_text(",".join(["id", "amount_taken", "unit", "location", "chemical", "CAS", "reason"]) + "\n"
+                    + "".join(",".join(map(str, row)) + ",\n" for row in (GOOD, GOOD_LAST)))
+    raw = rules.read_log(path)
+    assert list(raw["id"]) == ["1", "9"] and list(raw["unit"]) == ["ml", "L"]
+    cfg = make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}"])
+    q = Quarantine(path)
+    assert len(rules.clean_log(raw, Catalogue.from_config(cfg.data.inventory), q)) == 2 and q.total == 0
+
+
+def test_a_row_written_differently_but_read_alike_is_a_duplicate(tmp_path):
+    """' 5' and '5.0' are the amount 5 to the loader (and a CSV reader drops leading spaces where a
+    JSON client keeps them): duplicates are judged on what is read, so a file and a request agree."""
+    again = (GOOD[0], f" {float(GOOD[1])}", f"{GOOD[2]} ", *GOOD[3:])
+    path = write_log(tmp_path / "log.csv", [GOOD, again, GOOD_LAST])
+    cfg = make_cfg(tmp_path, ["data/inventory=file", f"data.inventory.path={path}"])
+    q = Quarantine(path)
+    rules.clean_log(rules.read_log(path), Catalogue.from_config(cfg.data.inventory), q)
+    assert dict(q.counts) == {"duplicate_record": 1}

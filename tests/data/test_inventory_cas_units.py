@@ -1,7 +1,7 @@
 import pytest
 
-from pipeline.data.inventory.cas import cas_problem, check_digit
-from pipeline.data.inventory.units import to_base, unit_kind
+from pipeline.contracts.inventory.cas import cas_problem, check_digit
+from pipeline.contracts.inventory.units import to_base, unit_kind
 
 
 @pytest.mark.parametrize("cas", ["64-17-5", "7647-14-5", "64044-51-5", "50-00-0", "7732-18-5"])

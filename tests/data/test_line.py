@@ -224,4 +224,51 @@ def test_real_press_series_loads_by_column_mapping(tmp_path):
     aligned = pd.read_parquet(tmp_path / "data/line/aligned.parquet")
     assert {"main_comp", "ejection", "tbl_speed"} <= set(aligned.columns)
     assert aligned["main_comp"].isna().sum() == len(aligned) - 35609
-    assert aligned.groupby("batch", sort=False).size().to_dict() == {"368": 28119, "369": 7568}  # 78 gap rows: 368
+    # each batch on its own grid: the 792-s break between the two batches holds no rows and no hours
+    assert aligned.groupby("batch", sort=False).size().to_dict() == {"368": 28041, "369": 7568}
+    assert metrics["hours"] == pytest.approx(77.889 + 21.019, abs=0.01) and metrics["calendar_hours"] > metrics["hours"]
+    assert set(metrics["batches"]) == {"code 6, campaign 80, batch 368", "code 6, campaign 80, batch 369"}
+
+
+def test_every_product_loads_by_glob_batches_on_their_own_grids_in_time_order(tmp_path):
+    shared_file("tablet_press_process", "Process_timeseries_code5.csv")
+    cfg = make_cfg(tmp_path, ["data/line=press_10s"])  # the default path: every product's file
+    metrics = run(cfg, tmp_path)
+    assert metrics["rows"] == 45547 + 35609 + 52687 - metrics["quarantined_rows"]
+    assert len(metrics["batches"]) == 13 and metrics["segments"] == {"code": 3, "campaign": 7, "batch": 13}
+    assert metrics["hours"] < 400 < 5000 < metrics["calendar_hours"]  # batch spans, not the calendar
+    aligned = pd.read_parquet(tmp_path / "data/line/aligned.parquet")
+    firsts = aligned.groupby(["code", "campaign", "batch"], sort=False)["TimeStamp"].first()
+    assert firsts.is_monotonic_increasing  # batches follow one another by first timestamp ...
+    assert not aligned["TimeStamp"].is_monotonic_increasing  # ... and code 7's batch 366 overlaps code 5's 365
+    layout = json.loads((tmp_path / "data/line/layout.json").read_text())
+    assert layout["product"] == "code" and layout["segments"] == ["code", "campaign", "batch"]
+
+
+def _press_file(path: Path, start: str, batch: str, rows: int = 20, level: float = 10.0) -> Path:
+    t0 = pd.Timestamp(start)
+    lines = ["ts;force;speed;campaign;batch"]
+    lines += [f"{t0 + pd.Timedelta(seconds=10 * i)};{level + 0.1 * (i % 3)};100;80;{batch}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_several_files_overlapping_in_time_keep_their_batches_apart(tiny_cfg, tmp_path):
+    a = _press_file(tmp_path / "a.csv", "2024-01-01 00:00:00", "A", level=10.0)
+    b = _press_file(tmp_path / "b.csv", "2024-01-01 00:01:00", "B", level=20.0)  # starts inside A
+    c = _press_file(tmp_path / "c.csv", "2024-03-01 00:00:00", "C")               # two months later
+    cfg = _csv_cfg(tiny_cfg, a, segments=["campaign", "batch"])
+    cfg = OmegaConf.merge(cfg, {"data": {"line": {"path": [str(c), str(tmp_path / "[ab].csv")]}}})
+    metrics = run(cfg, tmp_path)
+    aligned = pd.read_parquet(tmp_path / "data/line/aligned.parquet")
+    assert aligned["batch"].tolist() == ["A"] * 20 + ["B"] * 20 + ["C"] * 20
+    assert aligned.loc[aligned.batch == "B", "force"].min() >= 20  # no file's rows in another's batch
+    assert metrics["hours"] == pytest.approx(3 * 190 / 3600) and metrics["calendar_hours"] > 24 * 59
+    assert metrics["quarantined_rows"] == 0 and metrics["source"].startswith("3 files: c.csv, a.csv, b.csv")
+    with pytest.raises(DataValidationError, match="also in"):  # one batch in two files
+        run(OmegaConf.merge(cfg, {"data": {"line": {"path": [str(a), str(_press_file(tmp_path / "d.csv", "2024-02-01", "A"))]}}}),
+            tmp_path / "dup")
+    with pytest.raises(FileNotFoundError, match="matches no file"):
+        run(OmegaConf.merge(cfg, {"data": {"line": {"path": str(tmp_path / "nothing*.csv")}}}), tmp_path / "none")
+    with pytest.raises(ValueError, match="segments"):  # several files, nothing to tell their batches apart
+        run(OmegaConf.merge(_csv_cfg(tiny_cfg, a), {"data": {"line": {"path": [str(a), str(b)]}}}), tmp_path / "noseg")

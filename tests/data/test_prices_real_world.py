@@ -57,7 +57,7 @@ def test_a_bad_price_inside_the_horizon_fails_naming_its_row_and_writes_the_quar
     cfg = make_cfg(tmp_path, ["data/prices=caiso", f"data.prices.path={path}", "optimize.horizon_hours=3",
                               "data.prices.start='2021-07-01 03:00:00'"])
     with pytest.raises(DataValidationError, match=r"no price for 1 of the 3 hours from 2021-07-01 03:00:00 .*"
-                                                  r"1 of them quarantined: row 7 \(not_a_number: price is not a finite") as err:
+                                                  r"1 row\(s\) of those hours quarantined: row 7 \(not_a_number: price is not a finite") as err:
         prepare(cfg, tmp_path / "out", tmp_path / "reports")
     assert "DST" not in str(err.value)  # the real cause is named, no guess beside it
     quarantined = pd.read_csv(tmp_path / "reports" / QUARANTINE_FILE)

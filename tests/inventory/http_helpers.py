@@ -33,10 +33,12 @@ def running(app) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def call(url: str, body: bytes | dict | None = None, content_type: str = "application/json") -> tuple[int, dict]:
+def call(url: str, body: bytes | dict | None = None, content_type: str = "application/json",
+         headers: dict | None = None) -> tuple[int, dict]:
     """(status, JSON body) of a GET (body None) or POST."""
     data = json.dumps(body).encode() if isinstance(body, dict) else body
-    req = urllib.request.Request(url, data=data, headers={"content-type": content_type} if data is not None else {})
+    sent = {**({"content-type": content_type} if data is not None else {}), **(headers or {})}
+    req = urllib.request.Request(url, data=data, headers=sent)
     try:
         with urllib.request.urlopen(req, timeout=60) as reply:
             return reply.status, json.loads(reply.read())

@@ -1,6 +1,7 @@
 """The inventory prediction service: the registered champion's numbers for a raw log or a daily
 series, identical to the stage's own forecast, and clear 4xx answers to bad input. In-process
-over real HTTP on a loopback port (uvicorn in a thread); the slow test starts the command."""
+over real HTTP on a loopback port (uvicorn in a thread); the slow test starts the command.
+The doors (token, body limit, bounded requests, no echo): test_service_doors.py."""
 from __future__ import annotations
 
 import json
@@ -9,29 +10,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.core.registry import champion_uri
-from pipeline.data import inventory as data_inventory
-from pipeline.inventory.forecaster import ServedUsageForecaster
 from pipeline.inventory.service import create_app
-from pipeline.inventory.train import run
-from tests.conftest import make_cfg
 from tests.inventory.http_helpers import call, running
+from tests.inventory.trained import trained as trained_once
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    cfg = make_cfg(tmp_path_factory.mktemp("inv_service"))
-    data_inventory.prepare(cfg, Path(cfg.paths.data) / "inventory", Path(cfg.paths.reports) / "data")
-    metrics = run(cfg)
-    return cfg, metrics
+    it = trained_once(tmp_path_factory)
+    return it.cfg, it.metrics
 
 
 @pytest.fixture(scope="module")
-def model(trained):
-    cfg, metrics = trained
-    registry = metrics["registry"]
-    uri = champion_uri(cfg, "inventory") if registry["is_champion"] else f"models:/{registry['name']}/{registry['version']}"
-    return ServedUsageForecaster.load(uri)
+def model(tmp_path_factory):
+    return trained_once(tmp_path_factory).model
 
 
 class Client:
@@ -57,8 +49,8 @@ class Reply:
 
 
 @pytest.fixture(scope="module")
-def client(model):
-    with running(create_app(model, 5_000_000)) as base:
+def client(tmp_path_factory, model):
+    with running(create_app(model, trained_once(tmp_path_factory).settings())) as base:
         yield Client(base)
 
 
@@ -150,9 +142,9 @@ def test_bad_input_is_refused_with_row_column_and_reason(trained, model, client)
     assert client.get("/health").json()["version"] == model.version
 
 
-def test_a_body_over_the_limit_is_refused_before_it_is_read(trained, model):
+def test_a_body_over_the_limit_is_refused_before_it_is_read(tmp_path_factory, trained, model):
     rows = raw_log(trained[0]).to_dict("records")
-    with running(create_app(model, 1000)) as base:
+    with running(create_app(model, trained_once(tmp_path_factory).settings(max_body_bytes=1000))) as base:
         status, body = call(base + "/forecast", {"rows": rows})
         assert status == 413 and "serve.max_body_mb" in body["detail"]
         assert call(base + "/health")[0] == 200

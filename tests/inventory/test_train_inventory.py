@@ -9,6 +9,7 @@ from pipeline.data import inventory as data_inventory
 from pipeline.inventory.__main__ import forecast
 from pipeline.inventory.train import run
 from tests.conftest import make_cfg, shared_file
+from tests.inventory.trained import trained as trained_once
 
 MODELS = {"seasonal_naive", "moving_average", "weekday_profile", "linear", "lstm"}
 
@@ -21,8 +22,9 @@ def _prepare_and_train(cfg):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    cfg = make_cfg(tmp_path_factory.mktemp("inv_train"))
-    return cfg, _prepare_and_train(cfg)
+    """The session's tiny forecaster (tests/inventory/trained.py): trained once for every module."""
+    it = trained_once(tmp_path_factory)
+    return it.cfg, it.metrics
 
 
 def test_stage_writes_metrics_models_figures_and_reorder_table(trained):

@@ -24,7 +24,7 @@ def readme_forms() -> list[str]:
     for block in blocks:
         joined = block.replace("\\\n", " ")
         lines += [re.sub(r"\s+#.*$", "", line).strip() for line in joined.splitlines()
-                  if line.strip().startswith("python -m pipeline.optimize")]
+                  if line.split()[:3] == ["python", "-m", "pipeline.optimize"]]  # not pipeline.optimize.live
     return lines
 
 

@@ -8,18 +8,19 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from pipeline.contracts.process_model import REQUIRED_METADATA
-from pipeline.core import onnx_io
+from pipeline.contracts.process_model import read as read_metadata
 from pipeline.data.line_opcua import LineServer
 from pipeline.process.live import LiveMonitor
 from pipeline.process.monitor import replay
 
+from tests.opcua_helpers import secured, session_pki
 from tests.servers import free_port
 
 
 def with_ports(cfg):
-    """cfg with the line server and the monitor's publisher on free loopback ports."""
-    c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    """cfg with the line server and the monitor's publisher on free loopback ports, secured as by
+    default (Basic256Sha256; the monitor signs, encrypts and logs in) with a throwaway PKI."""
+    c = secured(cfg, session_pki()["pki"])
     c.live.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-line/"
     c.live.publish.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-monitor/"
     return c
@@ -28,10 +29,10 @@ def with_ports(cfg):
 def stretch(onnx_path: Path, series: Path, first_warnings: int = 2, after_s: float = 120.0):
     """(start, end, steps) of the line from the model's replay start through its first warnings
     offline (start = replay start minus the window, so both see the same first forecast)."""
-    meta = onnx_io.read_metadata(onnx_path, REQUIRED_METADATA)
-    period, lookback = float(meta["period_s"]), int(meta["lookback"])
+    meta = read_metadata(onnx_path)
+    period, lookback = meta.period_s, meta.lookback
     frame = pd.read_parquet(series, columns=["TimeStamp"])
-    t0 = pd.Timestamp(meta["replay_from"])
+    t0 = pd.Timestamp(meta.replay_from)
     first = max(0, int(frame.TimeStamp.searchsorted(t0)) - lookback + 1)
     start = frame.TimeStamp.iloc[first]
     return start, period, lookback, frame.TimeStamp.iloc[-1] + pd.Timedelta(seconds=period)

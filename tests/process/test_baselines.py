@@ -80,3 +80,25 @@ def test_scores_and_comparison():
     assert row.mae == pytest.approx(0.5) and row.rmse == pytest.approx(0.5) and row.mase == pytest.approx(0.5)
     cmp = compare(table, 5.0)["a"]  # "selected" is no baseline, though it is perfect here
     assert cmp["best_baseline"] == "persistence" and cmp["improvement"] == pytest.approx(0.5)
+
+
+def test_the_level_free_ar_forecasts_a_batch_at_a_level_the_training_never_had():
+    """Fitted around 100, the classic AR pulls a batch running at 10 back toward 100; the AR on
+    deviations from its lags' mean (weights summing to one, no intercept) keeps the batch's level."""
+    rng = np.random.default_rng(3)
+    y = np.zeros(6000)
+    for t in range(1, len(y)):
+        y[t] = 0.9 * y[t - 1] + rng.normal()
+    train = y[:4000, None] + 100.0
+    shifted = y[4000:, None] + 10.0
+    both = np.concatenate([train, shifted])
+    ends = np.arange(20, 3980)
+    fitted = baselines.linear_ar(both, ends, [6], width=12, lags=12, level="fitted")
+    free = baselines.linear_ar(both, ends, [6], width=12, lags=12, level="window")
+    assert free.bias.tolist() == [[0.0]] and free.weights.sum() == pytest.approx(1.0)
+    test = np.arange(4020, 5990)
+    err = {name: np.abs(f.predict(both, test)[:, 0, 0] - both[test + 6, 0]).mean()
+           for name, f in (("fitted", fitted), ("window", free))}
+    assert err["window"] < 0.5 * err["fitted"]
+    with pytest.raises(ValueError, match="ar_level"):
+        baselines.linear_ar(both, ends, [6], width=12, lags=12, level="batch")

@@ -8,6 +8,7 @@ import asyncio
 
 import pandas as pd
 import pytest
+from asyncua import ua
 from omegaconf import OmegaConf
 
 from pipeline.core.config import load_params
@@ -31,7 +32,10 @@ def line(tiny_repro):
 def test_live_monitor_raises_the_offline_replays_warnings(line, tmp_path):
     cfg, onnx, series = line
     start, period, lookback, end = stretch(onnx, series)
-    metrics, _ = asyncio.run(run_live(cfg, onnx, tmp_path / "live", start, end, SPEED))
+    metrics, monitor = asyncio.run(run_live(cfg, onnx, tmp_path / "live", start, end, SPEED))
+    # read with Sign+Encrypt and a user (live.security, the default; docs/security.md)
+    assert monitor.client.security_policy.Mode == ua.MessageSecurityMode.SignAndEncrypt
+    assert monitor.client._username == cfg.live.security.user
     steps = int((end - start).total_seconds() / period) - lookback + 1
     want = offline(onnx, series, tmp_path / "offline", start + pd.Timedelta(seconds=(lookback - 1) * period), steps)
     got = pd.read_csv(tmp_path / "live" / "live_warnings.csv")

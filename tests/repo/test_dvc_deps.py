@@ -18,18 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WALK = ImportWalk(ROOT)
 PYTHON_STAGES = [name for name, stage in WALK.stages().items() if WALK.entry_modules(stage["cmd"])]
 
-# Imports of one stage's package by another that are being moved out, each with its issue.
-ALLOWED = {
-    # issue 21 (helper doors-service): the inventory rules move from the loader into
-    # pipeline/contracts; until then the service checks requests with the loader's own rules.
-    ("pipeline.inventory", "pipeline.data.inventory.stage"),
-    ("pipeline.inventory", "pipeline.data.inventory.units"),
-}
-
-
 def test_no_stage_imports_another_stages_package():
-    found = [f"{file}:{line}: {mine} imports {theirs}" for file, line, mine, theirs in WALK.cross_stage_imports()
-             if (mine, theirs) not in ALLOWED]
+    found = [f"{file}:{line}: {mine} imports {theirs}" for file, line, mine, theirs in WALK.cross_stage_imports()]
     assert not found, f"stage packages import each other (move the shared names to pipeline/contracts or core): {found}"
 
 

@@ -117,3 +117,23 @@ def test_page_shows_committed_and_reproduced_figures_where_they_differ(tmp_path)
     html = _section(section, out)
     assert "differ from the committed figures" in html
     assert "<td>test.dnn.auc</td><td>0.7769</td><td>0.7757</td>" in html
+
+
+def test_the_process_section_names_the_batches_with_a_level_shift(tiny_cfg):
+    import pandas as pd
+
+    from pipeline.process.shifts import SHIFT_COLUMNS
+
+    reports = Path(tiny_cfg.paths.reports)
+    (reports / "process").mkdir(parents=True)
+    row = {"batch": "code 5, campaign 33, batch 117", "product": "5", "part": "test", "target": "ejection",
+           "reference": "code 5, campaign 79, batch 364", "running_steps": 6850, "median": 59.0,
+           "reference_median": 177.0, "level_sigma": -8.8, "spread_ratio": 0.9, "level_shift": True,
+           "spread_shift": False, "flagged": True}
+    quiet = {**row, "batch": "code 5, campaign 79, batch 364", "level_sigma": 0.4, "level_shift": False, "flagged": False}
+    pd.DataFrame([row, quiet], columns=SHIFT_COLUMNS).to_csv(reports / "process" / "shifts.csv", index=False)
+    path, _ = build_page(tiny_cfg)
+    html = path.read_text()
+    section = html[html.index('id="process"'):html.index("</section>", html.index('id="process"'))]
+    assert "Level shifts" in section and "1 of 2 batches flagged" in section
+    assert "code 5, campaign 33, batch 117" in section and "-8.8" in section

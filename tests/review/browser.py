@@ -55,6 +55,11 @@ class Browser:
         self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         self.send("Page.enable", session=True)
         self.send("Runtime.enable", session=True)
+        if os.environ.get("MLFLOW_TRACKING_USERNAME"):  # a tracking server with logins: the same user as the client
+            login = f"{os.environ['MLFLOW_TRACKING_USERNAME']}:{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}"
+            self.send("Network.enable", session=True)
+            self.send("Network.setExtraHTTPHeaders",
+                      {"headers": {"Authorization": "Basic " + base64.b64encode(login.encode()).decode()}}, session=True)
         w, h = self.size
         self.send("Emulation.setDeviceMetricsOverride",
                   {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": False}, session=True)

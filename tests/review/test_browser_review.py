@@ -50,7 +50,8 @@ def test_review_of_the_tiny_pipeline(tiny_repro, tmp_path):
     if not any(client.get_registered_model(n).aliases for n in names):
         # the tiny run's 2-epoch models beat no baseline, so nothing is champion: promote one by hand
         # (README: promote a model) so that the alias is checked in the UI too
-        promote(names[0], "1", "champion", client)
+        promote(names[0], "1", "browser review: the alias shown in the UI", audit_experiment="tablet/promotions",
+                client=client)
     with mlflow_ui(store, tmp_path / "mlflow.log") as base:
         seen = check_mlflow_ui(base, store, experiments, shots)
         seen |= check_registered_models(base, store, names, shots)
@@ -62,13 +63,16 @@ def test_review_of_the_tiny_pipeline(tiny_repro, tmp_path):
 def test_review_of_the_team_server(team_experiments, tmp_path):
     """The same review against the team tracking server (PostgreSQL, artifact proxy) that the
     parallel queued experiments logged to (tests/repo/test_team_experiments.py)."""
+    from tests.team_server import as_user
+
     url, repo = team_experiments["url"], team_experiments["repo"]
-    assert not store_findings(url, stages(repo))
-    shots = screenshot_dir("team_server")
-    seen = check_mlflow_ui(url, url, [f"tablet/{stage}" for stage in stages(repo)], shots)
-    # the queued experiments trained all three models against the server: its registry holds them
-    names = list(yaml.safe_load((repo / "params.yaml").read_text())["tracking"]["registry"]["models"].values())
-    seen |= check_registered_models(url, url, names, shots)
+    with as_user(team_experiments, "reviewer"):  # a login (basic-auth): the client and the browser send it
+        assert not store_findings(url, stages(repo))
+        shots = screenshot_dir("team_server")
+        seen = check_mlflow_ui(url, url, [f"tablet/{stage}" for stage in stages(repo)], shots)
+        # the queued experiments trained all three models against the server: its registry holds them
+        names = list(yaml.safe_load((repo / "params.yaml").read_text())["tracking"]["registry"]["models"].values())
+        seen |= check_registered_models(url, url, names, shots)
     assert all(p.stat().st_size > 10_000 for p in seen.values())
 
 

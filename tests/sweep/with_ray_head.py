@@ -5,10 +5,16 @@ head runs in a private network namespace whose only interface is loopback: start
 under `unshare --net` (root). It starts `ray start --head --block` (its own process group),
 waits for the head's port, runs CMD with RAY_ADDRESS set, stops the head's process group and
 exits with CMD's code. The head's log is at $RAY_HEAD_LOG (default: a temporary file).
+
+The head demands Ray's token authentication with a fresh token that only the head and CMD are
+given (RAY_AUTH_MODE=token, RAY_AUTH_TOKEN): the cluster is authenticated like every other server
+here, and a token left in ~/.ray/auth_token by another cluster cannot make the two disagree (with
+it present and no mode set, Ray 2.60's head demands a token its clients do not send).
 """
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -54,14 +60,16 @@ def main(cmd: list[str]) -> int:
     ray = Path(sys.executable).with_name("ray")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     log = Path(os.environ.get("RAY_HEAD_LOG") or Path(temp) / "head.log")
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    env.pop("RAY_AUTH_TOKEN_PATH", None)
     with open(log, "w") as out:
         head = subprocess.Popen([str(ray), "start", "--head", "--block", f"--port={PORT}", f"--num-cpus={NUM_CPUS}",
                                  "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env,
                                 cwd="/")  # as a cluster node: not started from the repository
     try:
         wait_for_port(PORT, head)
-        return subprocess.run(cmd, env={**os.environ, "RAY_ADDRESS": f"127.0.0.1:{PORT}"}).returncode
+        return subprocess.run(cmd, env={**env, "RAY_ADDRESS": f"127.0.0.1:{PORT}"}).returncode
     finally:
         stop(head)
         if "RAY_HEAD_LOG" in os.environ:  # the log lives elsewhere: nothing of Ray's to keep here

@@ -45,6 +45,7 @@ class DataInventory(Section):
     chemicals: Annotated[dict[str, Chemical], Field(min_length=1)]
     locations: Annotated[list[Text], Field(min_length=1)]
     plausible_max: PlausibleMax
+    max_id: PositiveInt   # the largest day counter a row may carry (larger: quarantined, id_implausible)
     on_implausible: Literal["quarantine", "count"]
     on_duplicate: Literal["quarantine", "count"]
     generator: Generator | None = None

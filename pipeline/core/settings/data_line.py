@@ -183,7 +183,8 @@ class LayoutSheet(Section):
 
 class DataLine(Section):
     source: Literal["generated", "workbook", "csv"]
-    path: Text | None = None
+    path: Text | Annotated[list[Text], Field(min_length=1)] | None = None   # a file, a glob or a list of either
+    product: Text | None = None   # the segment column naming the product (null: one product)
     hours: number(gt=0, le=24 * 366) | None = None
     start: Text | None = None
     period_s: Positive | None = None
@@ -212,6 +213,10 @@ class DataLine(Section):
         for key in needed:
             if getattr(self, key) is None:
                 raise Bad(key, None, f"required when source is {self.source}")
+        if self.product is not None:
+            segments = [s for sheet in self.layout or [] for s in sheet.segments or []]
+            if self.product not in segments:
+                raise Bad("product", self.product, f"allowed null or one of the layout's segment columns {segments}")
         if self.source == "csv" and len(self.layout) != 1:
             raise Bad("layout", f"{len(self.layout)} sheets", "allowed exactly one sheet for source csv")
         return self

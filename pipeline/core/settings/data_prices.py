@@ -8,6 +8,8 @@ from pydantic import Field, field_validator, model_validator
 from pipeline.core.settings.schema import Bad, Positive, Scalar, Section, Text
 
 HOURS_OF_DAY = 24
+STAMP_MARKS = ("start", "end")            # which end of its interval a row's stamp marks
+PARTIAL_HOUR = ("quarantine", "error")    # what an hour missing some of its rows gets
 
 
 class RowFilter(Section):
@@ -21,13 +23,16 @@ class DataPrices(Section):
     start: Text
     profile_usd_per_mwh: Annotated[list[float], Field(min_length=HOURS_OF_DAY, max_length=HOURS_OF_DAY)] | None = None
     timezone: Text | None = None
+    file_timezone: Text | None = None   # the file's plain timestamps' zone where it differs from `timezone`
+    stamp_marks: Literal[STAMP_MARKS] = "start"
+    partial_hour: Literal[PARTIAL_HOUR] = "quarantine"
     timestamp_column: Text | None = None
     price_column: Text | None = None
     separator: Annotated[str, Field(min_length=1, max_length=1)] | None = None
     filter: RowFilter | None = None
     to_usd_per_mwh: Positive | None = None
 
-    @field_validator("timezone")
+    @field_validator("timezone", "file_timezone")
     @classmethod
     def _known_zone(cls, name: str | None) -> str | None:
         from zoneinfo import ZoneInfo

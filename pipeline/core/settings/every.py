@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from pipeline.core.settings import (costs, data_fault, data_inventory, data_line, data_prices, live, model_fault,
-                                    model_inventory, model_process, optimize, run, serve, solver, sweep, tracking,
+                                    model_inventory, model_process, optimize, replan, run, serve, solver, sweep, tracking,
                                     trainer)
 
 SECTIONS = {
@@ -20,7 +20,7 @@ SECTIONS = {
     "model.fault": model_fault.ModelFault, "model.process": model_process.ModelProcess,
     "model.inventory": model_inventory.ModelInventory, "trainer": trainer.Trainer,
     "optimize": optimize.Optimize, "costs": costs.Costs, "solver": solver.Solver, "sweep": sweep.Sweep,
-    "tracking": tracking.Tracking, "serve": serve.Serve, "live": live.Live,
+    "tracking": tracking.Tracking, "serve": serve.Serve, "live": live.Live, "replan": replan.Replan,
     "seed": run.Seed, "paths": run.Paths,
 }
 

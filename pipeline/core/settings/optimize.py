@@ -78,6 +78,7 @@ class Optimize(Section):
     presses: whole(1, 1000)
     network_file: Text
     training_range_tolerance: NonNegative
+    max_abs_weight: Positive   # a network's weights and biases beyond +-this are refused (NaN and inf always)
     prices_file: Text
     fixed_inputs: FixedInputs
     temperature_C: Box

@@ -12,6 +12,7 @@ class RegisteredModels(Section):
 
 class Registry(Section):
     alias: Text
+    audit_experiment: Text   # <experiment_prefix>/<this>: one run per move of the alias
     models: RegisteredModels
 
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from pipeline.contracts import quarantine as reasons
 from pipeline.contracts.fault_log import FEATURES, LABEL, LOG_COLUMNS, TIMESTAMP, typed
-from pipeline.core.validation import DataValidationError, Quarantine, file_row
+from pipeline.core.validation import DataValidationError, Quarantine, file_row, read_text_csv
 
 
 class _Rejector:
@@ -46,10 +46,7 @@ def _read(path: Path, fault_cfg: DictConfig) -> pd.DataFrame:
         raise DataValidationError(path, "file not found (set data.fault.path)")
     if path.suffix.lower() == ".parquet":
         return pd.read_parquet(path).astype(str).reset_index(drop=True)
-    try:
-        return pd.read_csv(path, sep=fault_cfg.separator, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataValidationError(path, f"not a readable CSV with separator {fault_cfg.separator!r} ({exc})") from exc
+    return read_text_csv(path, fault_cfg.separator).fillna("")
 
 
 def _mapped(raw: pd.DataFrame, fault_cfg: DictConfig, path: Path) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Stage prepare_inventory (`python -m pipeline.data inventory`): the chemical inventory log,
-generated (generator.py) or read, checked (cas.py, units.py) and turned into the daily series
-of pipeline/contracts/inventory.py."""
+generated (generator.py) or read, judged by the rules of pipeline/contracts/inventory (which the
+prediction service applies too) and turned into its daily series."""
 from pipeline.core.settings import data_inventory, run, tracking
 from pipeline.data.inventory.stage import prepare
 

@@ -24,12 +24,8 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from pipeline.contracts.inventory import LOG_COLUMNS, PURCHASE
-from pipeline.data.inventory.units import BASE_UNIT, MASS, VOLUME, from_base
-
-
-def display_name(key: str, entry: DictConfig) -> str:
-    """The chemical's name as a log holds it: its catalogue `name`, else its key."""
-    return str(entry.get("name") or key)
+from pipeline.contracts.inventory.catalogue import display_name
+from pipeline.contracts.inventory.units import BASE_UNIT, MASS, VOLUME, from_base
 
 
 def _unit_for(kind: str, amount: float, rng: np.random.Generator, large_share: float) -> str:

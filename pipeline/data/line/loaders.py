@@ -7,8 +7,9 @@ that sheet, so validation errors and quarantined rows name the row a user can fi
 """
 from __future__ import annotations
 
+import glob
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +25,7 @@ class SheetSpec:
     period_s: float           # expected sampling period
     rename: dict[str, str]    # source column -> channel name (empty: keep all, unrenamed)
     segments: tuple[str, ...] = ()  # columns naming the production segment (campaign, batch), kept as text
+    file: str = ""            # the file it is read from (sheets of one file share a grid; "" generated)
 
 
 def sheet_specs(layout) -> list[SheetSpec]:
@@ -46,6 +48,35 @@ def sheet_specs(layout) -> list[SheetSpec]:
             raise KeyError(f"data.line.layout[{i}].segments {clash} are also channels")
         specs.append(SheetSpec(str(entry.name), str(entry.timestamp), float(entry.period_s), rename, segments))
     return specs
+
+
+def expand_paths(configured, root: Path) -> list[Path]:
+    """`data.line.path` as files: one path, a glob pattern or a list of either (relative ones
+    against `root`, the repository); each pattern's matches sorted, the order otherwise kept.
+    A pattern that matches nothing, or a file named twice, stops with the key and the value."""
+    entries = [configured] if isinstance(configured, str) else list(configured or [])
+    if not entries:
+        raise ValueError("data.line.path is required for a real source: a file, a glob pattern or a list of them")
+    files: list[Path] = []
+    for entry in entries:
+        p = Path(str(entry))
+        p = p if p.is_absolute() else root / p
+        if glob.has_magic(str(entry)):
+            matches = sorted(Path(m) for m in glob.glob(str(p)))
+            if not matches:
+                raise FileNotFoundError(f"data.line.path: pattern {entry!r} matches no file (looked in {p.parent})")
+            files += [m.resolve() for m in matches]
+        else:
+            files.append(p.resolve())
+    twice = sorted({str(f) for f in files if files.count(f) > 1})
+    if twice:
+        raise ValueError(f"data.line.path names {twice} more than once")
+    return files
+
+
+def per_file(spec: SheetSpec, path: Path, several: bool) -> SheetSpec:
+    """The spec of one file of several: its name says which file (validation, quarantine, raw folders)."""
+    return replace(spec, name=f"{spec.name} ({path.name})" if several else spec.name, file=str(path))
 
 
 def _frame(rows: list, header: list[str], offset: int, spec: SheetSpec, file: Path) -> pd.DataFrame:
@@ -73,7 +104,7 @@ def iter_workbook(path: Path, specs: list[SheetSpec], chunk_rows: int) -> Iterat
         raise FileNotFoundError(f"{path}: line workbook not found (data.line.path)")
     book = load_workbook(path, read_only=True, data_only=True)
     try:
-        for spec in specs:
+        for spec in (replace(s, file=str(path)) for s in specs):
             if spec.name not in book.sheetnames:
                 raise DataValidationError(path, f"no sheet '{spec.name}'; the workbook has {book.sheetnames}")
             rows = book[spec.name].iter_rows(values_only=True)
@@ -97,6 +128,7 @@ def iter_csv(path: Path, spec: SheetSpec, sep: str, chunk_rows: int) -> Iterator
     """Stream one CSV file as one sheet, with its columns mapped by `spec.rename`."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: line CSV not found (data.line.path)")
+    spec = replace(spec, file=spec.file or str(path))
     usecols = [spec.timestamp, *spec.rename, *spec.segments] if spec.rename else None
     try:
         reader = pd.read_csv(path, sep=sep, chunksize=chunk_rows, usecols=usecols, dtype=str)

@@ -20,10 +20,15 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.contracts.price_hours import hour_of
+from pipeline.contracts.quarantine import PARTIAL_HOUR
 from pipeline.contracts.prices import PRICE, PRICES_FILE, TIMESTAMP, parse_timestamps, read_price_file, write_price_file
 from pipeline.core.validation import DataValidationError, Quarantine
 
 QUARANTINE_FILE = "prices_quarantine.csv"
+# What a file source adds to the metrics: its size, its step between rows (3600 s: hourly), stamps
+# off that step (kept, time-weighted) and hours without all their rows (quarantined or refused).
+FILE_METRICS = ("rows_in_file", "cadence_s", "irregular_stamps", "partial_hours")
 
 
 def profile_prices(profile: list[float], start: str, hours: int) -> pd.DataFrame:
@@ -49,35 +54,41 @@ def first_hour(start: str, zone) -> pd.Timestamp:
 
 
 def window(prices: pd.DataFrame, start: str, hours: int, file: Path,
-           quarantined: pd.DataFrame | None = None) -> pd.DataFrame:
+           quarantined: pd.DataFrame | None = None, span: str = "", marks: str = "start") -> pd.DataFrame:
     """The `hours` hourly prices from `start` (elapsed hours); an error naming the first missing
-    hour and, where a missing hour's row was quarantined, that row and its reason."""
+    hour, the file's first and last timestamps (`span`) and, where a missing hour's rows were
+    quarantined, those rows and their reasons."""
     first = first_hour(start, prices[TIMESTAMP].dt.tz)
     wanted = pd.date_range(first, periods=hours, freq="h")
     indexed = prices.set_index(TIMESTAMP)[PRICE]
     missing = wanted.difference(indexed.index)
     if len(missing):
-        cause = _quarantined_cause(missing, quarantined)
+        cause = _quarantined_cause(missing, quarantined, marks)
         if prices[TIMESTAMP].dt.tz is None and len(missing) == 1 and cause.startswith("; check"):
             cause += ("; if the file is in local time, this may be the hour a DST change skips: set "
                       "data.prices.timezone (e.g. America/Los_Angeles) and the horizon counts elapsed hours")
         raise DataValidationError(file, f"no price for {len(missing)} of the {hours} hours from {start} "
-                                        f"(first missing: {missing[0]}){cause}", column=TIMESTAMP)
+                                        f"(first missing: {missing[0]}){cause}{'; ' + span if span else ''}",
+                                  column=TIMESTAMP)
     return pd.DataFrame({TIMESTAMP: wanted, PRICE: indexed.loc[wanted].to_numpy()})
 
 
-def _quarantined_cause(missing: pd.DatetimeIndex, quarantined: pd.DataFrame | None) -> str:
+def _quarantined_cause(missing: pd.DatetimeIndex, quarantined: pd.DataFrame | None, marks: str) -> str:
     """What the quarantine says about the missing hours: their rows and reasons, and rows whose
     time could not be read (any of them may be a missing hour)."""
     plain = "; check data.prices.start and the file's span"
     if quarantined is None or quarantined.empty:
         return plain
-    hit = quarantined[quarantined["time"].isin(missing)]
+    hit = quarantined[quarantined["hour"].isin(missing)]
     unknown = quarantined[quarantined["time"].isna()]
     parts = []
     if len(hit):
         rows = ", ".join(f"row {r.source_row} ({r.reason}: {r.reason_text})" for r in hit.head(5).itertuples())
-        parts.append(f"{len(hit)} of them quarantined: {rows}" + (f" and {len(hit) - 5} more" if len(hit) > 5 else ""))
+        parts.append(f"{len(hit)} row(s) of those hours quarantined: {rows}"
+                     + (f" and {len(hit) - 5} more" if len(hit) > 5 else ""))
+        if (hit["reason"] == PARTIAL_HOUR.code).any() and marks == "start":
+            parts.append("if the file stamps each interval's end (its day's first row at 00:05), set "
+                         "data.prices.stamp_marks=end")
     if len(unknown):
         first = unknown.iloc[0]
         parts.append(f"{len(unknown)} row(s) quarantined with an unreadable time (first: row {first.source_row}, "
@@ -87,14 +98,18 @@ def _quarantined_cause(missing: pd.DatetimeIndex, quarantined: pd.DataFrame | No
     return ": " + "; ".join(parts) + f"; see {QUARANTINE_FILE} beside the stage's metrics (reports/data/)"
 
 
+FILE_OPTIONS = ("timezone", "file_timezone", "stamp_marks", "partial_hour")  # of both file sources
+
+
 def _options(pcfg: DictConfig) -> dict:
-    """read_price_file's arguments for the configured source."""
+    """read_price_file's arguments for the configured source (a file option left out of the
+    config keeps the reader's default)."""
+    shared = {key: pcfg[key] for key in FILE_OPTIONS if key in pcfg}
     if pcfg.source == "caiso":
-        return {"timestamp_column": "date", "price_column": "price", "timezone": pcfg.get("timezone")}
+        return {"timestamp_column": "date", "price_column": "price", **shared}
     row_filter = OmegaConf.to_container(pcfg.filter) if pcfg.get("filter") else None
     return {"timestamp_column": pcfg.timestamp_column, "price_column": pcfg.price_column,
-            "separator": pcfg.separator, "timezone": pcfg.get("timezone"), "row_filter": row_filter,
-            "scale": float(pcfg.to_usd_per_mwh)}
+            "separator": pcfg.separator, "row_filter": row_filter, "scale": float(pcfg.to_usd_per_mwh), **shared}
 
 
 def load_prices(pcfg: DictConfig, hours: int, quarantine: Quarantine | None = None,
@@ -111,14 +126,18 @@ def load_prices(pcfg: DictConfig, hours: int, quarantine: Quarantine | None = No
         raise ValueError(f"data.prices.source must be profile, caiso or csv, got {pcfg.source!r}")
     file = Path(pcfg.path)
     options = _options(pcfg)
-    table = read_price_file(file, quarantine=quarantine, counts=counts, **options)
+    found: dict = {}
+    table = read_price_file(file, quarantine=quarantine, counts=found, **options)
     if counts is not None:
-        counts["rows_accepted"] = len(table)
+        counts |= found
     quarantined = None
     if quarantine is not None and quarantine.total:
         quarantined = quarantine.rows()
-        quarantined["time"] = parse_timestamps(quarantined[options["timestamp_column"]], options["timezone"])[0]
-    return window(table, pcfg.start, hours, file, quarantined)
+        times = parse_timestamps(quarantined[options["timestamp_column"]], options.get("timezone"),
+                                 options.get("file_timezone"))[0]
+        quarantined["time"] = times
+        quarantined["hour"] = hour_of(times, found["stamp_marks"])
+    return window(table, pcfg.start, hours, file, quarantined, found["span"], found["stamp_marks"])
 
 
 def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
@@ -135,7 +154,7 @@ def prepare(cfg: DictConfig, out_dir: Path, reports_dir: Path) -> dict:
     write_price_file(prices, out_dir / PRICES_FILE)
     p = prices[PRICE]
     balance = quarantine.metrics(counts["rows_read"], counts.get("rows_accepted", counts["rows_read"]))
-    extra = {"rows_in_file": counts["rows_in_file"]} if "rows_in_file" in counts else {}
+    extra = {key: counts[key] for key in FILE_METRICS if key in counts}
     zone = prices[TIMESTAMP].dt.tz
     return {"source": str(pcfg.source), "hours": len(prices), "price_min": float(p.min()),
             "price_mean": float(p.mean()), "price_max": float(p.max()),

@@ -1,0 +1,211 @@
+"""Benchmark: what re-planning is worth on scripted days, and how fast a signal becomes a published plan.
+
+For each scenario of conf/replan `scenarios` (the default day: the price file's first day, the
+day-ahead plan reports/optimize/schedule.csv, the trained fault network), the scripted presses run
+the day twice:
+- static: the day-ahead plan all day (in this process, no OPC UA);
+- re-planned: the press server (in this process, lockstep) and the planner as its own process,
+  started with the README's command (`python -m pipeline.optimize.live`), over OPC UA on loopback.
+Both days are valued with the fault generator's true failure model (pipeline/data/fault/
+generator.py; the planner only ever sees the trained network): realised profit, with a unit of the
+demand not made charged replan.shortfall_usd_per_unit. Latency: from the server timestamp of the
+tick that triggered a re-plan to the end of its publish on the planner's server (the planner's
+versions.csv). The 1-minute load average is sampled every 5 s during each day.
+
+    python benchmarks/replan.py [--scenarios calm drift ...]      -> reports/bench/replan.json
+
+Needs `dvc repro optimize` first (models/fault_dnn.onnx, data/prices, reports/optimize).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from pipeline.core.config import load_params, repo_root
+from pipeline.core.io import write_json
+from pipeline.data.fault.generator import true_probability
+from pipeline.data.press.simulator import hour_plan_from_table, run_day
+from pipeline.data.press_opcua import PressServer, scripted_presses
+from pipeline.optimize.costs import Costs
+from pipeline.optimize.instance import build_instance, read_prices
+from pipeline.optimize.live.realised import realised_profit
+from pipeline.optimize.run import prices_path
+
+from loopback import free_port
+
+logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+for noisy in ("asyncua", "pyomo", "mlflow", "alembic"):
+    logging.getLogger(noisy).setLevel(logging.ERROR)
+
+TARGET_P99_S = 5.0
+
+
+class LoadSampler:
+    """The 1-minute load average every `every_s` seconds while running."""
+
+    def __init__(self, every_s: float = 5.0):
+        self.values: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
+
+    def _run(self, every_s: float) -> None:
+        while not self._stop.is_set():
+            self.values.append(os.getloadavg()[0])
+            self._stop.wait(every_s)
+
+    def __enter__(self) -> "LoadSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict:
+        v = np.asarray(self.values)
+        return {"min": round(float(v.min()), 2), "median": round(float(np.median(v)), 2), "max": round(float(v.max()), 2)}
+
+
+def static_day(cfg, scenario: str) -> pd.DataFrame:
+    sim, plan, _ = scripted_presses(cfg, scenario)
+    run_day(sim, lambda h: hour_plan_from_table(plan, h), int(cfg.replan.line.tick_s))
+    return sim.record()
+
+
+async def planner_up(cfg, planner: subprocess.Popen, timeout_s: float = 300.0) -> None:
+    """Wait until the planner's own server answers (its first hour is then read from it)."""
+    from asyncua import Client
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if planner.poll() is not None:
+            raise RuntimeError(f"the planner exited ({planner.returncode}) at start")
+        try:
+            client = Client(str(cfg.replan.publish.endpoint), timeout=4)
+            await client.connect()
+            await client.disconnect()
+            return
+        except (OSError, asyncio.TimeoutError):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the planner's server did not answer in {timeout_s:.0f} s") from None
+            await asyncio.sleep(0.5)
+
+
+async def serve_day(cfg, scenario: str, planner: subprocess.Popen) -> pd.DataFrame:
+    sim, plan, day_start = scripted_presses(cfg, scenario)
+    server = await PressServer(cfg, sim, plan, day_start).start()
+    try:
+        await planner_up(cfg, planner)
+        ticks = await server.run(0.0)
+        if planner.poll() is not None:
+            raise RuntimeError(f"the planner exited ({planner.returncode}) before the day's end")
+        held = [s for s in server.sources if not s.startswith("planner") or "held" in s]
+        print(f"  {ticks} ticks; hours ran {server.sources[0]} .. {server.sources[-1]}"
+              + (f"; {len(held)} hour(s) not read from the planner in time: {held}" if held else ""), flush=True)
+    finally:
+        await server.stop()
+    return sim.record()
+
+
+def replanned_day(cfg, scenario: str, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    params, out = folder / "params.yaml", folder / "planner"
+    OmegaConf.save(cfg, params)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}"}  # the user's store stays clean
+    log = open(folder / "planner.log", "w")
+    planner = subprocess.Popen([sys.executable, "-m", "pipeline.optimize.live", "--params", str(params), "--out", str(out)],
+                               cwd=repo_root(), stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        record = asyncio.run(serve_day(cfg, scenario, planner))
+        planner.wait(timeout=300)
+    finally:
+        if planner.poll() is None:
+            planner.terminate()
+            planner.wait(timeout=30)
+        log.close()
+    if planner.returncode != 0:
+        raise RuntimeError(f"planner exit {planner.returncode}:\n{(folder / 'planner.log').read_text()[-3000:]}")
+    versions = pd.read_csv(out / "versions.csv")
+    flags = pd.read_csv(out / "flags.csv")
+    return record, versions, {"flags": flags["flag"].value_counts().to_dict()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", nargs="*", default=None, help="names of replan.scenarios (default: all)")
+    parser.add_argument("--keep", default=None, help="keep each day's planner files and log under this folder")
+    args = parser.parse_args()
+    root = repo_root(Path(__file__).resolve().parent)
+    os.chdir(root)  # params.yaml's paths are the repository's
+    cfg = OmegaConf.create(OmegaConf.to_container(load_params(), resolve=True))
+    cfg.replan.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-presses/"
+    cfg.replan.publish.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-planner/"
+    day = build_instance(cfg, read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours)))
+    costs = Costs.from_cfg(cfg.costs)
+
+    def worth(record: pd.DataFrame) -> dict:
+        return realised_profit(record, day, costs, cfg.costs.machine_energy,
+                               lambda frame: true_probability(frame, cfg.data.fault.truth),
+                               float(cfg.replan.shortfall_usd_per_unit))
+
+    scenarios = args.scenarios or list(cfg.replan.scenarios)
+    results, all_latency = {}, []
+    for name in scenarios:
+        print(f"{name}:", flush=True)
+        static = worth(static_day(cfg, name))
+        with tempfile.TemporaryDirectory(prefix=f"replan_{name}_") as tmp, LoadSampler() as load:
+            folder = Path(args.keep) / name if args.keep else Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
+            record, versions, notes = replanned_day(cfg, name, folder)
+            wall = time.perf_counter() - t0
+        replanned = worth(record)
+        lat = versions["latency_s"].iloc[1:].dropna().to_numpy(float)
+        all_latency.extend(lat.tolist())
+        statuses = versions["status"].iloc[1:].value_counts().to_dict()
+        results[name] = {
+            "replan_latency_p50_s": float(np.percentile(lat, 50)) if len(lat) else None,
+            "replan_latency_p99_s": float(np.percentile(lat, 99)) if len(lat) else None,
+            "replan_latency_max_s": float(lat.max()) if len(lat) else None,
+            "replans": int(len(versions) - 1),
+            "triggers": versions["trigger"].iloc[1:].value_counts().to_dict(),
+            "statuses": statuses,
+            "profit_static_usd": round(static["profit_usd"], 2),
+            "profit_replan_usd": round(replanned["profit_usd"], 2),
+            "gain_usd": round(replanned["profit_usd"] - static["profit_usd"], 2),
+            "static": {k: round(v, 2) for k, v in static.items()},
+            "replanned": {k: round(v, 2) for k, v in replanned.items()},
+            "planner_flags": notes["flags"], "wall_seconds": round(wall, 1), "load_average_1min": load.summary(),
+        }
+        r = results[name]
+        print(f"  static {r['profit_static_usd']:,.0f} USD, re-planned {r['profit_replan_usd']:,.0f} USD "
+              f"(gain {r['gain_usd']:+,.0f}); {r['replans']} re-plans, latency p50 {r['replan_latency_p50_s']:.2f} s "
+              f"p99 {r['replan_latency_p99_s']:.2f} s; load {r['load_average_1min']}", flush=True)
+    lat = np.asarray(all_latency)
+    out = {"scenarios": results,
+           "all_scenarios": {"replans": int(len(lat)), "replan_latency_p50_s": float(np.percentile(lat, 50)),
+                             "replan_latency_p99_s": float(np.percentile(lat, 99)), "target_p99_s": TARGET_P99_S,
+                             "never_below_static": all(r["gain_usd"] >= -0.01 for r in results.values())},
+           "day": str(day.timestamps[0].date()), "presses": day.presses, "tick_s": int(cfg.replan.line.tick_s),
+           "five_presses": "not measured: a plant of several presses needs the plant description (issue 24)",
+           "cores": os.cpu_count(), "failure_model": "pipeline/data/fault/generator.true_probability (data.fault.truth)",
+           "command": "python benchmarks/replan.py" + (f" --scenarios {' '.join(args.scenarios)}" if args.scenarios else "")}
+    write_json(root / "reports" / "bench" / "replan.json", out)
+    a = out["all_scenarios"]
+    print(f"all: {a['replans']} re-plans, latency p50 {a['replan_latency_p50_s']:.2f} s, p99 {a['replan_latency_p99_s']:.2f} s "
+          f"(target {TARGET_P99_S:g} s); re-planning never below static: {a['never_below_static']}")
+
+
+if __name__ == "__main__":
+    main()
