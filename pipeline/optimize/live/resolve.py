@@ -34,7 +34,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.optimize.costs import Costs
 from pipeline.optimize.encodings import encoding_class
-from pipeline.optimize.encodings.base import check_options
 from pipeline.optimize.formulation import ScheduleModel, build_schedule_model
 from pipeline.optimize.hour_values import HourValues
 from pipeline.optimize.instance import Instance, check_feasible
@@ -71,8 +70,7 @@ def _n_of(assignment: dict) -> int:
 class RemainingSolver:
     def __init__(self, net: FaultNetwork, optimize: DictConfig, costs: Costs, solver: DictConfig, time_limit_s: float):
         self.net, self.optimize, self.costs = net, optimize, costs
-        self.opts = optimize.formulation
-        check_options(self.opts)
+        self.opts = optimize.formulation  # checked when the config loaded (pipeline/core/settings/optimize.py)
         self.solver_cfg = OmegaConf.merge(solver, {"time_limit_s": float(time_limit_s)})
         self.time_limit_s = float(time_limit_s)
         self.gap_target = float(solver.mip_rel_gap)
