@@ -94,15 +94,6 @@ class Settings:
         return f"{self.policy} Sign and SignAndEncrypt, trusted certificates of {self.pki / 'trusted'}, users of {self.users_file}"
 
 
-def with_policy(cfg: DictConfig, policy: str) -> DictConfig:
-    """A copy of `cfg` with live.security.policy = `policy` (a command's --security-policy)."""
-    from omegaconf import OmegaConf
-
-    copy = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    copy.live.security.policy = policy
-    return copy
-
-
 # ---------------------------------------------------------------------------------------------
 # Certificates
 

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 
 from pipeline.contracts.line import TIMESTAMP
 from pipeline.contracts.opcua_nodes import node_id
-from pipeline.core.opcua_security import LINE, POLICY_NONE, POLICY_SECURE, Settings, secure_server, with_policy
+from pipeline.core.opcua_security import LINE, POLICY_NONE, POLICY_SECURE, Settings, secure_server
 from pipeline.data.line.generator import LineSimulator
 from pipeline.data.line.stage import generated_specs
 from pipeline.data.line.stations import station_groups
@@ -165,9 +165,9 @@ def main() -> None:
     parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
                         help="OPC UA security (default: live.security.policy; None only for local tries)")
     args = parser.parse_args()
-    cfg = load_params(args.params, {"live": live.Live, "data.line": data_line.DataLine, "seed": run.Seed})
-    if args.security_policy:
-        cfg = with_policy(cfg, args.security_policy)
+    # --security-policy is an override by another name: checked by the same schema
+    cfg = load_params(args.params, {"live": live.Live, "data.line": data_line.DataLine, "seed": run.Seed},
+                      [f"live.security.policy={args.security_policy}"] if args.security_policy else [])
     s = cfg.live.server
     start = args.start or s.get("start")
     try:

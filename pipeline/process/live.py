@@ -30,8 +30,7 @@ from omegaconf import DictConfig
 
 from pipeline.contracts.opcua_nodes import node_id
 from pipeline.core.io import ensure_dir, write_json
-from pipeline.core.opcua_security import (MONITOR, POLICY_NONE, POLICY_SECURE, Settings, secure_client, secure_server,
-                                          with_policy)
+from pipeline.core.opcua_security import MONITOR, POLICY_NONE, POLICY_SECURE, Settings, secure_client, secure_server
 from pipeline.process.control import WARNING_COLUMNS
 from pipeline.process.live_align import Aligner, Flag, Step
 from pipeline.process.monitor import StepMonitor, latency_summary
@@ -322,9 +321,9 @@ def main() -> None:
     parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
                         help="OPC UA security (default: live.security.policy; None only for local tries)")
     args = parser.parse_args()
-    cfg = load_params(args.params, {"live": live.Live, "tracking": tracking.Tracking, "paths": run.Paths})
-    if args.security_policy:
-        cfg = with_policy(cfg, args.security_policy)
+    # --security-policy is an override by another name: checked by the same schema
+    cfg = load_params(args.params, {"live": live.Live, "tracking": tracking.Tracking, "paths": run.Paths},
+                      [f"live.security.policy={args.security_policy}"] if args.security_policy else [])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     import mlflow
