@@ -50,6 +50,13 @@ def test_readme_optimiser_command_runs_as_written(form, opt_cfg, tmp_path):
     if done.returncode != 0 and "size-limited" in done.stderr + done.stdout:
         pytest.skip("Gurobi's licence refuses this model here")
     assert done.returncode == 0, (form, done.stderr[-3000:])
+    if "--cfg" in args:  # Hydra prints the composed config and runs nothing: the override's value is in it
+        shown = OmegaConf.create(done.stdout)
+        for override in args[:args.index("--cfg")]:
+            key, _, value = override.partition("=")
+            if "/" not in key:
+                assert str(OmegaConf.select(shown, key)) == value.strip('"'), (form, key, done.stdout[-2000:])
+        return
     folder = (tmp_path / "multi" / "0") if multirun else Path(cfg.paths.reports) / "optimize"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["verification"]["passed"]
