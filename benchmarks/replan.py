@@ -35,6 +35,8 @@ from omegaconf import OmegaConf
 
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
+from pipeline.core.opcua_connect import connect_secured, new_client
+from pipeline.core.opcua_security import PRESSES, Settings, throwaway_pki
 from pipeline.data.fault.generator import true_probability
 from pipeline.data.press.simulator import hour_plan_from_table, run_day
 from pipeline.data.press_opcua import PressServer, scripted_presses
@@ -78,6 +80,15 @@ class LoadSampler:
         return {"min": round(float(v.min()), 2), "median": round(float(np.median(v)), 2), "max": round(float(v.max()), 2)}
 
 
+def secure_on_loopback(cfg) -> None:
+    """The shipped OPC UA security (live.security: Basic256Sha256, certificates, a user) on a
+    throwaway PKI for this run: what the latencies include in a plant."""
+    sec = cfg.live.security
+    folder = Path(tempfile.mkdtemp(prefix="pki-"))
+    os.environ[str(sec.password_env)] = throwaway_pki(folder, str(sec.user))
+    sec.pki, sec.users_file = str(folder), None
+
+
 def static_day(cfg, scenario: str) -> pd.DataFrame:
     sim, plan, _ = scripted_presses(cfg, scenario)
     run_day(sim, lambda h: hour_plan_from_table(plan, h), int(cfg.replan.line.tick_s))
@@ -86,15 +97,13 @@ def static_day(cfg, scenario: str) -> pd.DataFrame:
 
 async def planner_up(cfg, planner: subprocess.Popen, timeout_s: float = 300.0) -> None:
     """Wait until the planner's own server answers (its first hour is then read from it)."""
-    from asyncua import Client
-
     deadline = time.monotonic() + timeout_s
     while True:
         if planner.poll() is not None:
             raise RuntimeError(f"the planner exited ({planner.returncode}) at start")
         try:
-            client = Client(str(cfg.replan.publish.endpoint), timeout=4)
-            await client.connect()
+            client = new_client(str(cfg.replan.publish.endpoint), 4.0)
+            await connect_secured(client, Settings.from_conf(cfg.live.security), PRESSES)
             await client.disconnect()
             return
         except (OSError, asyncio.TimeoutError):
@@ -151,6 +160,7 @@ def main() -> None:
     cfg = OmegaConf.create(OmegaConf.to_container(load_params(), resolve=True))
     cfg.replan.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-presses/"
     cfg.replan.publish.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-planner/"
+    secure_on_loopback(cfg)
     day = build_instance(cfg, read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours)))
     costs = Costs.from_cfg(cfg.costs)
 

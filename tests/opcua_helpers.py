@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import threading
 from pathlib import Path
 
@@ -17,11 +16,7 @@ USER = "monitor"
 
 def make_pki(folder: Path, names=sec.IDENTITIES, user: str = USER) -> dict:
     """Certificates of `names` (all trusted) and `user` with a random password in `folder`."""
-    for name in names:
-        sec.make_certificate(folder, name, host="localhost", days=2)
-    password = secrets.token_urlsafe(12)
-    sec.set_user(folder / sec.USERS_FILE, user, password)
-    return {"pki": folder, "user": user, "password": password}
+    return {"pki": folder, "user": user, "password": sec.throwaway_pki(folder, user, names)}
 
 
 def secured(cfg: DictConfig, pki: Path, policy: str = sec.POLICY_SECURE) -> DictConfig:

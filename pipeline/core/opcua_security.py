@@ -8,7 +8,8 @@ A server calls `await secure_server(server, settings, name)` between `init()` an
 client calls `await secure_client(client, settings, name)` before each `connect()` (it asks the
 server for its endpoints, so it goes inside a connect retry loop). `settings` comes from conf
 (`Settings.from_conf(cfg.live.security)`), `name` is the application's identity in the PKI
-folder (`line`, `monitor`, `planner`).
+folder (`line`, `monitor`, `planner`, `presses`). Servers and clients are made through
+pipeline/core/opcua_connect.py, which calls these two.
 
 With `policy: Basic256Sha256` (the default) a server offers only Basic256Sha256 Sign and
 SignAndEncrypt endpoints with its own certificate, accepts a client only if the client's
@@ -45,8 +46,8 @@ from pipeline.core.settings.live import MODES, POLICY_NONE, POLICY_SECURE  # the
 
 log = logging.getLogger("pipeline.core.opcua_security")
 
-LINE, MONITOR, PLANNER = "line", "monitor", "planner"   # the pipeline's OPC UA applications
-IDENTITIES = (LINE, MONITOR, PLANNER)
+LINE, MONITOR, PLANNER, PRESSES = "line", "monitor", "planner", "presses"   # the pipeline's OPC UA applications
+IDENTITIES = (LINE, MONITOR, PLANNER, PRESSES)
 USERS_FILE = "users.json"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}   # about 50 ms a check: once per session, not per value
 
@@ -242,14 +243,17 @@ class PasswordUsers:
         return None
 
 
-def read_only_ruleset():
-    """asyncua's role ruleset without writes and method calls: clients read, browse and subscribe."""
+def read_only_ruleset(allow_writes: bool = False):
+    """asyncua's role ruleset without writes and method calls: clients read, browse and subscribe.
+    `allow_writes`: writes pass the ruleset, so a client can write the variables the server marked
+    writable (asyncua checks each node's AccessLevel; the press server's lockstep ack is the only one)."""
     from asyncua import ua
     from asyncua.crypto.permission_rules import SimpleRoleRuleset, UserRole
 
     ruleset = SimpleRoleRuleset()
-    refused = {ua.NodeId(ua.ObjectIds.WriteRequest_Encoding_DefaultBinary),
-               ua.NodeId(ua.ObjectIds.CallRequest_Encoding_DefaultBinary)}
+    refused = {ua.NodeId(ua.ObjectIds.CallRequest_Encoding_DefaultBinary)}
+    if not allow_writes:
+        refused.add(ua.NodeId(ua.ObjectIds.WriteRequest_Encoding_DefaultBinary))
     for role in (UserRole.User, UserRole.Admin):
         ruleset._permission_dict[role] = {t for t in ruleset._permission_dict[role] if t not in refused}
         if role is UserRole.Admin:  # no remote change of the address space either
@@ -265,15 +269,27 @@ def client_password(settings: Settings) -> str:
     return password
 
 
+def throwaway_pki(folder: Path, user: str, names=IDENTITIES, days: int = 2) -> str:
+    """Certificates of `names` (all trusted) and `user` with a fresh random password in `folder`,
+    for a test or a benchmark run on loopback; returns the password."""
+    for name in names:
+        make_certificate(folder, name, host="localhost", days=days)
+    password = secrets.token_urlsafe(12)
+    set_user(folder / USERS_FILE, user, password)
+    return password
+
+
 # ---------------------------------------------------------------------------------------------
 # The two calls
 
-async def secure_server(server, settings: Settings, name: str) -> None:
-    """Set up `server` (after `init()`, before `start()`) as `settings` say, as application `name`."""
+async def secure_server(server, settings: Settings, name: str, allow_writes: bool = False) -> None:
+    """Set up `server` (after `init()`, before `start()`) as `settings` say, as application `name`
+    (`allow_writes`: see read_only_ruleset)."""
     from asyncua import ua
 
+    rules = read_only_ruleset(allow_writes)
     if not settings.enabled:
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity], permission_ruleset=read_only_ruleset())
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity], permission_ruleset=rules)
         server.set_identity_tokens([ua.AnonymousIdentityToken])
         return
     cert, key = _own(settings.pki, name)
@@ -285,7 +301,7 @@ async def secure_server(server, settings: Settings, name: str) -> None:
     await server.load_private_key(str(key))
     await server.set_application_uri(application_uri(name))
     server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
-                                ua.SecurityPolicyType.Basic256Sha256_Sign], permission_ruleset=read_only_ruleset())
+                                ua.SecurityPolicyType.Basic256Sha256_Sign], permission_ruleset=rules)
     server.set_identity_tokens([ua.UserNameIdentityToken])
     server.iserver.set_user_manager(PasswordUsers(users))
     server.set_certificate_validator(await _validator(settings.pki, peer_is_server=False))

@@ -25,7 +25,8 @@ from omegaconf import DictConfig
 
 from pipeline.contracts.line import TIMESTAMP
 from pipeline.contracts.opcua_nodes import node_id
-from pipeline.core.opcua_security import LINE, POLICY_NONE, POLICY_SECURE, Settings, secure_server
+from pipeline.core.opcua_connect import new_server
+from pipeline.core.opcua_security import LINE, POLICY_NONE, POLICY_SECURE, Settings
 from pipeline.data.line.generator import LineSimulator
 from pipeline.data.line.stage import generated_specs
 from pipeline.data.line.stations import station_groups
@@ -82,13 +83,10 @@ class LineServer:
         self.published_s = 0
 
     async def start(self) -> "LineServer":
-        from asyncua import Server, ua
+        from asyncua import ua
 
-        self.server = Server()
-        await self.server.init()
-        self.server.set_endpoint(self.endpoint)
-        self.server.set_server_name("tablet-pipeline simulated line")
-        await secure_server(self.server, Settings.from_conf(self.live.security), LINE)
+        self.server = await new_server(self.endpoint, "tablet-pipeline simulated line",
+                                       Settings.from_conf(self.live.security), LINE)
         idx = await self.server.register_namespace(str(self.live.namespace))
         line = self.cfg.data.line
         periods = channel_periods(line)

@@ -29,7 +29,8 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from pipeline.contracts.press_signals import MEASURED, PRESS_SIGNALS, PRESS_VALUES, plan_node, read_plan, signal_node
-from pipeline.core.opcua_connect import new_client, new_server
+from pipeline.core.opcua_connect import connect_secured, new_client, new_server
+from pipeline.core.opcua_security import POLICY_NONE, POLICY_SECURE, PRESSES, Settings
 from pipeline.data.press.events import clock_seconds, parse_events
 from pipeline.data.press.simulator import HOUR, HourPlan, ScriptedPresses, hour_plan_from_table, steps
 
@@ -72,6 +73,7 @@ class PressServer:
         self.cfg, self.rp = cfg, cfg.replan
         self.sim, self.plan, self.day_start = sim, plan, day_start
         self.endpoint = endpoint or str(self.rp.endpoint)
+        self.security = Settings.from_conf(cfg.live.security)
         self.server = None
         self.nodes: dict[tuple[str, int | None], object] = {}
         self.ticks = 0
@@ -82,7 +84,9 @@ class PressServer:
     async def start(self) -> "PressServer":
         from asyncua import ua
 
-        self.server = await new_server(self.endpoint, "tablet-pipeline scripted presses")
+        # writes allowed: the planner writes Line.PlannerAck (lockstep), the only variable marked writable
+        self.server = await new_server(self.endpoint, "tablet-pipeline scripted presses", self.security, PRESSES,
+                                       allow_writes=True)
         idx = await self.server.register_namespace(str(self.rp.namespace))
         objects = self.server.nodes.objects
         self.kinds = {**{s: ua.VariantType.Double for s in MEASURED}, "running": ua.VariantType.Boolean,
@@ -170,7 +174,7 @@ class PressServer:
         publish = self.rp.publish
         try:  # one short session an hour: nothing to keep alive between hours
             self._planner = client = new_client(str(publish.endpoint), float(self.rp.request_timeout_s))
-            await client.connect()
+            await connect_secured(client, self.security, PRESSES)
             idx = await client.get_namespace_index(str(publish.namespace))
             names = [plan_node(n) for n in ("Hour", "Version", "Temperature_C", "Humidity_pct", "Remaining")]
             names += [plan_node(n, k) for k in range(self.sim.presses) for n in PRESS_VALUES]
@@ -240,7 +244,7 @@ async def serve(cfg: DictConfig, scenario: str | None, speed: float, start: str 
     server = await PressServer(cfg, sim, plan, day_start).start()
     pace = "lockstep with the planner" if speed <= 0 else f"{speed:g}x"
     print(f"scripted presses ({scenario or cfg.replan.line.scenario}) on {server.endpoint}: {sim.presses} press(es), "
-          f"day {day_start:%Y-%m-%d}, {pace}", flush=True)
+          f"day {day_start:%Y-%m-%d}, {pace}; {server.security.describe()}", flush=True)
     try:
         ticks = await server.run(speed, start_s, end_s)
         print(f"published {ticks} ticks; hours ran {', '.join(server.sources)}", flush=True)
@@ -252,7 +256,7 @@ async def serve(cfg: DictConfig, scenario: str | None, speed: float, start: str 
 
 def main() -> None:
     from pipeline.core.config import load_params
-    from pipeline.core.settings import optimize, replan, run
+    from pipeline.core.settings import live, optimize, replan, run
 
     parser = argparse.ArgumentParser(description="Publish scripted presses as OPC UA variables (loopback).")
     parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
@@ -261,11 +265,14 @@ def main() -> None:
                         help="line seconds per wall second (default: replan.line.speed; 0 = lockstep with the planner)")
     parser.add_argument("--from", dest="start", default=None, help="first time to publish, HH:MM (default: replan.line.start)")
     parser.add_argument("--to", dest="end", default=None, help="stop at this time of the day, HH:MM (default: the day's end)")
+    parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
+                        help="OPC UA security (default: live.security.policy; None only for local tries)")
     args = parser.parse_args()
     # the flags are overrides by another name: checked by the same schema
-    flags = {"replan.line.scenario": args.scenario, "replan.line.speed": args.speed}
+    flags = {"replan.line.scenario": args.scenario, "replan.line.speed": args.speed,
+             "live.security.policy": args.security_policy}
     cfg = load_params(args.params, {"replan": replan.Replan, "optimize": optimize.Optimize, "paths": run.Paths,
-                                    "seed": run.Seed},
+                                    "seed": run.Seed, "live": live.Live},
                       [f"{key}={value}" for key, value in flags.items() if value is not None])
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncua").setLevel(logging.ERROR)

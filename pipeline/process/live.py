@@ -30,7 +30,8 @@ from omegaconf import DictConfig
 
 from pipeline.contracts.opcua_nodes import node_id
 from pipeline.core.io import ensure_dir, write_json
-from pipeline.core.opcua_security import MONITOR, POLICY_NONE, POLICY_SECURE, Settings, secure_client, secure_server
+from pipeline.core.opcua_connect import connect_with_retry, new_client, new_server
+from pipeline.core.opcua_security import MONITOR, POLICY_NONE, POLICY_SECURE, Settings
 from pipeline.process.control import WARNING_COLUMNS
 from pipeline.process.live_align import Aligner, Flag, Step
 from pipeline.process.monitor import StepMonitor, latency_summary
@@ -65,13 +66,9 @@ class Publisher:
     async def start(self) -> None:
         if not self.cfg.get("endpoint"):
             return
-        from asyncua import Server, ua
+        from asyncua import ua
 
-        self.server = Server()
-        await self.server.init()
-        self.server.set_endpoint(str(self.cfg.endpoint))
-        self.server.set_server_name("tablet-pipeline line monitor")
-        await secure_server(self.server, self.security, MONITOR)
+        self.server = await new_server(str(self.cfg.endpoint), "tablet-pipeline line monitor", self.security, MONITOR)
         idx = await self.server.register_namespace(str(self.cfg.namespace))
         folder = await self.server.nodes.objects.add_folder(idx, "Monitor")
         for name in self.NAMES:
@@ -145,14 +142,13 @@ class LiveMonitor:
                        max_empty_steps=self.model.window.L)
 
     async def run(self, stop: asyncio.Event | None = None, max_steps: int | None = None) -> dict:
-        from asyncua import Client, ua
+        from asyncua import ua
         from asyncua.common.subscription import DataChangeEvent, OverflowPolicy
 
         stop = stop or asyncio.Event()
         live = self.live
         await self.publisher.start()
-        client = self.client = Client(self.endpoint, timeout=float(live.request_timeout_s), auto_reconnect=True,
-                                      reconnect_max_delay=float(live.reconnect_max_delay_s))
+        client = self.client = new_client(self.endpoint, float(live.request_timeout_s), float(live.reconnect_max_delay_s))
         client.connection_lost_callback = self._connection_lost
         warnings_file = open(self.out / "live_warnings.csv", "w", newline="")
         flags_file = open(self.out / "live_flags.csv", "w", newline="")
@@ -211,29 +207,10 @@ class LiveMonitor:
         return self.summary()
 
     async def _connect(self, client) -> None:
-        from asyncua import ua
-
-        deadline = time.monotonic() + float(self.live.connect_timeout_s)
-        waiting = False
-        while True:
-            try:
-                await secure_client(client, self.security, MONITOR)  # asks the server for its endpoints
-                await client.connect()
-                self.connections += 1
-                return
-            except ua.UaError as exc:  # reached, but refused: certificate, user, policy
-                raise ConnectionError(f"the OPC UA server at {self.endpoint} refused the monitor "
-                                      f"({self.security.policy} {self.security.mode}, user {self.security.user}): "
-                                      f"{exc} (docs/security.md)") from exc
-            except (OSError, asyncio.TimeoutError) as exc:
-                if not waiting:
-                    waiting = True
-                    log.info("waiting for the OPC UA server at %s (up to %s s, live.connect_timeout_s)",
-                             self.endpoint, self.live.connect_timeout_s)
-                if time.monotonic() > deadline:
-                    raise ConnectionError(f"no OPC UA server at {self.endpoint} after {self.live.connect_timeout_s} s "
-                                          f"(live.endpoint; start one with `python -m pipeline.data.line_opcua`)") from exc
-                await asyncio.sleep(1.0)
+        await connect_with_retry(client, self.endpoint, float(self.live.connect_timeout_s),
+                                 "live.endpoint, live.connect_timeout_s; start one with `python -m pipeline.data.line_opcua`",
+                                 self.security, MONITOR)
+        self.connections += 1
 
     async def _connection_lost(self, exc: Exception) -> None:
         """asyncua's callback when its supervisor finds the connection gone (it then reconnects)."""

@@ -11,6 +11,7 @@ from pipeline.core.config import repo_root
 from pipeline.core.tracking import experiment_name, tracking_uri
 from pipeline.report.audit import promotions, section_html
 from pipeline.report.collect import collect
+from pipeline.report.decisions import decisions_html
 from pipeline.report.identifiers import (dvc_lock_hashes, git_identity, latest_runs, mlflow_ui, public_uri,
                                          registered_versions)
 from pipeline.report.page import PageInputs, render
@@ -43,6 +44,7 @@ def build_page(cfg: DictConfig, root: Path | None = None) -> tuple[Path, dict]:
         models_error=models_error,
         mlflow_ui=mlflow_ui(uri),
         audit_html=section_html(*promotions(uri, cfg)),
+        decisions_html=decisions_html(reports),
     )
     path = reports / PAGE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)

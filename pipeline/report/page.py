@@ -37,6 +37,7 @@ class PageInputs:
     models_error: str | None = None
     mlflow_ui: str = ""   # where the links to registered versions point
     audit_html: str = ""  # the promotions' audit trail (pipeline/report/audit.py)
+    decisions_html: str = ""  # what to act on, first (pipeline/report/decisions.py)
 
 
 def _kv_table(rows: dict, headers: tuple[str, str]) -> str:
@@ -133,10 +134,12 @@ def _models_table(models: list[ModelVersionLink], ui: str) -> str:
 
 
 def render(page: PageInputs) -> str:
-    toc = " · ".join(f'<a href="#{escape(s.folder)}">{escape(s.title)}</a>' for s, _ in page.sections)
+    links = ([("decisions", "Decisions")] if page.decisions_html else []) + [(s.folder, s.title) for s, _ in page.sections]
+    toc = " · ".join(f'<a href="#{escape(anchor)}">{escape(title)}</a>' for anchor, title in links)
     body = [f"<h1>{escape(page.title)}</h1>",
-            "<p>What the last <code>dvc repro</code> left under reports/, stage by stage, with the "
-            "identifiers that tie it to its code, data and MLflow runs.</p>", f"<nav>{toc}</nav>"]
+            "<p>What the last <code>dvc repro</code> left under reports/: first what to act on, then stage "
+            "by stage, with the identifiers that tie it to its code, data and MLflow runs.</p>", f"<nav>{toc}</nav>",
+            page.decisions_html]
     body += [_section(s, o) for s, o in page.sections]
     body.append('<section id="identifiers"><h2>Identifiers</h2>'
                 "<p>The code version, DVC's record of each stage's outputs and the MLflow runs behind this page.</p>")

@@ -232,3 +232,93 @@ def test_commands_make_keys_private_and_store_no_password(tmp_path, monkeypatch)
     checker = sec.PasswordUsers(sec.read_users(pki / sec.USERS_FILE))
     assert checker.check("monitor", "correct horse battery")
     assert not checker.check("monitor", "correct horse") and not checker.check("nobody", "correct horse battery")
+
+
+def test_the_planners_server_is_secured_like_the_line(base_cfg, pki):
+    """The live planner's own server (Plan.*): policy-None clients refused, a trusted user reads,
+    no client writes a plan value."""
+    import pandas as pd
+
+    from pipeline.optimize.live.service import PlanPublisher
+
+    cfg = secured(base_cfg, pki["pki"])
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-planner/"
+
+    async def start():
+        publisher = PlanPublisher(cfg.replan, 1, pd.Timestamp("2024-01-01"), sec.Settings.from_conf(cfg.live.security),
+                                  endpoint)
+        await publisher.start()
+        return publisher
+
+    running = ServerThread(start)
+    try:
+        async def plan_hour(client: Client, write: bool):
+            await client.connect()
+            try:
+                idx = await client.get_namespace_index(str(cfg.replan.publish.namespace))
+                node = client.get_node(ua.NodeId("Plan.Hour", idx))
+                if write:
+                    await node.write_value(ua.Variant(3, ua.VariantType.Int64))
+                return await node.read_value()
+            finally:
+                await client.disconnect()
+
+        with pytest.raises(ua.UaError, match="No matching endpoints"):
+            asyncio.run(plan_hour(Client(endpoint, timeout=10), write=False))
+
+        async def as_user(write: bool):
+            client = Client(endpoint, timeout=10)
+            await sec.secure_client(client, settings(pki["pki"]), sec.PRESSES, password=pki["password"])
+            return await plan_hour(client, write)
+
+        assert asyncio.run(as_user(write=False)) == -1   # nothing published yet
+        with pytest.raises(ua.UaStatusCodeError) as caught:
+            asyncio.run(as_user(write=True))
+        assert type(caught.value).__name__ == "BadUserAccessDenied"
+    finally:
+        running.stop()
+
+
+def test_allow_writes_opens_only_the_variables_marked_writable(pki, monkeypatch):
+    """The press server's lockstep ack: a server made with allow_writes lets a client write the
+    variable it marked writable and nothing else."""
+    from pipeline.core.opcua_connect import connect_secured, new_client, new_server
+
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}/writes/"
+    security = settings(pki["pki"])
+    monkeypatch.setenv(security.password_env, pki["password"])
+
+    class Holder:
+        async def stop(self):
+            await self.server.stop()
+
+    async def start():
+        holder = Holder()
+        holder.server = await new_server(endpoint, "writes", security, sec.PRESSES, allow_writes=True)
+        idx = await holder.server.register_namespace("urn:test")
+        folder = holder.server.nodes.objects
+        holder.ack = await folder.add_variable(ua.NodeId("Ack", idx), "Ack", 0.0)
+        await holder.ack.set_writable()
+        await folder.add_variable(ua.NodeId("Reading", idx), "Reading", 0.0)
+        await holder.server.start()
+        return holder
+
+    running = ServerThread(start)
+    try:
+        async def write(name: str):
+            client = new_client(endpoint, 10.0)
+            await connect_secured(client, security, sec.PLANNER)
+            try:
+                idx = await client.get_namespace_index("urn:test")
+                node = client.get_node(ua.NodeId(name, idx))
+                await node.write_value(ua.Variant(5.0, ua.VariantType.Double))
+                return await node.read_value()
+            finally:
+                await client.disconnect()
+
+        assert asyncio.run(write("Ack")) == 5.0
+        with pytest.raises(ua.UaStatusCodeError) as caught:
+            asyncio.run(write("Reading"))
+        assert type(caught.value).__name__ in ("BadUserAccessDenied", "BadNotWritable")
+    finally:
+        running.stop()

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from pipeline.data.press_opcua import PressServer, scripted_presses
 from pipeline.optimize.live.planner import build_planner
 from pipeline.optimize.live.service import LivePlanner
+from tests.opcua_helpers import secured, session_pki
 from tests.optimize.replan_harness import short_day
 from tests.servers import free_port
 
@@ -23,8 +24,10 @@ HOUR = 3600
 
 @pytest.fixture(scope="module")
 def day4(tmp_path_factory, fault_onnx):
+    """Secured as conf ships it (Basic256Sha256, certificates, a user): the press server as
+    application `presses`, the planner as `planner`."""
     cfg, _ = short_day(tmp_path_factory.mktemp("opcua"), fault_onnx, hours=4)
-    return cfg
+    return secured(cfg, session_pki()["pki"])
 
 
 def on_free_ports(cfg, scenario: str, events: list[dict]):

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.core.opcua_security import POLICY_NONE, POLICY_SECURE
 from pipeline.optimize.live.planner import build_planner
 from pipeline.optimize.live.service import LivePlanner
 
 
 def main() -> None:
     from pipeline.core.config import load_params
-    from pipeline.core.settings import costs, optimize, replan, run, solver, tracking
+    from pipeline.core.settings import costs, live, optimize, replan, run, solver, tracking
 
     parser = argparse.ArgumentParser(description="Re-plan the rest of the day from live press signals over OPC UA.")
     parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
@@ -32,10 +33,13 @@ def main() -> None:
     parser.add_argument("--plan", default=None, help="the day-ahead plan file (default: replan.plan)")
     parser.add_argument("--out", default=None, help="output folder (default: replan.out/<day>)")
     parser.add_argument("--until", default=None, help="stop at this line time, HH:MM (default: the day's end)")
+    parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
+                        help="OPC UA security (default: live.security.policy; None only for local tries)")
     args = parser.parse_args()
     cfg = load_params(args.params, {"replan": replan.Replan, "optimize": optimize.Optimize, "costs": costs.Costs,
                                     "solver": solver.Solver, "tracking": tracking.Tracking, "paths": run.Paths,
-                                    "seed": run.Seed})
+                                    "seed": run.Seed, "live": live.Live},
+                      [f"live.security.policy={args.security_policy}"] if args.security_policy else [])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("asyncua", "pyomo", "mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -56,7 +60,8 @@ def main() -> None:
     out = Path(args.out or Path(cfg.replan.out) / f"{day_start:%Y-%m-%d}")
     live = LivePlanner(cfg, replanner, out, day_start, args.endpoint)
     print(f"live planner: day {day_start:%Y-%m-%d} from {args.plan or cfg.replan.plan} (v0: {replanner.plan.status}); "
-          f"listening on {live.endpoint}, publishing on {live.publisher.endpoint}; files in {out}", flush=True)
+          f"listening on {live.endpoint}, publishing on {live.publisher.endpoint}; {live.security.describe()}; "
+          f"files in {out}", flush=True)
     stopped = False
     try:
         m = asyncio.run(live.run(until_s=until_s))

@@ -31,6 +31,7 @@ from pipeline.contracts.press_signals import (PLAN_VALUES, PLANNER_VALUES, PRESS
                                               signal_node)
 from pipeline.core.io import write_json
 from pipeline.core.opcua_connect import connect_with_retry, new_client, new_server
+from pipeline.core.opcua_security import PLANNER, Settings
 from pipeline.optimize.live.planner import Flag, Replanner
 from pipeline.optimize.live.tracking import VersionTracker
 from pipeline.optimize.live.versions import PlanVersion, VersionFiles
@@ -47,8 +48,9 @@ class PlanPublisher:
     """The planner's own variables: the next hour's setpoints and targets, the version, its trigger,
     status and gap; the planner's line time, held state and flags."""
 
-    def __init__(self, rp: DictConfig, presses: int, day_start: pd.Timestamp, endpoint: str | None = None):
-        self.rp, self.presses, self.day_start = rp, presses, day_start
+    def __init__(self, rp: DictConfig, presses: int, day_start: pd.Timestamp, security: Settings,
+                 endpoint: str | None = None):
+        self.rp, self.presses, self.day_start, self.security = rp, presses, day_start, security
         self.endpoint = endpoint or str(rp.publish.endpoint)
         self.server, self.vars = None, {}
         self.published: tuple[int, int] | None = None  # (version, hour) on the variables now
@@ -56,7 +58,7 @@ class PlanPublisher:
     async def start(self) -> None:
         from asyncua import ua
 
-        self.server = await new_server(self.endpoint, "tablet-pipeline live planner")
+        self.server = await new_server(self.endpoint, "tablet-pipeline live planner", self.security, PLANNER)
         idx = await self.server.register_namespace(str(self.rp.publish.namespace))
         objects = self.server.nodes.objects
         initial = {"Int64": -1, "String": "", "Double": float("nan"), "Boolean": False}
@@ -120,7 +122,8 @@ class LivePlanner:
         self.out = Path(out)
         self.files = VersionFiles(self.out)
         self.tracker = VersionTracker(cfg, f"{day_start:%Y-%m-%d}") if track else None
-        self.publisher = PlanPublisher(self.rp, replanner.day.presses, day_start)
+        self.security = Settings.from_conf(cfg.live.security)
+        self.publisher = PlanPublisher(self.rp, replanner.day.presses, day_start, self.security)
         self.keys: dict = {}                 # nodeid -> (signal, press)
         self.missing: dict[tuple, str] = {}
         self.newest: dict[tuple, float] = {}
@@ -147,7 +150,8 @@ class LivePlanner:
     # ---- connection and subscription
     async def _connect(self, client) -> None:
         await connect_with_retry(client, self.endpoint, float(self.rp.connect_timeout_s),
-                                 "replan.endpoint; start one with `python -m pipeline.data.press_opcua`")
+                                 "replan.endpoint; start one with `python -m pipeline.data.press_opcua`",
+                                 self.security, PLANNER)
         self.connected = True
 
     async def _nodes(self, client) -> list:
