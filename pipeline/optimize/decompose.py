@@ -39,10 +39,12 @@ import numpy as np
 from omegaconf import DictConfig
 
 from pipeline.optimize.costs import Costs
+from pipeline.optimize.day_dp import Arrangement, CellValues
 from pipeline.optimize.formulation import ScheduleModel, build_schedule_model, shared_parts
 from pipeline.optimize.hour_values import HourValues
 from pipeline.optimize.instance import Instance, PlantInstance
 from pipeline.optimize.network import FaultNetwork
+from pipeline.optimize.room_dp import MAX_VECTORS, count_vectors, crossings, press_day, room_dp, tightened
 from pipeline.optimize.solve import NoScheduleFoundError, ScheduleSolver, SolveResult, SubResult
 from pipeline.optimize.subproblems import DayData, DaySolve, DayTask, Group, Runner, day_instance
 
@@ -50,6 +52,8 @@ log = logging.getLogger(__name__)
 
 MIN_DAY_SECONDS = 2.0  # a chain re-solve with less time than this keeps the day's relaxed plan
 LAMBDA_STEPS = 8       # Lagrange steps per demand block (bound only)
+ROOM_CELLS = 256       # humidity cells of a room's shared-humidity DP (room_dp.py)
+POLISH_SHARE = 0.9     # the room-day MILPs (different presses, N fixed) stop by this share of the time limit
 
 
 @dataclass(frozen=True)
@@ -104,8 +108,8 @@ class PlantSchedule:
     report: dict = field(default_factory=dict)
     enc_cache: dict = field(default_factory=dict)
     hv_cache: dict = field(default_factory=dict)
-    solver_cfg: DictConfig | None = None
-    search: DictConfig | None = None
+    room_cache: dict = field(default_factory=dict)   # (room, day, price) -> (bound, climate) of the room DP
+    cell_cache: dict = field(default_factory=dict)   # (group, N) -> CellValues of the room DP
 
     @classmethod
     def build(cls, plant: PlantInstance, networks: dict[object, FaultNetwork], costs: Costs, opts: DictConfig,
@@ -340,8 +344,11 @@ class PlantSchedule:
             return {"T": v["T"], "H": v["H"], "plans": {u: {"x": v["x"][0], "b": v["b"][0], "N": int(v["N"][0, 0]),
                                                             "p": p}}}
         best = None
-        for plan in plans.values():
-            T, H = plan.values["T"], plan.values["H"]
+        climates = [(plan.values["T"], plan.values["H"]) for plan in plans.values()]
+        shared = self.room_cache.get((r, d, round(costs.unit_bonus, 9)))
+        if shared is not None and shared[1] is not None:
+            climates.append(shared[1])
+        for T, H in climates:
             start = self.plant.humidity_initial[r] if d == 0 else float(H[0])
             answers = {u: self.best_response(self.units[u].group, d, T, H, costs) for u in units}
             value = (sum(self.units[u].count * a["value"] for u, a in answers.items())
@@ -421,7 +428,12 @@ class PlantSchedule:
         total = float(solver.solver_cfg.time_limit_s)
         gap_target = float(solver.solver_cfg.mip_rel_gap)
         before = (self.runner.solved, self.runner.requested, self.runner.solve_seconds)
+        clock = [time.perf_counter()]
+        lap = lambda: clock.append(time.perf_counter()) or round(clock[-1] - clock[-2], 3)  # noqa: E731
         blocks = self.relaxation(costs, begin, total, gap_target)
+        phases = {"relaxation_s": lap()}
+        rooms_tightened = self.tighten_rooms(blocks, replace(costs, unit_bonus=0.0), begin, total)
+        phases["room_bounds_s"] = lap()
         chosen = {}
         for b, block in enumerate(blocks):  # each block's best candidate, valued on its own days
             scored = []
@@ -430,10 +442,14 @@ class PlantSchedule:
                 self._fill_p(values, block.days)
                 scored.append((self.value(values, costs, block.days), cand))
             chosen[b] = max(scored, key=lambda sc: sc[0])[1]
+        self._room_climates(chosen, costs, begin, total)
         values = self.compose(chosen, costs)
+        phases["schedule_s"] = lap()
         values, chosen = self._chain(values, chosen, costs, begin, total)
         self._fill_p(values, list(range(len(self.plant.days))))
-        polished = self._polish_rooms(values, costs, solver, begin, total)
+        phases["chain_s"] = lap()
+        polished = self._polish_rooms(values, costs, solver, begin, POLISH_SHARE * total)
+        phases["room_polish_s"] = lap()
         self._extras(values, costs)
         objective = values["objective"]
         bound = max(sum(b.bound for b in blocks), objective)
@@ -450,7 +466,8 @@ class PlantSchedule:
                        "sub_problems_reused": (self.runner.requested - before[1]) - (self.runner.solved - before[0]),
                        "sub_problem_seconds": self.runner.solve_seconds - before[2],
                        "parallel": self.runner.mode, "workers": self.runner.workers,
-                       "room_days_polished": polished,
+                       "room_days_polished": polished, "room_days_shared_humidity_bound": rooms_tightened,
+                       "phases": phases,
                        "lagrange": [{"days": blk.days, "steps": blk.steps, "bound": blk.bound, "lambda": chosen[b].lam}
                                     for b, blk in enumerate(blocks)]}
         log.info("decomposed: %d room(s), %d press(es), %d day(s): objective %.2f, bound %.2f, gap %.2e; %d "
@@ -492,6 +509,112 @@ class PlantSchedule:
                 if self.value(tried, costs) > self.value(values, costs):
                     values, chosen = tried, trial
         return values, chosen
+
+    # --- a room of different presses: its shared humidity (room_dp.py) ----------------------
+
+    def _press_day(self, u: int, d: int, n: int, costs: Costs):
+        unit, group = self.units[u], self.groups[self.units[u].group]
+        press, hours = group.press, self.plant.days[d]
+        key = (unit.group, n)
+        if key not in self.cell_cache:
+            self.cell_cache[key] = CellValues(Arrangement.of(self._encodings(unit.group)[n]), ROOM_CELLS)
+        usd = self.plant.price[hours] * self.plant.usd_per_kwh_per_usd_per_mwh
+        done = int(self.plant.maintenance_done[unit.rows[0], d])
+        return press_day(self.cell_cache[key], unit.count, press.max_per_hour, press.capacity_in_maintenance_hour,
+                         costs.maintenance, n - done, costs.revenue - usd * press.machine_kwh_per_unit,
+                         costs.revenue + costs.penalty, usd * group.share * costs.temperature_kwh,
+                         self.plant.outside_temperature[hours])
+
+    def room_day(self, r: int, d: int, cand: Candidate, costs: Costs, deadline: float) -> tuple[float, tuple | None]:
+        """Room r's day d at cand's price: a bound with the humidity shared (room_dp.py) and the
+        climate of its best count vector (None: none looked at)."""
+        key = (r, d, round(cand.lam, 9))
+        if key in self.room_cache:
+            return self.room_cache[key]
+        units = self.units_in(r)
+        room = self.plant.plant.rooms[r]
+        separate = sum(self.units[u].count * cand.plans[u, d].bound for u in units)
+        hours = self.plant.days[d]
+        usd = self.plant.price[hours] * self.plant.usd_per_kwh_per_usd_per_mwh
+        start = self.plant.humidity_initial[r] if d == 0 else None
+        lo, width = room.humidity_box[0], (room.humidity_box[1] - room.humidity_box[0]) / ROOM_CELLS
+        best_bound, best, rest = -math.inf, None, -math.inf
+        vectors = count_vectors([cand.plans[u, d].n_bounds for u in units], [self.units[u].count for u in units])
+        for i, (bound_v, vector) in enumerate(vectors):
+            if bound_v <= best_bound:
+                break  # no later count vector can raise the room's bound
+            if i >= MAX_VECTORS or time.perf_counter() > deadline:
+                rest = bound_v
+                break
+            presses = [self._press_day(u, d, n, costs) for u, n in zip(units, vector)]
+            bound, mu = tightened(presses, usd * costs.humidity_kwh, start, lo, width, cand.lam)
+            bound = min(bound, bound_v)
+            if bound > best_bound:
+                best_bound, best = bound, (units, vector, presses, mu)
+        climate = None
+        if best is not None:
+            climate = self._shared_climate(r, d, best, cand.lam, costs, start, lo, width)
+        answer = (min(max(best_bound, rest), separate), climate)
+        self.room_cache[key] = answer
+        return answer
+
+    def _shared_climate(self, r: int, d: int, best: tuple, lam: float, costs: Costs, start, lo: float,
+                        width: float) -> tuple:
+        """The room DP's humidity path (cell borders, exact moves) and, each hour, the temperature
+        that earns most for all the room's presses together at that humidity."""
+        units, vector, presses, mu = best
+        hours = self.plant.days[d]
+        usd = self.plant.price[hours] * self.plant.usd_per_kwh_per_usd_per_mwh
+        _, path, _ = room_dp(presses, usd * costs.humidity_kwh, start, lo, width, lam, mu, exact=True)
+        room = self.plant.plant.rooms[r]
+        H = np.clip(lo + width * path, *room.humidity_box)
+        T = np.zeros(len(hours))
+        t_lo, t_hi = room.temperature_box
+        for t, hour in enumerate(hours):
+            tau = self.plant.outside_temperature[hour]
+            cands = [np.array([t_lo, t_hi, float(np.clip(tau, t_lo, t_hi))])]
+            cands += [crossings(self.cell_cache[self.units[u].group, n], H[t]) for u, n in zip(units, vector)]
+            cand = np.unique(np.clip(np.concatenate(cands), t_lo, t_hi))
+            total = -usd[t] * costs.temperature_kwh * np.abs(tau - cand)
+            for u, n in zip(units, vector):
+                press = self.groups[self.units[u].group].press
+                p = self.p_at(self.units[u].group, n, cand, np.full(len(cand), H[t]))
+                unit = costs.revenue + lam - usd[t] * press.machine_kwh_per_unit - (costs.revenue + costs.penalty) * p
+                total = total + self.units[u].count * np.maximum(unit * press.max_per_hour, 0.0)
+            T[t] = cand[int(np.argmax(total))]
+        return T, H
+
+    def tighten_rooms(self, blocks: list[Block], costs: Costs, begin: float, total: float) -> int:
+        """Each block's bound again at its best price, each room of several press groups with its
+        humidity shared (room_day); returns how many room-days were tightened."""
+        tightened_days = 0
+        for block in blocks:
+            multi = [r for r in range(len(self.plant.plant.rooms)) if len(self.units_in(r)) > 1]
+            if not multi or not block.candidates:
+                continue
+            cand = min(block.candidates, key=lambda c: self._phi(block, c.plans, c.lam)[0])
+            bound = -cand.lam * block.demand
+            for d in block.days:
+                for r in range(len(self.plant.plant.rooms)):
+                    units = self.units_in(r)
+                    if r in multi:
+                        deadline = begin + 0.85 * total
+                        room_bound, _ = self.room_day(r, d, cand, costs, deadline)
+                        bound += room_bound
+                        tightened_days += 1
+                    else:
+                        bound += sum(self.units[u].count * cand.plans[u, d].bound for u in units)
+            block.bound = min(block.bound, bound)
+        return tightened_days
+
+    def _room_climates(self, chosen: dict[int, Candidate], costs: Costs, begin: float, total: float) -> None:
+        """The room DP's shared climate for every room of several groups at the chosen prices
+        (another climate for `_climate` to try)."""
+        for b, cand in chosen.items():
+            for d in self.block_days()[b]:
+                for r in range(len(self.plant.plant.rooms)):
+                    if len(self.units_in(r)) > 1:
+                        self.room_day(r, d, cand, replace(costs, unit_bonus=0.0), begin + 0.85 * total)
 
     # --- a room of different presses: its day as one model, the plan's N fixed ----------------
 

@@ -154,6 +154,14 @@ def _name(where: _Where, key: str, value, seen: set[str]) -> str:
     return value
 
 
+def _named(where: _Where, what: str, spec, allowed: set[str], names: set[str], inside) -> dict:
+    """A room's or press's mapping: its name first (so every later message names it), then its keys."""
+    if not isinstance(spec, Mapping):
+        raise where.error(what, spec, f"a mapping with keys {sorted(allowed)}")
+    name = _name(where, "name", spec.get("name"), names)
+    return _mapping(inside(name), "", spec, allowed)
+
+
 def _box(where: _Where, key: str, given, default: Mapping, low: float, high: float,
          initial: bool = False) -> tuple[tuple[float, float], float | None]:
     keys = {"min", "max", "initial"} if initial else {"min", "max"}
@@ -178,8 +186,8 @@ def _network(where: _Where, value, base: Path) -> Path:
 
 def _press(where: _Where, spec, defaults: DictConfig, costs: DictConfig, base: Path, models: Path,
            names: set[str]) -> Press:
-    spec = _mapping(where, "press", spec, PRESS_KEYS)
-    where = _Where(where.source, where.room, _name(where, "name", spec.get("name"), names))
+    spec = _named(where, "press", spec, PRESS_KEYS, names, lambda name: _Where(where.source, where.room, name))
+    where = _Where(where.source, where.room, spec["name"])
     fixed_given = _mapping(where, "fixed_inputs", spec.get("fixed_inputs") or {}, set(FIXED_INPUTS))
     fixed = {name: _number(where, f"fixed_inputs.{name}", fixed_given.get(name, defaults.fixed_inputs[name]), 0)
              for name in FIXED_INPUTS}
@@ -202,8 +210,8 @@ def _press(where: _Where, spec, defaults: DictConfig, costs: DictConfig, base: P
 
 def _room(where: _Where, spec, defaults: DictConfig, costs: DictConfig, base: Path, models: Path,
           rooms: set[str], presses: set[str]) -> Room:
-    spec = _mapping(where, "room", spec, ROOM_KEYS)
-    where = _Where(where.source, _name(where, "name", spec.get("name"), rooms))
+    spec = _named(where, "room", spec, ROOM_KEYS, rooms, lambda name: _Where(where.source, name))
+    where = _Where(where.source, spec["name"])
     t_box, _ = _box(where, "temperature_C", spec.get("temperature_C"), defaults.temperature_C, -50, 100)
     h_box, h0 = _box(where, "humidity_pct", spec.get("humidity_pct"), defaults.humidity_pct, 0, 100, initial=True)
     listed = spec.get("presses")
