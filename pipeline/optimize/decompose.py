@@ -51,9 +51,11 @@ from pipeline.optimize.subproblems import DayData, DaySolve, DayTask, Group, Run
 log = logging.getLogger(__name__)
 
 MIN_DAY_SECONDS = 2.0  # a chain re-solve with less time than this keeps the day's relaxed plan
+MIN_TASK_SECONDS = 2.0  # a day problem's least MILP time (its DP, whatever the time, gives a schedule)
 LAMBDA_STEPS = 8       # Lagrange steps per demand block (bound only)
 ROOM_CELLS = 256       # humidity cells of a room's shared-humidity DP (room_dp.py)
 POLISH_SHARE = 0.9     # the room-day MILPs (different presses, N fixed) stop by this share of the time limit
+POLISH_GROUPS = 3      # ... and run for rooms of at most this many press groups (larger ones seldom end in time)
 
 
 @dataclass(frozen=True)
@@ -159,12 +161,13 @@ class PlantSchedule:
             start = self.plant.humidity_initial[unit.room] if d == 0 else None
         return DayTask(self.groups[unit.group], self._day(d, unit), start, demand, costs, limit)
 
-    def _limit(self, begin: float, total: float, tasks: int, rounds_left: int) -> float:
-        """A task's time: what is left, shared by the rounds still to come and this round's tasks
-        (as many at once as there are workers)."""
+    def _limit(self, begin: float, total: float, tasks: int, rounds_left: int, first: bool = False) -> float:
+        """A task's time: the first round gets half of what is left (later rounds reuse its
+        models and mostly confirm), the others share the rest; within a round, its tasks share
+        it, as many at once as there are workers."""
         left = max(total - (time.perf_counter() - begin), 0.0)
-        per_round = left / max(rounds_left, 1)
-        return max(per_round / max(math.ceil(tasks / self.runner.workers), 1), 0.5)
+        per_round = left / 2 if first else left / max(rounds_left, 1)
+        return max(per_round / max(math.ceil(tasks / self.runner.workers), 1), MIN_TASK_SECONDS)
 
     # --- the bound -----------------------------------------------------------------------------
 
@@ -214,7 +217,7 @@ class PlantSchedule:
 
         if not self.coupled:  # one press, demand per day: each day keeps its own demand
             plans = self._relax({b: 0.0 for b in range(len(blocks))}, blocks, costs,
-                                self._limit(begin, total, len(self.plant.days), 2), own_demand=True)
+                                self._limit(begin, total, len(self.plant.days), 2, True), own_demand=True)
             for block in blocks:
                 block.bound, block.done, block.steps = self._phi(block, plans, 0.0)[0], True, 1
                 keep(block, plans, 0.0)
@@ -226,7 +229,7 @@ class PlantSchedule:
                 break
             lams = {b: self._next_lambda(blocks[b], lam_max) for b in open_blocks}
             n_tasks = sum(len(blocks[b].days) for b in open_blocks) * len(self.units)
-            plans = self._relax(lams, blocks, costs, self._limit(begin, total, n_tasks, LAMBDA_STEPS + 1 - step))
+            plans = self._relax(lams, blocks, costs, self._limit(begin, total, n_tasks, LAMBDA_STEPS + 1 - step, step == 0))
             for b in open_blocks:
                 self._step(blocks[b], plans, lams[b], gap)
                 keep(blocks[b], plans, lams[b])
@@ -337,17 +340,22 @@ class PlantSchedule:
 
     def _climate(self, r: int, d: int, units: list[int], plans: dict, values: dict, costs: Costs) -> dict:
         """The room-day's setpoints and each unit's plan under them (see the module)."""
-        if len(units) == 1:
+        if len(units) == 1 and next(iter(plans.values())).values is not None:
             (u, plan), = plans.items()
             v = plan.values
             p = np.where(v["x"][0] > 0, v["p"][0], np.nan)  # idle hours: p only where a repair needs it
             return {"T": v["T"], "H": v["H"], "plans": {u: {"x": v["x"][0], "b": v["b"][0], "N": int(v["N"][0, 0]),
                                                             "p": p}}}
         best = None
-        climates = [(plan.values["T"], plan.values["H"]) for plan in plans.values()]
+        climates = [(plan.values["T"], plan.values["H"]) for plan in plans.values() if plan.values is not None]
         shared = self.room_cache.get((r, d, round(costs.unit_bonus, 9)))
         if shared is not None and shared[1] is not None:
             climates.append(shared[1])
+        if not climates:  # no plan found in time: the outside temperature, the humidity kept
+            room, hours = self.plant.plant.rooms[r], self.plant.days[d]
+            start = self.plant.humidity_initial[r] if d == 0 else room.humidity_box[0]
+            climates.append((np.clip(self.plant.outside_temperature[hours], *room.temperature_box),
+                             np.full(len(hours), float(start))))
         for T, H in climates:
             start = self.plant.humidity_initial[r] if d == 0 else float(H[0])
             answers = {u: self.best_response(self.units[u].group, d, T, H, costs) for u in units}
@@ -491,7 +499,8 @@ class PlantSchedule:
             for r in range(len(self.plant.plant.rooms)):
                 units = self.units_in(r)
                 end = float(values["H"][r, self.plant.days[d - 1][-1]])
-                if len(units) != 1 or abs(float(chosen[b].plans[units[0], d].values["H"][0]) - end) <= 1e-7:
+                plan = chosen[b].plans[units[0], d] if len(units) == 1 else None
+                if plan is None or plan.values is None or abs(float(plan.values["H"][0]) - end) <= 1e-7:
                     continue
                 limit = self._limit(begin, total, 1, len(self.plant.days) - d)
                 if limit < MIN_DAY_SECONDS:
@@ -648,7 +657,7 @@ class PlantSchedule:
         """Each room of different presses, day by day: its day as one MILP (N fixed at the plan's,
         at least the units it makes now, the schedule so far as the start); kept where it earns
         more. Returns how many room-days improved."""
-        todo = [(r, d) for r in range(len(self.plant.plant.rooms)) if len(self.units_in(r)) > 1
+        todo = [(r, d) for r in range(len(self.plant.plant.rooms)) if 1 < len(self.units_in(r)) <= POLISH_GROUPS
                 for d in range(len(self.plant.days))]
         improved = 0
         for i, (r, d) in enumerate(todo):

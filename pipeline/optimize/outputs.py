@@ -109,6 +109,11 @@ def plot_schedule(table: pd.DataFrame, path: str | Path) -> Path:
     axh.set_ylabel("humidity (%RH)")
     for a in (axt, axh):
         a.legend(loc="upper left", fontsize=8, ncol=min(len(rooms) + 1, 6))
+        a.ticklabel_format(axis="y", useOffset=False, style="plain")
+        low, high = a.get_ylim()
+        if high - low < 2.0:  # a setpoint held all day: show it in a readable band, not at 1e-7 resolution
+            mid = (low + high) / 2
+            a.set_ylim(mid - 1.0, mid + 1.0)
     axh.set_xlabel("hour")
     fig.tight_layout()
     return save_figure(fig, path, "The optimised schedule: total units per hour against the electricity price (top); "

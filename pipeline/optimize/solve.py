@@ -363,10 +363,11 @@ class ScheduleSolver:
                 todo.discard(i)
                 continue
             remaining = limit - (time.perf_counter() - begin)
-            if remaining <= 0.05:
+            late = remaining <= 0.05
+            if late and not (best is None and i in dp and i not in valued):  # a DP schedule is valued even late
                 todo.discard(i)
                 continue  # not_started: its bound stands
-            if i in coarse:  # still open after the coarse DP: the fine one
+            if i in coarse and not late:  # still open after the coarse DP: the fine one
                 coarse.discard(i)
                 dp[i] = self._day_dp(schedule, fine, [i])[i]
                 lp[i] = rows[i]["bound"] = min(lp[i], dp[i].bound + 1e-9 * abs(dp[i].bound) + 1e-7)
@@ -380,6 +381,9 @@ class ScheduleSolver:
                     best, source = i, "day_dp"
                 log.info("%s: day DP bound=%.4f schedule=%s", subs[i].label, lp[i],
                          None if values is None else round(values["objective"], 4))
+                continue
+            if late:
+                todo.discard(i)
                 continue
             ensure_cuts(schedule, subs[i])
             if i in dp and i not in lp_done and bool(self.search.lp_bounds):  # the LP may be tighter

@@ -82,7 +82,7 @@ class DaySolve:
     """One day problem's answer for one press: its plan, objective, proven bound and each
     maintenance count's bound (for pruning a room's combinations)."""
 
-    values: dict
+    values: dict | None         # None: no schedule found in its time (its bound still holds)
     objective: float
     bound: float
     status: str
@@ -95,7 +95,7 @@ class DaySolve:
 
     @property
     def made(self) -> int:
-        return int(self.values["x"].sum())
+        return 0 if self.values is None else int(self.values["x"].sum())
 
 
 @dataclass(frozen=True)
@@ -160,9 +160,9 @@ def solve_day(ctx: Context, task: DayTask) -> DaySolve:
     set_demand(model, task.demand)
     try:
         result = _solver(ctx, task.time_limit).solve(model)
-    except NoScheduleFoundError:
-        raise NoScheduleFoundError(f"press {task.group.press.name!r}: no schedule for a day within "
-                                   f"{task.time_limit:.1f} s (solver.time_limit_s)") from None
+    except NoScheduleFoundError as exc:  # its bound still holds; the decomposition plans it otherwise
+        return DaySolve(None, -math.inf, float(exc.bound), "no_schedule", time.perf_counter() - start, 0, True,
+                        max(e.sigmoid.error_bound for s in model.submodels for e in s.encodings.values()))
     n_bounds = {}
     for sub, row in zip(model.submodels, result.subs):
         bound = row.bound if row.bound is not None else row.lp_bound
