@@ -26,6 +26,7 @@ the MILP only where that is not within the gap target, with the DP's schedule as
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 
@@ -115,6 +116,7 @@ class CellValues:
     cells: int
     edges: _Pairs = field(init=False)
     _vertical: dict = field(default_factory=dict)
+    _best: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         arr = self.arrangement
@@ -151,13 +153,24 @@ class CellValues:
 
     def best(self, x: float, margin: float, fail: float, energy: float, tau: float) -> tuple[np.ndarray, np.ndarray]:
         """Max over each cell of x margin - x fail p - energy |tau - T| (USD), and its value at
-        each cell's lower border (exact: the segments crossing that border, and T = tau)."""
+        each cell's lower border (exact: the segments crossing that border, and T = tau). The
+        part without the margin is kept per (x, fail, energy, tau): a new Lagrange price or
+        revenue only shifts it."""
+        key = (float(x), float(fail), float(energy), float(tau))
+        if key not in self._best:
+            if len(self._best) > 4096:
+                self._best.clear()
+            self._best[key] = self._best_shape(*key)
+        out, border = self._best[key]
+        return out + x * margin, border + x * margin
+
+    def _best_shape(self, x: float, fail: float, energy: float, tau: float) -> tuple[np.ndarray, np.ndarray]:
         out = np.full(self.cells, -np.inf)
         border = np.full(self.cells, -np.inf)
         for pairs in (self.edges, self.vertical(tau)):
             if pairs is None:
                 continue
-            value = x * margin - x * fail * pairs.p - energy * np.abs(tau - pairs.T)
+            value = -x * fail * pairs.p - energy * np.abs(tau - pairs.T)
             present = pairs.starts >= 0
             out[present] = np.maximum(out[present], np.maximum.reduceat(value.max(axis=1), pairs.starts[present]))
             at_border = np.where(pairs.H[:, 0] == self.lo + pairs.cell * self.width, value[:, 0], -np.inf)
@@ -432,16 +445,35 @@ def problem_of(schedule, sub, cells: int) -> DayProblem | None:
     enc = next(iter(sub.encodings.values()))
     if len(enc.folded.inputs) != 2:
         return None
-    cache = schedule.__dict__.setdefault("_day_dp_cells", {})
-    key = (id(enc), cells)
-    if key not in cache:
-        cache[key] = CellValues(Arrangement.of(enc), cells)
+    cell_values = cells_of(enc, cells)
     costs, press = schedule.costs, inst.rows[0]
     usd = inst.price * inst.usd_per_kwh_per_usd_per_mwh
     share = inst.room_share
-    return DayProblem(cache[key], costs.revenue + costs.unit_bonus - usd * press.machine_kwh_per_unit,
+    return DayProblem(cell_values, costs.revenue + costs.unit_bonus - usd * press.machine_kwh_per_unit,
                       costs.revenue + costs.penalty, usd * share * costs.temperature_kwh,
                       usd * share * costs.humidity_kwh, np.asarray(inst.outside_temperature, float),
                       press.max_per_hour, press.capacity_in_maintenance_hour, costs.maintenance,
                       n - int(inst.maintenance_done[0, 0]), schedule.start_humidity,
                       int(inst.demand[0]) if schedule.demand_on else None)
+
+
+_CELLS: dict[tuple, CellValues] = {}
+MAX_CACHED_CELLS = 256
+
+
+def cells_of(enc, cells: int) -> CellValues:
+    """The CellValues of a network copy, kept per process by the copy's content (day models of
+    the same press kind, rebuilt or unpickled, share them)."""
+    fingerprint = enc.__dict__.get("_dp_fingerprint")
+    if fingerprint is None:
+        digest = hashlib.sha1()
+        for array in (*enc.folded.weights, *enc.folded.biases, enc.lo, enc.hi, enc.sigmoid.tangents, enc.sigmoid.chords):
+            digest.update(np.ascontiguousarray(array, float).tobytes())
+        digest.update(repr((enc.sigmoid.lower, enc.sigmoid.upper)).encode())
+        fingerprint = enc.__dict__["_dp_fingerprint"] = digest.hexdigest()
+    key = (fingerprint, cells)
+    if key not in _CELLS:
+        if len(_CELLS) >= MAX_CACHED_CELLS:
+            _CELLS.pop(next(iter(_CELLS)))
+        _CELLS[key] = CellValues(Arrangement.of(enc), cells)
+    return _CELLS[key]

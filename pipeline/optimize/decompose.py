@@ -39,7 +39,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from pipeline.optimize.costs import Costs
-from pipeline.optimize.day_dp import Arrangement, CellValues
+from pipeline.optimize.day_dp import cells_of
 from pipeline.optimize.formulation import ScheduleModel, build_schedule_model, shared_parts
 from pipeline.optimize.hour_values import HourValues
 from pipeline.optimize.instance import Instance, PlantInstance
@@ -129,7 +129,13 @@ class PlantSchedule:
                 groups[g.key] = replace(groups[g.key], rows=groups[g.key].rows + (k,))
             for key, members in by_group.items():
                 units.append(Unit(list(groups).index(key), r, tuple(members)))
-        return cls(plant, dict(networks), opts, list(groups.values()), units, runner, costs=costs)
+        plan = cls(plant, dict(networks), opts, list(groups.values()), units, runner, costs=costs)
+        start = time.perf_counter()
+        runner.prepare(list({(plan.groups[u.group].key, plan._day(d, u).maintenance_done):
+                             (plan.groups[u.group], plan._day(d, u)) for u in units
+                             for d in range(len(plant.days))}.values()))
+        plan.bound_seconds = time.perf_counter() - start
+        return plan
 
     @property
     def instance(self) -> PlantInstance:
@@ -259,9 +265,11 @@ class PlantSchedule:
         """(N -> encoding) of group g, for p at any setpoints (built once, in this process)."""
         if g not in self.enc_cache:
             unit = next(u for u in self.units if u.group == g)
-            inst = day_instance(self.groups[g], self._day(0, unit), None, None)
-            _, encodings, _ = shared_parts(inst, self.networks, self.options)
-            self.enc_cache[g] = {n: enc for (_, n), enc in encodings.items()}
+            shared = self.runner.ctx.shared.get((self.groups[g].key, 0))
+            if shared is None:
+                inst = day_instance(self.groups[g], self._day(0, unit), None, None)
+                shared = shared_parts(inst, self.networks, self.options)
+            self.enc_cache[g] = {n: enc for (_, n), enc in shared[1].items()}
         return self.enc_cache[g]
 
     def p_at(self, g: int, n: int, T: np.ndarray, H: np.ndarray) -> np.ndarray:
@@ -526,7 +534,7 @@ class PlantSchedule:
         press, hours = group.press, self.plant.days[d]
         key = (unit.group, n)
         if key not in self.cell_cache:
-            self.cell_cache[key] = CellValues(Arrangement.of(self._encodings(unit.group)[n]), ROOM_CELLS)
+            self.cell_cache[key] = cells_of(self._encodings(unit.group)[n], ROOM_CELLS)
         usd = self.plant.price[hours] * self.plant.usd_per_kwh_per_usd_per_mwh
         done = int(self.plant.maintenance_done[unit.rows[0], d])
         return press_day(self.cell_cache[key], unit.count, press.max_per_hour, press.capacity_in_maintenance_hour,

@@ -27,8 +27,8 @@ import numpy as np
 
 from pipeline.optimize.day_dp import CellValues, _cone
 
-MU_STEPS = 40          # subgradient steps on the maintenance prices per count vector
-MAX_VECTORS = 64       # count vectors whose room DP is run, best first
+MU_STEPS = 20          # subgradient steps on the maintenance prices per count vector
+MAX_VECTORS = 16       # count vectors whose room DP is run, best first (the rest: their separate bound)
 
 
 @dataclass

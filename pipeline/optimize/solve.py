@@ -318,12 +318,18 @@ class ScheduleSolver:
 
     def _dp_values(self, schedule: ScheduleModel, i: int, answer) -> dict | None:
         """The DP's schedule valued by the MILP itself (its decisions fixed: evaluate_start), so it
-        carries the same numbers a MILP schedule would."""
+        carries the same numbers a MILP schedule would; with optimize.search.dp_value=dp (the
+        decomposition's day problems) by the DP's own exact arithmetic, no Pyomo model built."""
         if answer.schedule is None:
             return None
         s = answer.schedule
-        start = {"T": s["T"], "H": s["H"], "x": s["x"][None, :], "b": s["b"][None, :],
-                 "N": np.array([[schedule.submodels[i].n_fixed[(0, 0)]]])}
+        n = schedule.submodels[i].n_fixed[(0, 0)]
+        if str(self.search.get("dp_value", "milp")) == "dp":
+            start = schedule.start_humidity if schedule.start_humidity is not None else s["H"][0]
+            return {"T": s["T"], "H": s["H"], "x": s["x"][None, :].astype(int), "b": s["b"][None, :].astype(int),
+                    "p": s["p"][None, :], "N": np.array([[n]]), "eT": np.abs(schedule.instance.outside_temperature - s["T"]),
+                    "eH": np.abs(s["H"] - np.concatenate([[start], s["H"][:-1]])), "objective": float(answer.value)}
+        start = {"T": s["T"], "H": s["H"], "x": s["x"][None, :], "b": s["b"][None, :], "N": np.array([[n]])}
         return self.evaluate_start(schedule, i, start)
 
     def solve(self, schedule: ScheduleModel, start: dict | None = None) -> SolveResult:

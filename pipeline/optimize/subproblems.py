@@ -107,6 +107,7 @@ class Context:
     formulation: dict
     solver: dict
     search: dict
+    shared: dict = field(default_factory=dict)  # (group key, maintenances done) -> shared_parts, built once
 
 
 # --- the work itself (runs in any process) ---------------------------------------------------
@@ -133,9 +134,10 @@ def _model(ctx: Context, task: DayTask) -> ScheduleModel:
         opts = OmegaConf.create(ctx.formulation)
         inst = day_instance(task.group, task.day, task.start, task.demand)
         shared_key = (task.group.key, task.day.maintenance_done)
-        if shared_key not in _SHARED:
+        if shared_key not in ctx.shared and shared_key not in _SHARED:
             _SHARED[shared_key] = shared_parts(inst, ctx.networks, opts)
-        _MODELS[key] = build_schedule_model(inst, ctx.networks, task.costs, opts, _SHARED[shared_key])
+        shared = ctx.shared.get(shared_key) or _SHARED[shared_key]
+        _MODELS[key] = build_schedule_model(inst, ctx.networks, task.costs, opts, shared)
     return _MODELS[key]
 
 
@@ -176,6 +178,16 @@ def _solve_many(ctx: Context, tasks: Sequence[DayTask]) -> list[DaySolve]:
     return [solve_day(ctx, t) for t in tasks]
 
 
+def shared_of(ctx: Context, group: Group, day: DayData) -> tuple:
+    """A group's encodings (folded network, neuron bounds, sigmoid pieces per N): the part of its
+    day models every day shares, computed once for all workers (Runner.prepare)."""
+    return shared_parts(day_instance(group, day, None, None), ctx.networks, OmegaConf.create(ctx.formulation))
+
+
+def _shared_many(ctx: Context, items: Sequence[tuple]) -> list[tuple]:
+    return [shared_of(ctx, group, day) for group, day in items]
+
+
 # --- where the work runs ---------------------------------------------------------------------
 
 
@@ -214,24 +226,33 @@ class Runner:
     def reused(self) -> int:
         return self.requested - self.solved
 
-    def _dispatch(self, tasks: list[DayTask]) -> list[DaySolve]:
+    def prepare(self, items: Sequence[tuple]) -> None:
+        """Each (group, day) kind's shared parts, in parallel, kept in the context every worker
+        receives: a worker never tightens a network's bounds again."""
+        todo = [(g, d) for g, d in items if (g.key, d.maintenance_done) not in self.ctx.shared]
+        if not todo:
+            return
+        for (group, day), shared in zip(todo, self._dispatch(todo, _shared_many)):
+            self.ctx.shared[(group.key, day.maintenance_done)] = shared
+
+    def _dispatch(self, tasks: list, work_fn=_solve_many) -> list:
         if self.mode == "none" or self.workers == 1 or len(tasks) == 1:
-            return _solve_many(self.ctx, tasks)
+            return work_fn(self.ctx, tasks)
         chunks = _chunks(tasks, self.workers)
         work = [[tasks[i] for i in chunk] for chunk in chunks]
         if self.mode == "joblib":
             from joblib import Parallel, delayed
 
-            parts = Parallel(n_jobs=len(work), backend="loky")(delayed(_solve_many)(self.ctx, c) for c in work)
+            parts = Parallel(n_jobs=len(work), backend="loky")(delayed(work_fn)(self.ctx, c) for c in work)
         else:
-            parts = self._ray_map(work)
-        out: list[DaySolve | None] = [None] * len(tasks)
+            parts = self._ray_map(work, work_fn)
+        out: list = [None] * len(tasks)
         for chunk, part in zip(chunks, parts):
             for i, answer in zip(chunk, part):
                 out[i] = answer
         return out
 
-    def _ray_map(self, chunks: list[list[DayTask]]) -> list[list[DaySolve]]:
+    def _ray_map(self, chunks: list[list], work_fn) -> list[list]:
         try:
             import ray
         except ImportError:
@@ -240,22 +261,28 @@ class Runner:
             if not ray.is_initialized():
                 ray.init(address=self.ray_address or os.environ.get("RAY_ADDRESS") or None,
                          include_dashboard=False, log_to_driver=False, configure_logging=False)
-            self._ray = ray.remote(num_cpus=1)(_solve_many)
+            self._ray = {fn: ray.remote(num_cpus=1)(fn) for fn in (_solve_many, _shared_many)}
         ctx = ray.put(self.ctx)
-        return ray.get([self._ray.remote(ctx, c) for c in chunks])
+        return ray.get([self._ray[work_fn].remote(ctx, c) for c in chunks])
 
 
-def _chunks(tasks: list[DayTask], workers: int) -> list[list[int]]:
-    """Task indices dealt round-robin to at most `workers` chunks (one chunk per worker call: a
-    worker builds a day model once for all the chunk's tasks on it)."""
-    order = sorted(range(len(tasks)), key=lambda i: (str(tasks[i].group.key), tasks[i].day.key))
+def _chunks(tasks: list, workers: int) -> list[list[int]]:
+    """Task indices dealt round-robin to at most `workers` chunks (one chunk per worker call)."""
+    order = sorted(range(len(tasks)), key=lambda i: _order(tasks[i]))
     chunks: list[list[int]] = [[] for _ in range(min(workers, len(tasks)))]
     for n, i in enumerate(order):
         chunks[n % len(chunks)].append(i)
     return [c for c in chunks if c]
 
 
+def _order(task) -> tuple:
+    group, day = (task.group, task.day) if isinstance(task, DayTask) else task
+    return (str(group.key), day.key)
+
+
 def context(networks: dict[Path, FaultNetwork], formulation: DictConfig, solver: DictConfig,
             search: DictConfig) -> Context:
+    """A worker's settings; its day problems value a DP schedule by the DP's own arithmetic (the
+    decomposition re-values every schedule it assembles, and builds no Pyomo model it need not)."""
     plain = lambda c: OmegaConf.to_container(c, resolve=True) if isinstance(c, DictConfig) else dict(c)  # noqa: E731
-    return Context(dict(networks), plain(formulation), plain(solver), plain(search))
+    return Context(dict(networks), plain(formulation), plain(solver), {**plain(search), "dp_value": "dp"})
