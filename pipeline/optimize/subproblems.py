@@ -29,6 +29,7 @@ from pipeline.optimize.plant import Press
 from pipeline.optimize.solve import NoScheduleFoundError, ScheduleSolver, SolveResult
 
 PARALLEL = ("none", "joblib", "ray")  # optimize.parallel
+RAY_CONNECT_TRIES = 5                 # connecting to a Ray cluster: tries, 2, 4, 6, 8 s apart
 
 
 @dataclass(frozen=True)
@@ -258,9 +259,16 @@ class Runner:
         except ImportError:
             raise ValueError("optimize.parallel=ray needs Ray: `make cluster` installs the cluster extra") from None
         if self._ray is None:
-            if not ray.is_initialized():
-                ray.init(address=self.ray_address or os.environ.get("RAY_ADDRESS") or None,
-                         include_dashboard=False, log_to_driver=False, configure_logging=False)
+            for attempt in range(RAY_CONNECT_TRIES):  # a head just started may listen before it serves
+                if ray.is_initialized():
+                    break
+                try:
+                    ray.init(address=self.ray_address or os.environ.get("RAY_ADDRESS") or None,
+                             include_dashboard=False, log_to_driver=False, configure_logging=False)
+                except ConnectionError:
+                    if attempt == RAY_CONNECT_TRIES - 1:
+                        raise
+                    time.sleep(2.0 * (attempt + 1))
             self._ray = {fn: ray.remote(num_cpus=1)(fn) for fn in (_solve_many, _shared_many)}
         ctx = ray.put(self.ctx)
         return ray.get([self._ray[work_fn].remote(ctx, c) for c in chunks])
