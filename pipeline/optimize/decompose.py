@@ -241,7 +241,32 @@ class PlantSchedule:
                 keep(blocks[b], plans, lams[b])
             if time.perf_counter() - begin > 0.7 * total:
                 break
+        self._shares(blocks, costs, begin, total)
         return blocks
+
+    def _shares(self, blocks: list[Block], costs: Costs, begin: float, total: float) -> None:
+        """Where a block's demand binds: one more candidate, every press-day its share of the
+        demand as its own demand (the shares of the plan at the smallest price that meets it),
+        each solved exactly for that share."""
+        tasks, keys = [], []
+        for b, block in enumerate(blocks):
+            if block.hi is None or block.hi[0] == 0.0:
+                continue
+            plans = next(c.plans for c in block.candidates if c.lam == block.hi[0])
+            made = {key: plan.made for key, plan in plans.items()}
+            total_made = sum(self.units[u].count * m for (u, _), m in made.items())
+            for (u, d), m in made.items():
+                keys.append((b, u, d))
+                share = math.ceil(m * block.demand / max(total_made, 1) - 1e-9)
+                tasks.append(self._task(u, d, replace(costs, unit_bonus=0.0), 0.0, demand=share))
+        if not tasks:
+            return
+        limit = self._limit(begin, total, len(tasks), 2)
+        answers = self.runner.run([replace(t, time_limit=limit) for t in tasks])
+        for b in sorted({b for b, _, _ in keys}):
+            plans = {(u, d): a for (bb, u, d), a in zip(keys, answers) if bb == b}
+            if all(a.values is not None for a in plans.values()):
+                blocks[b].candidates.append(Candidate(plans, 0.0))
 
     def _step(self, block: Block, plans: dict, lam: float, gap: float) -> None:
         phi, made = self._phi(block, plans, lam)
