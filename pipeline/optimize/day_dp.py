@@ -73,6 +73,17 @@ class Arrangement:
         p = enc.sigmoid(enc.folded.logit(np.concatenate([P, Q])))
         return cls(P, Q, p[: len(P)], p[len(P):], np.asarray(enc.lo, float), np.asarray(enc.hi, float))
 
+    def cross(self, coord: int, value: float) -> tuple[np.ndarray, np.ndarray]:
+        """(points [n, 2], p) where the line T = value (coord 0) or H = value (coord 1) crosses
+        an edge (p is linear along each edge)."""
+        d = self.Q[:, coord] - self.P[:, coord]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = (value - self.P[:, coord]) / d
+        hit = (np.abs(d) > 1e-12) & (f >= -1e-12) & (f <= 1 + 1e-12)
+        f = np.clip(f[hit], 0, 1)
+        points = self.P[hit] + f[:, None] * (self.Q[hit] - self.P[hit])
+        return points, self.pP[hit] + f * (self.pQ[hit] - self.pP[hit])
+
 
 @dataclass
 class _Pairs:
@@ -135,14 +146,8 @@ class CellValues:
             return None
         key = round(float(tau), 12)
         if key not in self._vertical:
-            P, Q = arr.P, arr.Q
-            dT = Q[:, 0] - P[:, 0]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                f = (tau - P[:, 0]) / dT
-            hit = (np.abs(dT) > 1e-12) & (f >= -1e-12) & (f <= 1 + 1e-12)
-            f = np.clip(f[hit], 0, 1)
-            h = P[hit, 1] + f * (Q[hit, 1] - P[hit, 1])
-            p = arr.pP[hit] + f * (arr.pQ[hit] - arr.pP[hit])
+            points, p = arr.cross(0, tau)
+            h = points[:, 1]
             order = np.argsort(h, kind="stable")
             h, p = h[order], p[order]
             step = np.diff(h) > 1e-12
@@ -180,14 +185,8 @@ class CellValues:
     def at(self, h: float, x: float, margin: float, fail: float, energy: float, tau: float) -> tuple[float, float, float]:
         """(value, T, p) of the best T at humidity h exactly: where H = h crosses an edge, or T = tau."""
         arr = self.arrangement
-        P, Q = arr.P, arr.Q
-        dH = Q[:, 1] - P[:, 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = (h - P[:, 1]) / dH
-        hit = (np.abs(dH) > 1e-12) & (f >= -1e-12) & (f <= 1 + 1e-12)
-        f = np.clip(f[hit], 0, 1)
-        T = P[hit, 0] + f * (Q[hit, 0] - P[hit, 0])
-        p = arr.pP[hit] + f * (arr.pQ[hit] - arr.pP[hit])
+        points, p = arr.cross(1, h)
+        T = points[:, 0]
         if arr.lo[0] < tau < arr.hi[0] and len(T):  # T = tau between the crossings around it
             order = np.argsort(T)
             Ts, ps = T[order], p[order]

@@ -77,10 +77,6 @@ class Room:
     humidity_initial: float
     presses: tuple[Press, ...]
 
-    @property
-    def climate(self) -> tuple:
-        return (self.temperature_box, self.humidity_box, self.humidity_initial)
-
 
 @dataclass(frozen=True)
 class Plant:

@@ -145,11 +145,4 @@ def count_vectors(bounds: list[dict[int, float]], counts: list[int]):
 
 def crossings(values: CellValues, h: float) -> np.ndarray:
     """Temperatures where the humidity line H = h crosses an edge of the press's arrangement."""
-    arr = values.arrangement
-    dH = arr.Q[:, 1] - arr.P[:, 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = (h - arr.P[:, 1]) / dH
-    hit = (np.abs(dH) > 1e-12) & (f >= -1e-12) & (f <= 1 + 1e-12)
-    return arr.P[hit, 0] + np.clip(f[hit], 0, 1) * (arr.Q[hit, 0] - arr.P[hit, 0])
-
-
+    return values.arrangement.cross(1, h)[0][:, 0]
