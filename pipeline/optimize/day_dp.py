@@ -170,17 +170,35 @@ class CellValues:
         return out + x * margin, border + x * margin
 
     def _best_shape(self, x: float, fail: float, energy: float, tau: float) -> tuple[np.ndarray, np.ndarray]:
+        out, border, _ = self.priced(x, fail, energy, tau, 0.0)
+        return out, border
+
+    def priced(self, x: float, fail: float, energy: float, tau: float,
+               price_T: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Max over each cell of -x fail p - energy |tau - T| + price_T T, its value at each cell's
+        lower border, and the T of each cell's maximum (room_dp.py prices the temperature)."""
         out = np.full(self.cells, -np.inf)
         border = np.full(self.cells, -np.inf)
+        arg_T = np.zeros(self.cells)
         for pairs in (self.edges, self.vertical(tau)):
             if pairs is None:
                 continue
-            value = -x * fail * pairs.p - energy * np.abs(tau - pairs.T)
+            value = -x * fail * pairs.p - energy * np.abs(tau - pairs.T) + price_T * pairs.T
             present = pairs.starts >= 0
-            out[present] = np.maximum(out[present], np.maximum.reduceat(value.max(axis=1), pairs.starts[present]))
+            starts = pairs.starts[present]
+            best_pair = value.max(axis=1)
+            cell_max = np.maximum.reduceat(best_pair, starts)
+            # the T where each cell's maximum is reached (first pair attaining it)
+            first = np.minimum.reduceat(np.where(best_pair == np.repeat(cell_max, np.diff(np.r_[starts, len(best_pair)])),
+                                                 np.arange(len(best_pair)), len(best_pair)), starts)
+            T_at = pairs.T[first, value[first].argmax(axis=1)]
+            cells = np.flatnonzero(present)
+            better = cell_max > out[cells]
+            out[cells] = np.where(better, cell_max, out[cells])
+            arg_T[cells] = np.where(better, T_at, arg_T[cells])
             at_border = np.where(pairs.H[:, 0] == self.lo + pairs.cell * self.width, value[:, 0], -np.inf)
-            border[present] = np.maximum(border[present], np.maximum.reduceat(at_border, pairs.starts[present]))
-        return out, border
+            border[present] = np.maximum(border[present], np.maximum.reduceat(at_border, starts))
+        return out, border, arg_T
 
     def at(self, h: float, x: float, margin: float, fail: float, energy: float, tau: float) -> tuple[float, float, float]:
         """(value, T, p) of the best T at humidity h exactly: where H = h crosses an edge, or T = tau."""

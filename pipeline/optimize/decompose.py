@@ -580,7 +580,8 @@ class PlantSchedule:
         usd = self.plant.price[hours] * self.plant.usd_per_kwh_per_usd_per_mwh
         start = self.plant.humidity_initial[r] if d == 0 else None
         lo, width = room.humidity_box[0], (room.humidity_box[1] - room.humidity_box[0]) / ROOM_CELLS
-        best_bound, best, rest = -math.inf, None, -math.inf
+        best_bound, best, rest, prices = -math.inf, None, -math.inf, None
+        target = self._room_value(r, d, cand, costs)
         vectors = count_vectors([cand.plans[u, d].n_bounds for u in units], [self.units[u].count for u in units])
         for i, (bound_v, vector) in enumerate(vectors):
             if bound_v <= best_bound:
@@ -589,7 +590,9 @@ class PlantSchedule:
                 rest = bound_v
                 break
             presses = [self._press_day(u, d, n, costs) for u, n in zip(units, vector)]
-            bound, mu = tightened(presses, usd * costs.humidity_kwh, start, lo, width, cand.lam)
+            bound, mu = tightened(presses, usd * costs.humidity_kwh, start, lo, width, cand.lam, target=target,
+                                  prices=prices, enough=best_bound)  # mu: (maintenance prices, temperature prices)
+            prices = mu if prices is None else prices
             bound = min(bound, bound_v)
             if bound > best_bound:
                 best_bound, best = bound, (units, vector, presses, mu)
@@ -600,14 +603,30 @@ class PlantSchedule:
         self.room_cache[key] = answer
         return answer
 
+    def _room_value(self, r: int, d: int, cand: Candidate, costs: Costs) -> float:
+        """The best room-day value (at cand's price) of its plans' climates, every press re-planned
+        for each: a schedule's value, the target of the room's bound."""
+        start = self.plant.humidity_initial[r] if d == 0 else None
+        best = -math.inf
+        for u in self.units_in(r):
+            values = cand.plans[u, d].values
+            if values is None:
+                continue
+            T, H = values["T"], values["H"]
+            answers = [self.best_response(self.units[v].group, d, T, H, replace(costs, unit_bonus=cand.lam))
+                       for v in self.units_in(r)]
+            value = sum(self.units[v].count * a["value"] for v, a in zip(self.units_in(r), answers))
+            best = max(best, value - self._room_energy(d, T, H, H[0] if start is None else start, costs))
+        return best
+
     def _shared_climate(self, r: int, d: int, best: tuple, lam: float, costs: Costs, start, lo: float,
                         width: float) -> tuple:
         """The room DP's humidity path (cell borders, exact moves) and, each hour, the temperature
         that earns most for all the room's presses together at that humidity."""
-        units, vector, presses, mu = best
+        units, vector, presses, (mu, price_T) = best
         hours = self.plant.days[d]
         usd = self.plant.price[hours] * self.plant.usd_per_kwh_per_usd_per_mwh
-        _, path, _ = room_dp(presses, usd * costs.humidity_kwh, start, lo, width, lam, mu, exact=True)
+        _, path, _ = room_dp(presses, usd * costs.humidity_kwh, start, lo, width, lam, mu, exact=True, price_T=price_T)
         room = self.plant.plant.rooms[r]
         H = np.clip(lo + width * path, *room.humidity_box)
         T = np.zeros(len(hours))
