@@ -14,7 +14,9 @@ over the horizon). The rooms are otherwise independent.
   subproblems.py): identical ones are solved once, distinct ones in parallel, and
       UB(lambda) = sum_b [ sum_{d in b} sum_g n_g UB_gd(lambda_b) - lambda_b D_b ]
   bounds the optimum for every lambda >= 0 (n_g: presses of group g). lambda_b is searched with
-  the subgradient (units made - D_b): bisection steered by the two sides' tangent lines.
+  the subgradient (units made - D_b): bisection steered by the two sides' tangent lines. A room
+  of several press groups is then bounded with its climate shared (room_dp.py) at the best
+  lambda, which replaces its presses' separate bounds in UB.
 - Schedule. A room whose presses are all of one group runs that group's plan on all of them: the
   climate is shared by construction. A room of different presses takes, of the climates its
   presses' plans chose, the one under which all its presses together (each re-planned exactly
