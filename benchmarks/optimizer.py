@@ -220,6 +220,7 @@ def run_on_ray(spec: dict, scratch: Path) -> dict:
     """The case in a child process connected to a Ray head started before the clock (in a
     private network namespace where `unshare` works; otherwise a local Ray started by the child,
     its start timed apart)."""
+    scratch.mkdir(parents=True, exist_ok=True)
     out = scratch / "ray_row.json"
     child = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(_portable(spec)), "--out", str(out)]
     isolated = os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip")
