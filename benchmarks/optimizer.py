@@ -238,14 +238,14 @@ def _portable(spec: dict) -> dict:
 
 def child(spec_text: str, out: Path) -> None:
     """(--child) one Ray case: connect first, then the clock."""
-    import ray
+    from pipeline.optimize.subproblems import connect_ray
 
     spec = json.loads(spec_text)
     for key in ("network", "plant"):
         if spec.get(key):
             spec[key] = Path(spec[key])
     t0 = time.perf_counter()
-    ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False, log_to_driver=False)
+    connect_ray()
     connect = time.perf_counter() - t0
     base = load_params(ROOT / "params.yaml")
     cfg = _cfg(base, spec.get("overrides", {}), spec["limit"], out.parent / "ray_case", spec.get("caiso", False),

@@ -259,19 +259,27 @@ class Runner:
         except ImportError:
             raise ValueError("optimize.parallel=ray needs Ray: `make cluster` installs the cluster extra") from None
         if self._ray is None:
-            for attempt in range(RAY_CONNECT_TRIES):  # a head just started may listen before it serves
-                if ray.is_initialized():
-                    break
-                try:
-                    ray.init(address=self.ray_address or os.environ.get("RAY_ADDRESS") or None,
-                             include_dashboard=False, log_to_driver=False, configure_logging=False)
-                except ConnectionError:
-                    if attempt == RAY_CONNECT_TRIES - 1:
-                        raise
-                    time.sleep(2.0 * (attempt + 1))
+            connect_ray(self.ray_address)
             self._ray = {fn: ray.remote(num_cpus=1)(fn) for fn in (_solve_many, _shared_many)}
         ctx = ray.put(self.ctx)
         return ray.get([self._ray[work_fn].remote(ctx, c) for c in chunks])
+
+
+def connect_ray(address: str | None = None) -> None:
+    """Join the Ray cluster at `address` ($RAY_ADDRESS; neither: start one here), retrying while
+    a head that was just started listens but does not yet serve."""
+    import ray
+
+    for attempt in range(RAY_CONNECT_TRIES):
+        if ray.is_initialized():
+            return
+        try:
+            ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)
+        except ConnectionError:
+            if attempt == RAY_CONNECT_TRIES - 1:
+                raise
+            time.sleep(2.0 * (attempt + 1))
 
 
 def _chunks(tasks: list, workers: int) -> list[list[int]]:

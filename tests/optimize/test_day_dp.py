@@ -29,9 +29,12 @@ def test_the_cone_step_is_the_brute_force_maximum(free_neighbours):
     np.testing.assert_allclose(F[src] - 0.7 * d[j, src], brute)  # the source attains it
 
 
-@pytest.fixture(params=["fitted", "random"])
+@pytest.fixture(params=["fitted", "random", "random 6-64-64-32-1"])
 def net_cfg(request, opt_cfg, tmp_path):
-    path = build(tmp_path / f"{request.param}.onnx", load_params().data.fault, request.param, seed=5,
+    """Networks not trained for the optimiser: fitted to the generator by another script, seeded
+    random weights, and a deeper random one."""
+    kind, hidden = (request.param.split()[0], (64, 64, 32)) if " " in request.param else (request.param, (64, 32))
+    path = build(tmp_path / f"{kind}.onnx", load_params().data.fault, kind, seed=5, hidden=hidden,
                  n_samples=3000, steps=200)
     return lambda extra: OmegaConf.merge(opt_cfg(["optimize.horizon_hours=5", *extra]),
                                          {"paths": {"models": str(tmp_path)}, "optimize": {"network_file": path.name}})
