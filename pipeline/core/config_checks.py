@@ -234,6 +234,11 @@ RULES: list = [
     Number("optimize.formulation.sigmoid_tolerance", 0, low_open=True),
     Number("optimize.formulation.hour_value_strips", 1, integer=True),
     Number("optimize.verification.*", 0, low_open=True),
+    # issue 24 (a plant of different presses): the plant's own keys are checked by
+    # pipeline/optimize/plant.py (one line naming room, press and key); these are the new knobs
+    Choice("optimize.parallel", ("none", "joblib", "ray")),
+    Number("optimize.workers", 1, 256, integer=True),
+    Number("optimize.search.dp_cells", 2, 65536, integer=True),
     # costs (conf/costs) and the solver (conf/solver)
     Number("costs.*", 0), Number("costs.machine_energy.*", 0),
     Number("costs.usd_per_kwh_per_usd_per_mwh", 0, low_open=True),

@@ -19,7 +19,8 @@ def cfg(opt_cfg):
     return opt_cfg(["optimize.horizon_hours=4"])
 
 
-def test_lp_bounds_bound_each_sub_model_and_pruning_keeps_the_optimum(cfg):
+def test_lp_bounds_bound_each_sub_model_and_pruning_keeps_the_optimum(opt_cfg):
+    cfg = opt_cfg(["optimize.horizon_hours=4", "optimize.search.day_dp=false"])  # the LP bounds alone
     plan = prepare(cfg)
     _, pruned = optimize(plan, cfg)
     full = OmegaConf.merge(cfg, {"optimize": {"search": {"prune": False}}})
