@@ -66,6 +66,12 @@ def effective(costs: Mapping) -> dict[str, float]:
     return {c.field: float(costs[c.key]) * (float(costs[c.scale]) if c.scale else 1.0) for c in COEFFICIENTS}
 
 
-def machine_kwh_per_unit(machine_energy: Mapping, fixed: Mapping[str, float]) -> float:
-    """alpha P + beta S + gamma V: the energy a press needs per unit at its fixed inputs."""
-    return sum(float(machine_energy[key]) * float(fixed[name]) for name, key in MACHINE_ENERGY.items())
+def machine_kwh_per_unit(machine_energy: Mapping, fixed: Mapping):
+    """alpha P + beta S + gamma V: the energy a press needs per unit at its inputs `fixed` (floats;
+    or numpy arrays of them, e.g. a realised day's measured inputs per press and hour, giving an
+    array of that shape)."""
+    total = 0.0
+    for name, key in MACHINE_ENERGY.items():
+        value = fixed[name]
+        total = total + float(machine_energy[key]) * (value if hasattr(value, "shape") else float(value))
+    return total

@@ -39,12 +39,14 @@ class Costs:
         return {c.symbol: getattr(self, c.field) for c in COEFFICIENTS}
 
 
-def cost_terms(inst: PlantInstance, values: dict, costs: Costs, p: np.ndarray) -> dict[str, np.ndarray]:
+def cost_terms(inst: PlantInstance, values: dict, costs: Costs, p: np.ndarray,
+               machine_kwh: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every term of the objective per press and hour ([machines, hours], USD or kWh).
 
     A room's energy (temperature, humidity) is shared by its presses: its terms are split evenly
     between their rows, so that each money term sums to its part of the objective. `values` holds
-    T, H as [rooms, hours] and x, b as [machines, hours]."""
+    T, H as [rooms, hours] and x, b as [machines, hours]. `machine_kwh` ([machines, hours]) replaces
+    each press's energy per unit where it varied by the hour (a realised day's measured inputs)."""
     x, b = values["x"].astype(float), values["b"].astype(float)
     usd_per_kwh = inst.price * inst.usd_per_kwh_per_usd_per_mwh
     T, H = np.atleast_2d(values["T"]), np.atleast_2d(values["H"])
@@ -54,7 +56,9 @@ def cost_terms(inst: PlantInstance, values: dict, costs: Costs, p: np.ndarray) -
     per_room = np.bincount(room_of, minlength=len(inst.plant.rooms))[room_of][:, None]
     energy_t = costs.temperature_kwh * np.abs(inst.outside_temperature - T)[room_of] / per_room
     energy_h = costs.humidity_kwh * np.abs(H - prev_h)[room_of] / per_room
-    energy_m = x * np.array([press.machine_kwh_per_unit for _, press in inst.machines])[:, None]
+    if machine_kwh is None:
+        machine_kwh = np.array([press.machine_kwh_per_unit for _, press in inst.machines])[:, None]
+    energy_m = x * machine_kwh
     terms = {
         "revenue": costs.revenue * x * (1 - p),
         "penalty": costs.penalty * x * p,
