@@ -95,6 +95,10 @@ def test_readme_optimiser_command_runs_as_written(form, opt_cfg, tmp_path, fault
     if done.returncode != 0 and "size-limited" in done.stderr + done.stdout:
         pytest.skip("Gurobi's licence refuses this model here")
     assert done.returncode == 0, (form, done.stderr[-3000:])
+    if "--cfg" in args:  # Hydra prints the composed config and runs nothing: the quoted value composed as written
+        quoted = [a.split("=", 1)[1].strip('"') for a in args if a.startswith("data.prices.price_column=")]
+        assert quoted and all(f"price_column: {q}" in done.stdout for q in quoted), done.stdout[-3000:]
+        return
     folder = (tmp_path / "multi" / "0") if multirun else Path(cfg.paths.reports) / "optimize"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["verification"]["passed"]
