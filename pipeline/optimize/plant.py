@@ -26,6 +26,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.contracts.costs import machine_kwh_per_unit
+from pipeline.core.settings.optimize import FixedInputs, HumidityBox, Maintenance, Optimize, Production
+from pipeline.core.settings.schema import bounds
 from pipeline.optimize.network import FEATURES, N_INPUT
 
 FIXED_INPUTS = tuple(n for n in FEATURES if n not in ("temperature_C", "humidity_pct", N_INPUT))
@@ -34,6 +36,9 @@ PRESS_KEYS = {"name", "network_file", "fixed_inputs", "max_per_hour", "maintenan
               "maintenance", "count"}
 MAX_PLANT_BYTES = 1_000_000   # a plant file is a few kB; anything larger is not one
 MAX_PRESSES = 200             # physical presses (counts included) a plant may hold
+ROOM_TEMPERATURE_C = (-50.0, 100.0)  # a room's temperature box lies inside this (the flat key's schema has no range)
+# A key a press shares with a flat optimize key is held to that key's range in the schema
+# (pipeline/core/settings/optimize.py): one home for each range.
 
 
 class PlantError(ValueError):
@@ -118,17 +123,24 @@ class _Where:
 
 
 def _number(where: _Where, key: str, value, low: float | None = None, high: float | None = None,
-            integer: bool = False, low_open: bool = False) -> float:
+            integer: bool = False, low_open: bool = False, allowed: str | None = None) -> float:
     kind = "whole number" if integer else "number"
     limits = " and ".join(p for p in (
         f"{'>' if low_open else '>='} {low:g}" if low is not None else "", f"<= {high:g}" if high is not None else "") if p)
-    allowed = f"a {kind} {limits}".strip()
+    allowed = allowed or f"a {kind} {limits}".strip()
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
     ok = ok and (not integer or float(value) == int(value))
     ok = ok and (low is None or (value > low if low_open else value >= low)) and (high is None or value <= high)
     if not ok:
         raise where.error(key, value, allowed)
     return int(value) if integer else float(value)
+
+
+def _ranged(where: _Where, key: str, value, model, field: str | None = None, integer: bool = False) -> float:
+    """`value` checked against the range of the flat knob `field` (default: the key's last part) of
+    the schema `model`."""
+    low, high, low_open, words = bounds(model, field or key.rsplit(".", 1)[-1])
+    return _number(where, key, value, low, high, integer=integer, low_open=low_open, allowed=words)
 
 
 def _mapping(where: _Where, key: str, value, allowed_keys: set[str]) -> dict:
@@ -185,20 +197,22 @@ def _press(where: _Where, spec, defaults: DictConfig, costs: DictConfig, base: P
     spec = _named(where, "press", spec, PRESS_KEYS, names, lambda name: _Where(where.source, where.room, name))
     where = _Where(where.source, where.room, spec["name"])
     fixed_given = _mapping(where, "fixed_inputs", spec.get("fixed_inputs") or {}, set(FIXED_INPUTS))
-    fixed = {name: _number(where, f"fixed_inputs.{name}", fixed_given.get(name, defaults.fixed_inputs[name]), 0)
-             for name in FIXED_INPUTS}
+    fixed = {name: _ranged(where, f"fixed_inputs.{name}", fixed_given.get(name, defaults.fixed_inputs[name]),
+                           FixedInputs, name) for name in FIXED_INPUTS}
     prod = defaults.production
-    x_max = _number(where, "max_per_hour", spec.get("max_per_hour", prod.max_per_hour), 1, 10_000, integer=True)
-    m = _number(where, "maintenance_hours", spec.get("maintenance_hours", prod.maintenance_hours), 0, 1)
+    x_max = _ranged(where, "max_per_hour", spec.get("max_per_hour", prod.max_per_hour), Production, integer=True)
+    m = _ranged(where, "maintenance_hours", spec.get("maintenance_hours", prod.maintenance_hours), Production)
     energy = spec.get("energy_kwh_per_unit")
     energy = (machine_kwh_per_unit(costs.machine_energy, fixed) if energy is None
               else _number(where, "energy_kwh_per_unit", energy, 0))
     maint = _mapping(where, "maintenance", spec.get("maintenance") or {}, {"required_per_day", "max_per_day"})
-    req = _number(where, "maintenance.required_per_day",
-                  maint.get("required_per_day", defaults.maintenance.required_per_day), 0, 24, integer=True)
-    most = _number(where, "maintenance.max_per_day", maint.get("max_per_day", defaults.maintenance.max_per_day),
-                   req, 24, integer=True)
-    count = _number(where, "count", spec.get("count", defaults.presses), 1, MAX_PRESSES, integer=True)
+    req = _ranged(where, "maintenance.required_per_day",
+                  maint.get("required_per_day", defaults.maintenance.required_per_day), Maintenance, integer=True)
+    most = _ranged(where, "maintenance.max_per_day", maint.get("max_per_day", defaults.maintenance.max_per_day),
+                   Maintenance, integer=True)
+    if req > most:  # the schema's order rule (settings/optimize.Maintenance), for a press's own pair
+        raise where.error("maintenance.required_per_day", req, f"at most maintenance.max_per_day = {most}")
+    count = _ranged(where, "count", spec.get("count", defaults.presses), Optimize, "presses", integer=True)
     given = spec.get("network_file")  # relative: beside the plant file; left out: optimize.network_file
     network = _network(where, given, base) if given is not None else _network(where, str(models / str(defaults.network_file)), Path())
     return Press(where.press, network, tuple(fixed.items()), x_max, m, energy, req, most, count)
@@ -208,8 +222,9 @@ def _room(where: _Where, spec, defaults: DictConfig, costs: DictConfig, base: Pa
           rooms: set[str], presses: set[str]) -> Room:
     spec = _named(where, "room", spec, ROOM_KEYS, rooms, lambda name: _Where(where.source, name))
     where = _Where(where.source, spec["name"])
-    t_box, _ = _box(where, "temperature_C", spec.get("temperature_C"), defaults.temperature_C, -50, 100)
-    h_box, h0 = _box(where, "humidity_pct", spec.get("humidity_pct"), defaults.humidity_pct, 0, 100, initial=True)
+    t_box, _ = _box(where, "temperature_C", spec.get("temperature_C"), defaults.temperature_C, *ROOM_TEMPERATURE_C)
+    h_box, h0 = _box(where, "humidity_pct", spec.get("humidity_pct"), defaults.humidity_pct,
+                     *bounds(HumidityBox, "min")[:2], initial=True)
     listed = spec.get("presses")
     if not isinstance(listed, list) or not listed:
         raise where.error("presses", listed, "a non-empty list of presses (name, network_file, ...)")

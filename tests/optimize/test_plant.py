@@ -41,7 +41,7 @@ def test_the_mixed_plant_loads_with_its_own_keys(opt_cfg):
 
 @pytest.mark.parametrize("change, line", [
     (lambda p: p["rooms"][0]["presses"][0].update(max_per_hour=0),
-     "room 'hall', press 'P1': max_per_hour = 0: allowed a whole number >= 1 and <= 10000"),
+     "room 'hall', press 'P1': max_per_hour = 0: allowed a whole number from 1 to 100000"),
     (lambda p: p["rooms"][0]["presses"][1].update(maxperhour=30),
      "room 'hall', press 'P2': maxperhour = 30: allowed only the keys"),
     (lambda p: p["rooms"][0]["presses"][1].update(name="P1"),
@@ -51,7 +51,7 @@ def test_the_mixed_plant_loads_with_its_own_keys(opt_cfg):
     (lambda p: p["rooms"][0]["presses"][0].update(network_file="nowhere.onnx"),
      "room 'hall', press 'P1': network_file = 'nowhere.onnx': allowed an existing ONNX file"),
     (lambda p: p["rooms"][0]["presses"][0].update(maintenance={"required_per_day": 3, "max_per_day": 2}),
-     "room 'hall', press 'P1': maintenance.max_per_day = 2: allowed a whole number >= 3"),
+     "room 'hall', press 'P1': maintenance.required_per_day = 3: allowed at most maintenance.max_per_day = 2"),
     (lambda p: p["rooms"][0]["presses"][1]["fixed_inputs"].update(speed_rpm="fast"),
      "room 'hall', press 'P2': fixed_inputs.speed_rpm = 'fast': allowed a number >= 0"),
     (lambda p: p.update(rooms=[]), "rooms = []: allowed a non-empty list of rooms"),
