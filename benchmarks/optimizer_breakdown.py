@@ -25,7 +25,7 @@ from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
 from pipeline.data.prices.stage import profile_prices
 from pipeline.optimize.costs import Costs
-from pipeline.optimize.formulation import build_schedule_model
+from pipeline.optimize.formulation import build_schedule_model, ensure_cuts
 from pipeline.optimize.instance import build_instance
 from pipeline.optimize.network import load_fault_network
 
@@ -46,13 +46,17 @@ def _log_facts(log: str) -> dict:
 
 
 def measure(cfg, network: Path, cuts: bool) -> list[dict]:
-    cfg = OmegaConf.merge(cfg, {"optimize": {"formulation": {"hour_value_cuts": cuts}}})
+    cfg = OmegaConf.merge(cfg, {"optimize": {"formulation": {"hour_value_cuts": cuts}, "network_file": network.name},
+                                "paths": {"models": str(network.parent)}})
     inst = build_instance(cfg, profile_prices(list(cfg.data.prices.profile_usd_per_mwh), cfg.data.prices.start, 24))
     costs = Costs.from_cfg(cfg.costs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
-        plan = build_schedule_model(inst, load_fault_network(network), costs, cfg.optimize.formulation)
+        net = load_fault_network(network)
+        plan = build_schedule_model(inst, {inst.rows[0].network_file: net}, costs, cfg.optimize.formulation)
+        for sub in plan.submodels:  # models and cuts are built on first use: build them here, timed
+            ensure_cuts(plan, sub)
         shared_s = time.perf_counter() - t0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

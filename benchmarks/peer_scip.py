@@ -35,13 +35,14 @@ def solve(inst: Instance, net: FaultNetwork, costs: Costs, time_limit: float, th
     m = scip.Model()
     m.hideOutput()
     hours, days = range(inst.hours), range(len(inst.days))
-    X, lost = inst.max_per_hour, inst.max_per_hour - inst.capacity_in_maintenance_hour
+    press = inst.rows[0]
+    X, lost = press.max_per_hour, press.max_per_hour - press.capacity_in_maintenance_hour
     kappa = inst.usd_per_kwh_per_usd_per_mwh
     T = [m.addVar(f"T{t}", lb=inst.temperature_box[0], ub=inst.temperature_box[1]) for t in hours]
     H = [m.addVar(f"H{t}", lb=inst.humidity_box[0], ub=inst.humidity_box[1]) for t in hours]
     x = [m.addVar(f"x{t}", vtype="I", lb=0, ub=X) for t in hours]
     b = [m.addVar(f"b{t}", vtype="B") for t in hours]
-    N = [m.addVar(f"N{d}", vtype="I", lb=inst.required_maintenance, ub=min(inst.max_maintenance, len(inst.days[d])))
+    N = [m.addVar(f"N{d}", vtype="I", lb=press.required_maintenance, ub=min(press.max_maintenance, len(inst.days[d])))
          for d in days]
     eT = [m.addVar(f"eT{t}", lb=0) for t in hours]
     eH = [m.addVar(f"eH{t}", lb=0) for t in hours]
@@ -51,8 +52,7 @@ def solve(inst: Instance, net: FaultNetwork, costs: Costs, time_limit: float, th
         m.addCons(scip.quicksum(b[t] for t in inst.days[d]) == N[d])
     for k, block in enumerate(inst.demand_blocks):
         m.addCons(scip.quicksum(x[t] for t in block) >= inst.demand[k])
-    raw = {"pressure_kN": inst.fixed["pressure_kN"], "speed_rpm": inst.fixed["speed_rpm"],
-           "vibration_mm_s": inst.fixed["vibration_mm_s"]}
+    raw = press.fixed_inputs
     scaled = np.empty((inst.hours, len(FEATURES)), dtype=object)
     for t in hours:
         m.addCons(x[t] + lost * b[t] <= X)
@@ -69,7 +69,7 @@ def solve(inst: Instance, net: FaultNetwork, costs: Costs, time_limit: float, th
         m.addCons(p[t] * (1 + scip.exp(-z[t])) == 1)  # the exact sigmoid
     add_onnx_constr(m, onnx.load(str(net.path)), scaled, np.array(z, dtype=object).reshape(-1, 1),
                     formulation=formulation)
-    profit = scip.quicksum((costs.revenue - float(inst.price[t] * kappa * inst.machine_kwh_per_unit)) * x[t]
+    profit = scip.quicksum((costs.revenue - float(inst.price[t] * kappa * press.machine_kwh_per_unit)) * x[t]
                            - (costs.revenue + costs.penalty) * x[t] * p[t] - costs.maintenance * b[t]
                            - float(inst.price[t] * kappa) * (costs.temperature_kwh * eT[t] + costs.humidity_kwh * eH[t])
                            for t in hours)

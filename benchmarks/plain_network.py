@@ -33,8 +33,9 @@ def train_stage_plain(scratch: Path) -> Path:
     return out
 
 
-def train_outside(scratch: Path, data_dir: Path, epochs: int = 150, seed: int = 1) -> Path:
-    """A plainly trained 6-64-32-1 network and its sidecar YAML; returns the ONNX path."""
+def train_outside(scratch: Path, data_dir: Path, epochs: int = 150, seed: int = 1,
+                  hidden: tuple[int, ...] = (64, 32), name: str = "outside_plain") -> Path:
+    """A plainly trained 6-<hidden>-1 network and its sidecar YAML; returns the ONNX path."""
     scratch.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     log = pd.read_parquet(data_dir / LOG_FILE)
@@ -42,8 +43,11 @@ def train_outside(scratch: Path, data_dir: Path, epochs: int = 150, seed: int = 
     lo, hi = raw.min(axis=0), raw.max(axis=0)
     x = torch.from_numpy(((raw - lo) / (hi - lo)).astype(np.float32))
     y = torch.from_numpy(log[LABEL].to_numpy(np.float32))[:, None]
-    net = torch.nn.Sequential(torch.nn.Linear(6, 64), torch.nn.ReLU(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
-                              torch.nn.Linear(32, 1))
+    layers, width = [], 6
+    for h in hidden:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        width = h
+    net = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     for _ in range(epochs):
         order = torch.randperm(len(x))
@@ -53,7 +57,7 @@ def train_outside(scratch: Path, data_dir: Path, epochs: int = 150, seed: int = 
             opt.zero_grad()
             loss.backward()
             opt.step()
-    path = scratch.parent / "outside_plain.onnx"
+    path = scratch.parent / f"{name}.onnx"
     torch.onnx.export(net.eval(), torch.zeros(1, 6), str(path), input_names=["input"], output_names=["output"],
                       dynamo=False)
     sidecar = {"inputs": list(FEATURES), "units": list(UNITS), "output": "logit",

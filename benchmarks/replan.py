@@ -41,8 +41,9 @@ from pipeline.data.fault.generator import true_probability
 from pipeline.data.press.simulator import hour_plan_from_table, run_day
 from pipeline.data.press_opcua import PressServer, scripted_presses
 from pipeline.optimize.costs import Costs
-from pipeline.optimize.instance import build_instance, read_prices
+from pipeline.optimize.instance import build_plant_instance, read_prices
 from pipeline.optimize.live.realised import realised_profit
+from pipeline.optimize.plant import load_plant
 from pipeline.optimize.run import prices_path
 
 from loopback import free_port
@@ -161,7 +162,7 @@ def main() -> None:
     cfg.replan.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-presses/"
     cfg.replan.publish.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-planner/"
     secure_on_loopback(cfg)
-    day = build_instance(cfg, read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours)))
+    day = build_plant_instance(cfg, read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours)), load_plant(cfg))
     costs = Costs.from_cfg(cfg.costs)
 
     def worth(record: pd.DataFrame) -> dict:
@@ -208,7 +209,8 @@ def main() -> None:
                              "replan_latency_p99_s": float(np.percentile(lat, 99)), "target_p99_s": TARGET_P99_S,
                              "never_below_static": all(r["gain_usd"] >= -0.01 for r in results.values())},
            "day": str(day.timestamps[0].date()), "presses": day.presses, "tick_s": int(cfg.replan.line.tick_s),
-           "five_presses": "not measured: a plant of several presses needs the plant description (issue 24)",
+           "five_presses": ("not measured: the live planner re-plans one press (optimize/plant=single); "
+                           "a plant of several is planned day-ahead only"),
            "cores": os.cpu_count(), "failure_model": "pipeline/data/fault/generator.true_probability (data.fault.truth)",
            "command": "python benchmarks/replan.py" + (f" --scenarios {' '.join(args.scenarios)}" if args.scenarios else "")}
     write_json(root / "reports" / "bench" / "replan.json", out)

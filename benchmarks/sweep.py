@@ -28,7 +28,8 @@ from omegaconf import DictConfig, OmegaConf
 from pipeline.core.compose import compose
 from pipeline.core.config import load_params, repo_root
 from pipeline.core.io import write_json
-from pipeline.sweep.grid import grid_override, scale_key
+from pipeline.contracts.costs import scale_key
+from pipeline.sweep.grid import grid_override
 
 ROOT = repo_root()  # the repository these benchmarks measure (run them from inside it)
 

@@ -11,6 +11,8 @@ groups (seed, paths) are the primary's own. So, with Hydra's grammar and nothing
 - `solver=gurobi` chooses conf/solver/gurobi.yaml for the whole `solver` section (as
   `dvc exp run -S solver=gurobi` does: the section is replaced, not merged);
 - `costs.maintenance_scale=1.25` sets one key of params.yaml, `+key=value` adds one;
+- a group inside a group's folder (optimize/plant) is choosable the same way: its part of the
+  section (optimize.plant) is its `_params_` option, so `optimize/plant=mixed` replaces only it;
 - without overrides the composition is params.yaml itself (tests/core/test_overrides.py).
 Hydra's own files stay out of the repository (no .hydra/, no log file; multirun jobs under
 multirun/optimize). `--config-path DIR --config-name NAME` (Hydra's flags) makes another file
@@ -36,6 +38,14 @@ def config_groups(conf: Path) -> list[str]:
     return [next(iter(entry)) for entry in defaults if isinstance(entry, dict)]
 
 
+def nested_groups(conf: Path, group: str) -> list[str]:
+    """The groups inside a group's folder (optimize/plant in conf/optimize/plant/), chosen by its
+    options' own defaults lists (conf/optimize/schedule.yaml: `plant: single`)."""
+    folder = conf / group
+    return [f"{group}/{d.name}" for d in sorted(folder.iterdir()) if d.is_dir() and any(d.glob("*.yaml"))] \
+        if folder.is_dir() else []
+
+
 def register(params_file: Path, conf: Path) -> None:
     """Put the primary config `stage` (params.yaml, its groups choosable) into Hydra's ConfigStore."""
     from hydra.core.config_store import ConfigStore
@@ -45,7 +55,7 @@ def register(params_file: Path, conf: Path) -> None:
     params = OmegaConf.to_container(OmegaConf.load(params_file))
     store = ConfigStore.instance()
     defaults: list = []
-    for group in config_groups(conf):
+    for group in [g for top in config_groups(conf) for g in (*nested_groups(conf, top), top)]:  # a part before its section
         *parents, leaf = group.split("/")
         holder = params
         for key in parents:

@@ -89,7 +89,8 @@ def single_run(cfg: DictConfig) -> None:
             log_metrics(_tracked_metrics(metrics), prefix="optimize/")
             for path in files.values():
                 mlflow.log_artifact(str(path))
-            mlflow.log_artifact(str(schedule.network.path), artifact_path="model")
+            for net in schedule.networks.values():  # every press's network
+                mlflow.log_artifact(str(net.path), artifact_path="model")
     s = metrics["solve"]
     log.info("objective %.2f USD, %s, gap %.2e, %.1f s, %d nodes; verified (max |dp| %.1e, objective rel. %.1e)",
              metrics["objective"], s["status"], s["gap"], s["seconds"], s["nodes"],

@@ -1,8 +1,11 @@
 """The schedule's money: cost coefficients from conf/costs and the objective's terms in numpy.
 
+Which coefficients exist, their conf keys and sweep scales are declared once in
+pipeline/contracts/costs.py; `Costs` holds their effective values (scales applied).
+
 `cost_terms` is the one numpy copy of the objective, used by the verification (which checks
 the solver's objective against it) and by the schedule table (which splits it per press and
-hour). The Pyomo model (model.py) writes the same objective on its own, on purpose: that
+hour). The Pyomo model (formulation.py) writes the same objective on its own, on purpose: that
 independence is what makes the verification mean something.
 """
 from __future__ import annotations
@@ -12,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from omegaconf import DictConfig
 
-from pipeline.optimize.instance import Instance
+from pipeline.contracts.costs import COEFFICIENTS, effective
+from pipeline.optimize.instance import PlantInstance
 
 
 @dataclass
@@ -28,26 +32,33 @@ class Costs:
 
     @classmethod
     def from_cfg(cls, costs: DictConfig) -> "Costs":
-        return cls(float(costs.revenue_per_tablet), float(costs.penalty_per_failed_tablet),
-                   float(costs.maintenance_cost) * float(costs.maintenance_scale),
-                   float(costs.temperature_cost) * float(costs.temperature_scale),
-                   float(costs.humidity_cost) * float(costs.humidity_scale))
+        return cls(**effective(costs))
+
+    def coefficients(self) -> dict[str, float]:
+        """{symbol: value} of every declared coefficient (the formulation's Params)."""
+        return {c.symbol: getattr(self, c.field) for c in COEFFICIENTS}
 
 
-def cost_terms(inst: Instance, values: dict, costs: Costs, p: np.ndarray) -> dict[str, np.ndarray]:
-    """Every term of the objective per press and hour ([presses, hours], USD or kWh).
+def cost_terms(inst: PlantInstance, values: dict, costs: Costs, p: np.ndarray,
+               machine_kwh: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every term of the objective per press and hour ([machines, hours], USD or kWh).
 
-    Room energy (temperature, humidity) is shared by the presses: its terms are split evenly
-    between their rows, so that each money term sums to its part of the objective."""
+    A room's energy (temperature, humidity) is shared by its presses: its terms are split evenly
+    between their rows, so that each money term sums to its part of the objective. `values` holds
+    T, H as [rooms, hours] and x, b as [machines, hours]. `machine_kwh` ([machines, hours]) replaces
+    each press's energy per unit where it varied by the hour (a realised day's measured inputs)."""
     x, b = values["x"].astype(float), values["b"].astype(float)
     usd_per_kwh = inst.price * inst.usd_per_kwh_per_usd_per_mwh
-    start = inst.humidity_initial if inst.humidity_initial is not None else values["H"][0]
-    prev_h = np.concatenate([[start], values["H"][:-1]])
-    share = inst.room_share / inst.presses
-    room = np.ones((inst.presses, 1))
-    energy_t = room * (costs.temperature_kwh * np.abs(inst.outside_temperature - values["T"]) * share)
-    energy_h = room * (costs.humidity_kwh * np.abs(values["H"] - prev_h) * share)
-    energy_m = x * inst.machine_kwh_per_unit
+    T, H = np.atleast_2d(values["T"]), np.atleast_2d(values["H"])
+    start = np.asarray(inst.humidity_initial, float)[:, None]
+    prev_h = np.concatenate([start, H[:, :-1]], axis=1)
+    room_of = np.array([r for r, _ in inst.machines])
+    per_room = np.bincount(room_of, minlength=len(inst.plant.rooms))[room_of][:, None]
+    energy_t = costs.temperature_kwh * np.abs(inst.outside_temperature - T)[room_of] / per_room
+    energy_h = costs.humidity_kwh * np.abs(H - prev_h)[room_of] / per_room
+    if machine_kwh is None:
+        machine_kwh = np.array([press.machine_kwh_per_unit for _, press in inst.machines])[:, None]
+    energy_m = x * machine_kwh
     terms = {
         "revenue": costs.revenue * x * (1 - p),
         "penalty": costs.penalty * x * p,
@@ -68,7 +79,7 @@ MONEY = ("revenue", "penalty", "maintenance_cost", "energy_cost_temperature", "e
          "energy_cost_machine", "energy_cost", "profit")
 
 
-def objective_parts(inst: Instance, values: dict, costs: Costs, p: np.ndarray) -> dict[str, float]:
+def objective_parts(inst: PlantInstance, values: dict, costs: Costs, p: np.ndarray) -> dict[str, float]:
     """The objective's decomposition in USD (sums of `cost_terms`)."""
     terms = cost_terms(inst, values, costs, p)
     return {name: float(terms[name].sum()) for name in MONEY}

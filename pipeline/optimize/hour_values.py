@@ -29,6 +29,7 @@ from pipeline.optimize.costs import Costs
 from pipeline.optimize.encodings import NetworkEncoding
 from pipeline.optimize.instance import Instance
 from pipeline.optimize.linear import lin
+from pipeline.optimize.plant import Press
 from pipeline.optimize.regions import linear_regions
 
 SAFETY = 1e-9  # relative margin on every maximum (floating point in the vertex coordinates)
@@ -122,7 +123,7 @@ def _level_cross(lines: _Lines, coord: int, values: np.ndarray) -> np.ndarray:
 class HourValues:
     """The candidate vertices of one encoding's arrangement (cost- and price-independent, cached
     per outside temperature), and for an instance's hour and costs its strip maxima and cuts.
-    One per maintenance count N serves every day of a horizon."""
+    One per press kind and maintenance count N serves every day of a horizon."""
 
     def __init__(self, enc: NetworkEncoding, n_strips: int):
         if len(enc.folded.inputs) != 2:
@@ -150,25 +151,27 @@ class HourValues:
             self._cache[key] = pts, self.enc.sigmoid(self.enc.folded.logit(pts))
         return self._cache[key]
 
-    def hour_gains(self, inst: Instance, costs: Costs, t: int, x: float) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate H values and hour t's gain there at output x (each at its candidate T)."""
+    def hour_gains(self, inst: Instance, press: Press, share: float, costs: Costs, t: int,
+                   x: float) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate H values and hour t's gain there at output x (each at its candidate T), the
+        press paying `share` of the room's energy."""
         pts, pwl = self.candidates(inst.outside_temperature[t])
         usd = inst.price[t] * inst.usd_per_kwh_per_usd_per_mwh
-        margin = costs.revenue + costs.unit_bonus - usd * inst.machine_kwh_per_unit
+        margin = costs.revenue + costs.unit_bonus - usd * press.machine_kwh_per_unit
         gain = (x * margin - x * (costs.revenue + costs.penalty) * pwl
-                - usd * inst.room_share * costs.temperature_kwh * np.abs(inst.outside_temperature[t] - pts[:, 0]))
+                - usd * share * costs.temperature_kwh * np.abs(inst.outside_temperature[t] - pts[:, 0]))
         return pts[:, 1], gain
 
-    def idle_value(self, inst: Instance, costs: Costs, t: int) -> float:
+    def idle_value(self, inst: Instance, share: float, costs: Costs, t: int) -> float:
         """q0_t: the best an idle hour can do (only the temperature term, T free in the box)."""
-        usd = inst.price[t] * inst.usd_per_kwh_per_usd_per_mwh * inst.room_share
+        usd = inst.price[t] * inst.usd_per_kwh_per_usd_per_mwh * share
         t_out = inst.outside_temperature[t]
         options = np.array([np.clip(t_out, self.enc.lo[0], self.enc.hi[0]), self.enc.lo[0], self.enc.hi[0]])
         return float(np.max(-usd * costs.temperature_kwh * np.abs(t_out - options)))
 
-    def strip_maxima(self, inst: Instance, costs: Costs, t: int) -> np.ndarray:
+    def strip_maxima(self, inst: Instance, press: Press, share: float, costs: Costs, t: int) -> np.ndarray:
         """Max of hour t's gain at full output over each strip H in [h_j, h_j+1] (exact, + margin)."""
-        h, gain = self.hour_gains(inst, costs, t, float(inst.max_per_hour))
+        h, gain = self.hour_gains(inst, press, share, costs, t, float(press.max_per_hour))
         tol = 1e-9 * (self.strips[-1] - self.strips[0])
         out = np.empty(len(self.strips) - 1)
         for j in range(len(out)):
@@ -176,9 +179,9 @@ class HourValues:
             out[j] = gain[inside].max()
         return out + SAFETY * (np.abs(out) + 1.0)
 
-    def envelope(self, inst: Instance, costs: Costs, t: int) -> list[tuple[float, float]]:
+    def envelope(self, inst: Instance, press: Press, share: float, costs: Costs, t: int) -> list[tuple[float, float]]:
         """(alpha, beta) pieces of the concave envelope of the strip maxima (upper hull)."""
-        m = self.strip_maxima(inst, costs, t)
+        m = self.strip_maxima(inst, press, share, costs, t)
         # the step function's concave envelope is the upper hull of its corners; at a strip
         # border the higher of the two neighbouring maxima counts
         ys = np.maximum(np.concatenate([m[:1], m]), np.concatenate([m, m[-1:]]))
@@ -195,35 +198,47 @@ class HourValues:
         return pieces or [(float(m.max()), 0.0)]
 
 
-def add_hour_value_cuts(m: pe.ConcreteModel, values: dict[int, HourValues], n_of_hour: list, costs: Costs,
-                        inst: Instance) -> int:
-    """(Re)build the cuts of a single-press model for `costs`; returns how many were added."""
+def add_hour_value_cuts(m: pe.ConcreteModel, values: dict, keys: list, costs: Costs, inst: Instance) -> int:
+    """(Re)build the cuts of a one-day model for `costs`, one family per press: `keys[k]` is
+    press k's (kind, N). Each press is charged an equal share of the room's temperature energy,
+    so the presses' cuts add up to a valid cut of the room's hour. Returns how many were added."""
     if hasattr(m, "hour_value"):
         m.del_component(m.hour_value)
     m.hour_value = pe.Block()
     blk = m.hour_value
-    hours = range(inst.hours)
-    X = float(inst.max_per_hour)
-    bits = range(int(inst.max_per_hour).bit_length())
+    hours, presses = range(inst.hours), range(inst.presses)
+    share = inst.room_share / sum(inst.weights)  # each physical press's share of the room's energy
     lo, hi = inst.humidity_box
-    blk.Hs = pe.Var(hours, bounds=(0, hi))
-    s = {t: lin([2.0 ** i / X for i in bits], [m.u[0, t, i] for i in bits]) for t in hours}
-    blk.mc_low = pe.Constraint(hours, rule=lambda b, t: blk.Hs[t] >= lo * s[t])
-    blk.mc_high = pe.Constraint(hours, rule=lambda b, t: blk.Hs[t] <= hi * s[t])
-    blk.mc_tie_high = pe.Constraint(hours, rule=lambda b, t: blk.Hs[t] >= m.H[t] - hi * (1 - s[t]))
-    blk.mc_tie_low = pe.Constraint(hours, rule=lambda b, t: blk.Hs[t] <= m.H[t] - lo * (1 - s[t]))
+    pairs = [(k, t) for k in presses for t in hours]
+    # one Hs = s H per press and hour (indexed by the hour alone for one press, as before)
+    index = {(k, t): ((k, t) if inst.presses > 1 else t) for k, t in pairs}
+    blk.Hs = pe.Var(list(index.values()), bounds=(0, hi))
+    X = {k: float(inst.rows[k].max_per_hour) for k in presses}
+    bits = {k: range(int(inst.rows[k].max_per_hour).bit_length()) for k in presses}
+    s = {index[k, t]: lin([2.0 ** i / X[k] for i in bits[k]], [m.u[k, t, i] for i in bits[k]]) for k, t in pairs}
+    hour = {index[k, t]: t for k, t in pairs}
+    keys_ = list(index.values())
+    blk.mc_low = pe.Constraint(keys_, rule=lambda b, *i: blk.Hs[_one(i)] >= lo * s[_one(i)])
+    blk.mc_high = pe.Constraint(keys_, rule=lambda b, *i: blk.Hs[_one(i)] <= hi * s[_one(i)])
+    blk.mc_tie_high = pe.Constraint(keys_, rule=lambda b, *i: blk.Hs[_one(i)] >= m.H[hour[_one(i)]] - hi * (1 - s[_one(i)]))
+    blk.mc_tie_low = pe.Constraint(keys_, rule=lambda b, *i: blk.Hs[_one(i)] <= m.H[hour[_one(i)]] - lo * (1 - s[_one(i)]))
     rows = []
-    for t in hours:
-        hv = values[n_of_hour[t]]
+    for k, t in pairs:
+        press, hv = inst.rows[k], values[keys[k]]
         usd = inst.price[t] * inst.usd_per_kwh_per_usd_per_mwh
-        margin = costs.revenue + costs.unit_bonus - usd * inst.machine_kwh_per_unit
-        fail, room = costs.revenue + costs.penalty, usd * inst.room_share
-        q0 = hv.idle_value(inst, costs, t)
-        for alpha, beta in hv.envelope(inst, costs, t):
-            # G_t - (1 - s) q0 <= alpha s + beta Hs, written over u, w, e and Hs
-            coefs = ([2.0 ** i * (margin + (q0 - alpha) / X) for i in bits]
-                     + [-fail * 2.0 ** i for i in bits] + [-room * costs.temperature_kwh, -beta])
-            varlist = [*(m.u[0, t, i] for i in bits), *(m.w[0, t, i] for i in bits), m.eT[t], blk.Hs[t]]
+        margin = costs.revenue + costs.unit_bonus - usd * press.machine_kwh_per_unit
+        fail, room = costs.revenue + costs.penalty, usd * share
+        q0 = hv.idle_value(inst, share, costs, t)
+        for alpha, beta in hv.envelope(inst, press, share, costs, t):
+            # G_kt - (1 - s) q0 <= alpha s + beta Hs, written over u, w, e and Hs
+            coefs = ([2.0 ** i * (margin + (q0 - alpha) / X[k]) for i in bits[k]]
+                     + [-fail * 2.0 ** i for i in bits[k]] + [-room * costs.temperature_kwh, -beta])
+            varlist = [*(m.u[k, t, i] for i in bits[k]), *(m.w[k, t, i] for i in bits[k]), m.eT[t], blk.Hs[index[k, t]]]
             rows.append(lin(coefs, varlist) <= q0)
     blk.cut = pe.Constraint(range(len(rows)), rule=lambda b, i: rows[i])
     return len(rows)
+
+
+def _one(index: tuple):
+    """A Pyomo rule's index arguments as the key they were built from (a bare hour, or (press, hour))."""
+    return index[0] if len(index) == 1 else tuple(index)

@@ -26,7 +26,7 @@ import pyomo.environ as pe
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.core.settings.solver import SOLVERS
-from pipeline.optimize.formulation import ScheduleModel, SubModel, model_stats
+from pipeline.optimize.formulation import ScheduleModel, SubModel, bits_of, ensure_cuts, model_stats
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ HIGHS_NO_HEURISTICS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibili
 HIGHS_HEURISTICS_ON = {"mip_heuristic_effort": 0.05, "mip_heuristic_run_feasibility_jump": True,
                        "mip_heuristic_run_rins": True, "mip_heuristic_run_rens": True,
                        "mip_heuristic_run_root_reduced_cost": True}  # HiGHS 1.15's defaults
+COARSE_CELLS = 128  # the humidity DP's first pass (day_dp.py): a bound for every sub-model in milliseconds
 
 
 # A solver's primal feasibility tolerance (HiGHS 1e-7, Gurobi 1e-6), relative to the bound:
@@ -50,7 +51,10 @@ class SolverUnavailableError(RuntimeError):
 
 
 class NoScheduleFoundError(RuntimeError):
-    """The solver ended without any feasible schedule (e.g. a time limit too short)."""
+    """The solver ended without any feasible schedule (e.g. a time limit too short); `bound`, where
+    set, is the upper bound it did prove."""
+
+    bound: float = math.inf
 
 
 @dataclass
@@ -166,9 +170,9 @@ def read_values(schedule: ScheduleModel, sub: SubModel) -> dict:
     }
 
 
-def _fixed(sub: SubModel, values: dict | None, n_bits: int = 0):
+def _fixed(sub: SubModel, values: dict | None, rows: tuple = ()):
     """Fix the integers at their current values (values None) or a schedule's decisions (T, H,
-    units in `n_bits` bits, maintenance); returns the variables fixed, to unfix after."""
+    units in the bits of each press of `rows`, maintenance); returns the variables fixed, to unfix after."""
     m, fixed = sub.model, []
     if values is None:
         for v in m.component_data_objects(pe.Var, active=True):
@@ -176,13 +180,12 @@ def _fixed(sub: SubModel, values: dict | None, n_bits: int = 0):
                 v.fix(round(v.value))
                 fixed.append(v)
         return fixed
-    bits = range(n_bits)
     for t, (temp, hum) in enumerate(zip(values["T"], values["H"])):
         for v, value in ((m.T[t], temp), (m.H[t], hum)):
             v.fix(float(value))
             fixed.append(v)
     for (k, t), units in np.ndenumerate(values["x"]):
-        for i in bits:
+        for i in bits_of(rows[k]):
             m.u[k, t, i].fix((int(units) >> i) & 1)
             fixed.append(m.u[k, t, i])
         m.b[k, t].fix(int(values["b"][k, t]))
@@ -283,7 +286,7 @@ class ScheduleSolver:
         sub = schedule.submodels[i]
         if any(n is not None and n != int(start["N"][k, d]) for (k, d), n in sub.n_fixed.items()):
             return None
-        fixed = _fixed(sub, start, int(schedule.instance.max_per_hour).bit_length())
+        fixed = _fixed(sub, start, schedule.instance.rows)
         try:
             res = self._run_mip(sub, 30.0)
             if res.incumbent_objective is None:
@@ -321,13 +324,56 @@ class ScheduleSolver:
             out["objective"] = max(obj, out["values"]["objective"]) if out["polished"] else obj
         return out
 
+    def _day_dp(self, schedule: ScheduleModel, cells: int | None = None, subs: list[int] | None = None) -> dict:
+        """Sub-models' DP answers (day_dp.py: a bound and an unvalued schedule) where the DP applies
+        (one press, one day, N fixed, the two-input network; optimize.search.day_dp), with `cells`
+        humidity cells (default optimize.search.dp_cells)."""
+        if not bool(self.search.get("day_dp", False)):
+            return {}
+        from pipeline.optimize.day_dp import problem_of, solve_day
+
+        cells = cells or int(self.search.get("dp_cells", 1024))
+        out = {}
+        for i in range(len(schedule.submodels)) if subs is None else subs:
+            prob = problem_of(schedule, schedule.submodels[i], cells)
+            if prob is None:
+                return {}
+            out[i] = solve_day(prob)
+        return out
+
+    def _dp_values(self, schedule: ScheduleModel, i: int, answer) -> dict | None:
+        """The DP's schedule valued by the MILP itself (its decisions fixed: evaluate_start), so it
+        carries the same numbers a MILP schedule would; with optimize.search.dp_value=dp (the
+        decomposition's day problems) by the DP's own exact arithmetic, no Pyomo model built."""
+        if answer.schedule is None:
+            return None
+        s = answer.schedule
+        n = schedule.submodels[i].n_fixed[(0, 0)]
+        if str(self.search.get("dp_value", "milp")) == "dp":
+            start = schedule.start_humidity if schedule.start_humidity is not None else s["H"][0]
+            return {"T": s["T"], "H": s["H"], "x": s["x"][None, :].astype(int), "b": s["b"][None, :].astype(int),
+                    "p": s["p"][None, :], "N": np.array([[n]]), "eT": np.abs(schedule.instance.outside_temperature - s["T"]),
+                    "eH": np.abs(s["H"] - np.concatenate([[start], s["H"][:-1]])), "objective": float(answer.value)}
+        start = {"T": s["T"], "H": s["H"], "x": s["x"][None, :], "b": s["b"][None, :], "N": np.array([[n]])}
+        return self.evaluate_start(schedule, i, start)
+
     def solve(self, schedule: ScheduleModel, start: dict | None = None) -> SolveResult:
         """Best bound first with pruning; the best schedule and the bound that is proven."""
         limit = float(self.solver_cfg.time_limit_s)
         tol = float(self.solver_cfg.mip_rel_gap)
         begin = time.perf_counter()
         subs = schedule.submodels
-        lp = [self.lp_bound(s) if bool(self.search.lp_bounds) else math.inf for s in subs]
+        fine = int(self.search.get("dp_cells", 1024))
+        dp = self._day_dp(schedule, min(COARSE_CELLS, fine))  # a coarse DP first: most sub-models end there
+        coarse = set(dp) if fine > COARSE_CELLS else set()
+        if dp:  # the DP's bounds first: a sub-model's LP waits until the DP leaves it open
+            lp = [dp[i].bound + 1e-9 * abs(dp[i].bound) + 1e-7 for i in range(len(subs))]  # float in the cell maxima
+        else:
+            lp = []
+            for s in subs:
+                if bool(self.search.lp_bounds):
+                    ensure_cuts(schedule, s)
+                lp.append(self.lp_bound(s) if bool(self.search.lp_bounds) else math.inf)
         rows = [{"i": i, "label": s.label, "status": "not_started", "objective": None, "bound": lp[i],
                  "seconds": 0.0, "nodes": 0, "values": None, "polished": False} for i, s in enumerate(subs)]
         best, source = None, "search"
@@ -337,15 +383,45 @@ class ScheduleSolver:
                 if values is not None and (best is None or values["objective"] > rows[best]["objective"]):
                     rows[i].update(objective=values["objective"], values=values, status="start")
                     best, source = i, "start"
-        for i in sorted(range(len(subs)), key=lambda j: -lp[j]):
+        todo, valued, lp_done = set(range(len(subs))), set(), set()
+        while todo:
+            i = max(todo, key=lambda j: lp[j])  # best bound first
             incumbent = rows[best]["objective"] if best is not None else None
             threshold = None if incumbent is None else incumbent + tol * abs(incumbent)
             if bool(self.search.prune) and threshold is not None and lp[i] <= threshold:
-                rows[i].update(status="pruned_by_lp_bound")
+                pruned = "pruned_by_day_dp" if i in dp and i not in lp_done else "pruned_by_lp_bound"
+                rows[i].update(status=rows[i]["status"] if rows[i]["status"] == "day_dp" else pruned)
+                todo.discard(i)
                 continue
             remaining = limit - (time.perf_counter() - begin)
-            if remaining <= 0.05:
-                continue  # not_started: its LP bound stands
+            late = remaining <= 0.05
+            if late and not (best is None and i in dp and i not in valued):  # a DP schedule is valued even late
+                todo.discard(i)
+                continue  # not_started: its bound stands
+            if i in coarse and not late:  # still open after the coarse DP: the fine one
+                coarse.discard(i)
+                dp[i] = self._day_dp(schedule, fine, [i])[i]
+                lp[i] = rows[i]["bound"] = min(lp[i], dp[i].bound + 1e-9 * abs(dp[i].bound) + 1e-7)
+                continue
+            if i in dp and i not in valued:  # the DP's schedule first: often it closes the gap
+                valued.add(i)
+                values = self._dp_values(schedule, i, dp[i])
+                if values is not None and (incumbent is None or values["objective"] > incumbent):
+                    rows[i].update(objective=values["objective"], values=values, status="day_dp",
+                                   polished=bool(self.search.polish))
+                    best, source = i, "day_dp"
+                log.info("%s: day DP bound=%.4f schedule=%s", subs[i].label, lp[i],
+                         None if values is None else round(values["objective"], 4))
+                continue
+            if late:
+                todo.discard(i)
+                continue
+            ensure_cuts(schedule, subs[i])
+            if i in dp and i not in lp_done and bool(self.search.lp_bounds):  # the LP may be tighter
+                lp_done.add(i)
+                lp[i] = rows[i]["bound"] = min(lp[i], self.lp_bound(subs[i]))
+                continue
+            todo.discard(i)
             out = self._solve_sub(schedule, i, remaining, threshold if bool(self.search.prune) else None)
             out["bound"] = min(out["bound"], lp[i])
             if rows[i]["values"] is not None and (out["values"] is None or out["objective"] < rows[i]["objective"]):
@@ -360,8 +436,10 @@ class ScheduleSolver:
     def _result(self, schedule, rows, best, lp, source, seconds) -> SolveResult:
         limit = float(self.solver_cfg.time_limit_s)
         if best is None:
-            raise NoScheduleFoundError(f"{self.name} found no feasible schedule within {limit:.3g} s "
+            exc = NoScheduleFoundError(f"{self.name} found no feasible schedule within {limit:.3g} s "
                                        f"({self.limit_applied}); statuses: {[r['status'] for r in rows]}")
+            exc.bound = max(r["bound"] for r in rows)  # still proven: a decomposition can use it
+            raise exc
         top = rows[best]
         objective = float(top["objective"])
         bound = max(max(r["bound"] for r in rows), objective)

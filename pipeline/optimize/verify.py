@@ -2,7 +2,7 @@
 
 - numpy checks every constraint of the study on the schedule itself (boxes, capacity,
   maintenance counts, demand): a decomposition's assembled schedule is checked like any other.
-- onnxruntime evaluates the ONNX file itself at each hour's (P, T_t, S, V, H_t, N): the
+- onnxruntime evaluates each press's own ONNX file at each hour's (P, T_t, S, V, H_t, N): the
   MILP's p_t must lie within the sigmoid PWL's error bound (plus a small slack for float32
   and LP tolerances) of sigmoid(logit). Where x_t = 0 the MILP leaves p_t free (it has no
   effect on the objective); those hours are counted, and the schedule reports onnxruntime's p.
@@ -11,14 +11,16 @@
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
 from pipeline.core.onnx_io import session
 from pipeline.optimize.costs import Costs, objective_parts
-from pipeline.optimize.instance import Instance
+from pipeline.optimize.instance import PlantInstance
 from pipeline.optimize.network import FEATURES, FaultNetwork
 from pipeline.optimize.sigmoid import sigmoid
 from pipeline.optimize.solve import SolveResult
@@ -47,19 +49,22 @@ class Verification:
                 "passed": True}
 
 
-def onnx_probabilities(inst: Instance, net: FaultNetwork, values: dict) -> tuple[np.ndarray, np.ndarray]:
-    """onnxruntime's logit and sigmoid at every (press, hour) of the schedule."""
-    K, H = inst.presses, inst.hours
-    raw = np.zeros((K * H, len(FEATURES)))
-    for k in range(K):
-        rows = slice(k * H, (k + 1) * H)
-        raw[rows, FEATURES.index("pressure_kN")] = inst.fixed["pressure_kN"]
-        raw[rows, FEATURES.index("speed_rpm")] = inst.fixed["speed_rpm"]
-        raw[rows, FEATURES.index("vibration_mm_s")] = inst.fixed["vibration_mm_s"]
-        raw[rows, FEATURES.index("temperature_C")] = values["T"]
-        raw[rows, FEATURES.index("humidity_pct")] = values["H"]
-        raw[rows, FEATURES.index("maintenance_cycles")] = [values["N"][k, inst.day_of(t)] for t in range(H)]
-    logit = _run(session(net.path), net.graph_input(raw)).reshape(K, H).astype(float)
+def onnx_probabilities(inst: PlantInstance, networks: Mapping[Path, FaultNetwork],
+                       values: dict) -> tuple[np.ndarray, np.ndarray]:
+    """onnxruntime's logit and sigmoid at every (press, hour) of the schedule, each press through
+    its own ONNX file at its own fixed inputs and its room's setpoints."""
+    H = inst.hours
+    T, Hum = np.atleast_2d(values["T"]), np.atleast_2d(values["H"])
+    logit = np.zeros((len(inst.machines), H))
+    for k, (r, press) in enumerate(inst.machines):
+        raw = np.zeros((H, len(FEATURES)))
+        for name, value in press.fixed:
+            raw[:, FEATURES.index(name)] = value
+        raw[:, FEATURES.index("temperature_C")] = T[r]
+        raw[:, FEATURES.index("humidity_pct")] = Hum[r]
+        raw[:, FEATURES.index("maintenance_cycles")] = [values["N"][k, inst.day_of(t)] for t in range(H)]
+        net = networks[press.network_file]
+        logit[k] = _run(session(net.path), net.graph_input(raw)).astype(float)
     return logit, sigmoid(logit)
 
 
@@ -72,44 +77,55 @@ def _run(sess, x: np.ndarray) -> np.ndarray:
     return np.concatenate(parts).reshape(len(x), -1)[:, 0]
 
 
-def check_feasible(inst: Instance, values: dict, tol: float = 1e-6) -> None:
-    """Every constraint of the study, on the schedule itself: setpoint boxes, units within each
-    hour's capacity, one maintenance per hour at most, the maintenance count per press and day in
-    its range, the demand of every block met. VerificationError naming the first violation."""
+def check_feasible(inst: PlantInstance, values: dict, tol: float = 1e-6) -> None:
+    """Every constraint of the study, on the schedule itself: each room's setpoint boxes, units
+    within each press's hourly capacity, one maintenance per hour at most, each press's
+    maintenance count per day in its range (counting those made before a re-plan), the demand of
+    every block met by all presses together. VerificationError naming the first violation."""
     x, b, n = values["x"], values["b"], values["N"]
-    for name, series, (lo, hi) in (("T", values["T"], inst.temperature_box), ("H", values["H"], inst.humidity_box)):
-        bad = np.flatnonzero((series < lo - tol) | (series > hi + tol))
-        if bad.size:
-            raise VerificationError(f"hour {bad[0]}: {name}={series[bad[0]]:.6f} outside [{lo}, {hi}]")
-    capacity = inst.max_per_hour - (inst.max_per_hour - inst.capacity_in_maintenance_hour) * b
+    names = inst.machine_names
+    T, Hum = np.atleast_2d(values["T"]), np.atleast_2d(values["H"])
+    for r, room in enumerate(inst.plant.rooms):
+        for name, series, (lo, hi) in (("T", T[r], room.temperature_box), ("H", Hum[r], room.humidity_box)):
+            bad = np.flatnonzero((series < lo - tol) | (series > hi + tol))
+            if bad.size:
+                raise VerificationError(f"room {room.name!r}, hour {bad[0]}: {name}={series[bad[0]]:.6f} outside [{lo}, {hi}]")
+    top = np.array([press.max_per_hour for _, press in inst.machines])[:, None]
+    low = np.array([press.capacity_in_maintenance_hour for _, press in inst.machines])[:, None]
+    capacity = top - (top - low) * b
     if (x < 0).any() or (x > capacity).any() or not np.isin(b, (0, 1)).all():
         k, t = np.argwhere((x < 0) | (x > capacity) | ~np.isin(b, (0, 1)))[0]
-        raise VerificationError(f"press {k}, hour {t}: {x[k, t]} units with maintenance {b[k, t]} (capacity {capacity[k, t]})")
+        raise VerificationError(f"press {names[k]!r}, hour {t}: {x[k, t]} units with maintenance {b[k, t]} "
+                                f"(capacity {capacity[k, t]})")
     for d, hours in enumerate(inst.days):
-        made = b[:, hours].sum(axis=1)
-        cap = min(inst.max_maintenance, len(hours))
-        if (made != n[:, d]).any() or (made < inst.required_maintenance).any() or (made > cap).any():
-            raise VerificationError(f"day {d}: maintenance counts {made.tolist()} (N {n[:, d].tolist()}, allowed "
-                                    f"{inst.required_maintenance}..{cap} per press)")
+        made = b[:, hours].sum(axis=1) + inst.maintenance_done[:, d]
+        for k, (_, press) in enumerate(inst.machines):
+            cap = min(press.max_maintenance, int(inst.maintenance_done[k, d]) + len(hours))
+            if made[k] != n[k, d] or made[k] < press.required_maintenance or made[k] > cap:
+                raise VerificationError(f"day {d}, press {names[k]!r}: maintenance count {made[k]} (N {n[k, d]}, "
+                                        f"allowed {press.required_maintenance}..{cap})")
     for k, hours in enumerate(inst.demand_blocks):
         if x[:, hours].sum() < inst.demand[k]:
             raise VerificationError(f"demand block {k}: {int(x[:, hours].sum())} units made, {inst.demand[k]} needed")
 
 
-def verify(inst: Instance, net: FaultNetwork, result: SolveResult, costs: Costs, opts: DictConfig) -> Verification:
+def verify(inst: PlantInstance, networks: Mapping[Path, FaultNetwork], result: SolveResult, costs: Costs,
+           opts: DictConfig) -> Verification:
     """Check the solver's schedule; raise VerificationError naming what disagrees."""
     values = result.values
     check_feasible(inst, values)
-    logit, p_onnx = onnx_probabilities(inst, net, values)
+    logit, p_onnx = onnx_probabilities(inst, networks, values)
     tol = result.sigmoid_error_bound + float(opts.verification.probability_slack)
     producing = values["x"] > 0
     diff = np.abs(values["p"] - p_onnx)
     max_err = float(diff[producing].max()) if producing.any() else 0.0
     if max_err > tol:
         k, t = np.unravel_index(np.argmax(np.where(producing, diff, -1)), diff.shape)
-        raise VerificationError(f"press {k}, hour {t}: MILP p={values['p'][k, t]:.6f} but onnxruntime gives "
-                                f"{p_onnx[k, t]:.6f} (|diff| {max_err:.2e} > tolerance {tol:.2e}) at "
-                                f"T={values['T'][t]:.4f}, H={values['H'][t]:.4f}, N={values['N'][k].tolist()}")
+        r = inst.machines[k][0]
+        raise VerificationError(f"press {inst.machine_names[k]!r}, hour {t}: MILP p={values['p'][k, t]:.6f} but "
+                                f"onnxruntime gives {p_onnx[k, t]:.6f} (|diff| {max_err:.2e} > tolerance {tol:.2e}) at "
+                                f"T={np.atleast_2d(values['T'])[r, t]:.4f}, H={np.atleast_2d(values['H'])[r, t]:.4f}, "
+                                f"N={values['N'][k].tolist()}")
     p_milp = np.where(producing, values["p"], p_onnx)
     parts = objective_parts(inst, values, costs, p_milp)
     rel = abs(parts["profit"] - result.objective) / max(abs(result.objective), 1.0)

@@ -17,9 +17,9 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.contracts.costs import scales_of
 from pipeline.core.io import write_json
 from pipeline.sweep.files import MARKER, PARENT_FILE, SUMMARY_DIR
-from pipeline.sweep.grid import scales_of
 
 
 def finish_sweep(cfg: DictConfig, sweep_dir: Path, started: float, parent_params: dict) -> dict:

@@ -3,34 +3,29 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 from omegaconf import DictConfig
+
+from pipeline.contracts.costs import scale_key
 
 CALLBACK = "pipeline.sweep.callback.MlflowSweepCallback"
 # Launchers whose Hydra plugin comes with the optional cluster extra (`make cluster`).
 CLUSTER_PLUGINS = {"ray": "hydra_plugins.hydra_ray_launcher", "slurm": "hydra_plugins.hydra_submitit_launcher",
                    "slurm_local": "hydra_plugins.hydra_submitit_launcher"}
-SCALE_SUFFIX = "_scale"
-
-
-def scale_key(cost: str) -> str:
-    """The config key under `costs` that scales one cost (conf/costs)."""
-    return f"{cost}{SCALE_SUFFIX}"
-
-
-def scales_of(costs: Mapping) -> dict[str, float]:
-    """{cost: scale} of every scale key in a `costs` config."""
-    return {str(k)[: -len(SCALE_SUFFIX)]: float(v) for k, v in costs.items() if str(k).endswith(SCALE_SUFFIX)}
 
 
 def grid_override(costs: list[str], scales: list[float]) -> str:
     """One Hydra choice sweep over the one-at-a-time grid: each cost at each scale, the others
-    at baseline. Dict values merge into `costs`, so the untouched scales keep their values."""
+    at baseline. Dict values merge into `costs`, so the untouched scales keep their values. The
+    scale keys are the cost contract's (pipeline/contracts/costs.py); an unknown cost is refused."""
     if not costs or not scales:
         raise ValueError("conf/sweep: `costs` and `scales` must both be non-empty lists")
-    points = [f"{{{scale_key(c)}:{float(s)!r}}}" for c in costs for s in scales]
+    try:
+        keys = [scale_key(str(c)) for c in costs]
+    except ValueError as exc:
+        raise ValueError(f"conf/sweep costs: {exc}") from None
+    points = [f"{{{key}:{float(s)!r}}}" for key in keys for s in scales]
     return "costs=" + ",".join(points)
 
 

@@ -13,10 +13,10 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
+from pipeline.contracts.costs import scale_key
 from pipeline.core.tracking import (close_abandoned_runs, ensure_experiment, experiment_name, experiment_tags,
                                     legal_names, process_tags, tracking_uri)
 from pipeline.sweep.files import MARKER
-from pipeline.sweep.grid import scale_key
 from pipeline.sweep.points import Point
 
 ARTIFACT_SUFFIXES = (".csv", ".json", ".png", ".log")

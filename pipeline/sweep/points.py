@@ -6,18 +6,15 @@ own outputs (metrics.json, schedule.csv, figures) and Hydra's `.hydra/config.yam
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from pipeline.contracts.costs import scale_key, swept_by
 from pipeline.core.tracking import flatten
 from pipeline.sweep.files import MARKER
-from pipeline.sweep.grid import scale_key
-
-SCALE = re.compile(r"^costs\." + scale_key(r"(\w+)") + "$")
 
 
 @dataclass
@@ -27,7 +24,7 @@ class Point:
     status: str                      # COMPLETED, FAILED, or NO_METRICS when metrics.json is absent
     overrides: list[str]
     params: dict[str, object]        # the overrides as flat key -> value
-    scales: dict[str, float]         # every cost scale of the job's resolved config (grid.scales_of)
+    scales: dict[str, float]         # every cost scale of the job's resolved config (contracts.costs.scales_of)
     metrics: dict[str, float] = field(default_factory=dict)
     error: str = ""
     started: float | None = None     # time.time() of the job's start and end, from its marker
@@ -36,7 +33,7 @@ class Point:
     @property
     def cost(self) -> str:
         """Which cost this point sweeps ('baseline' when no scale was overridden)."""
-        swept = [m.group(1) for k in self.params if (m := SCALE.match(k))]
+        swept = [cost for k in self.params if (cost := swept_by(k))]
         return "+".join(swept) or "baseline"
 
     @property

@@ -67,6 +67,15 @@ from tests.conftest import ROOT, make_cfg
     ("serve.limits.max_error_rows=0", "serve.limits.max_error_rows = 0: allowed a whole number from 1 to 10000"),
     ("data.inventory.max_id=0", "data.inventory.max_id = 0: allowed a whole number >= 1"),
     ("optimize.max_abs_weight=0", "optimize.max_abs_weight = 0: allowed a number > 0"),
+    # issue 24 (a plant of different presses): the plant's knobs (its rooms' and presses' own keys are
+    # checked by pipeline/optimize/plant.py, tests/optimize/test_plant.py)
+    ("optimize.parallel=threads", "optimize.parallel = 'threads': allowed one of none, joblib, ray"),
+    ("optimize.workers=0", "optimize.workers = 0: allowed a whole number from 1 to 256"),
+    ("optimize.workers=300", "optimize.workers = 300: allowed a whole number from 1 to 256"),
+    ("optimize.search.dp_cells=1", "optimize.search.dp_cells = 1: allowed a whole number from 2 to 65536"),
+    ("optimize.search.day_dp=maybe", "optimize.search.day_dp = 'maybe': allowed true or false"),
+    ("optimize.plant_file=''", "optimize.plant_file = '': allowed a text (not empty) or null"),
+    ("optimize.ray_address=''", "optimize.ray_address = '': allowed a text (not empty) or null"),
     ("live.security.policy=none", "live.security.policy = 'none': allowed one of Basic256Sha256, None"),
     ("live.security.mode=Encrypt", "live.security.mode = 'Encrypt': allowed one of SignAndEncrypt, Sign"),
     ("data.line.product=code", "data.line.product = 'code': allowed null or one of the layout's segment columns []"),
@@ -147,7 +156,8 @@ def test_a_config_group_option_gets_its_own_checks(tmp_path):
                           "data.fault.path=/x.csv"], ["data/line=workbook", "data.line.path=/x.xlsx"],
                           ["data/line=press_10s"], ["data/inventory=file", "data.inventory.path=/x.csv"],
                           ["data/inventory=shared_sample"], ["data/prices=caiso", "data.prices.path=/x.csv"],
-                          ["data/prices=csv", "data.prices.path=/x.csv"], ["solver=gurobi"], ["solver=auto"]])
+                          ["data/prices=csv", "data.prices.path=/x.csv"], ["solver=gurobi"], ["solver=auto"],
+                          ["optimize/plant=mixed"]])
 def test_every_option_of_every_group_passes_its_schema(tmp_path, overrides):
     check(OmegaConf.load(compose(overrides, output=tmp_path / "p.yaml", root=ROOT)), SECTIONS)
 

@@ -30,7 +30,8 @@ from tests.conftest import ROOT
 # A base config per group option (the group's knobs differ by option: a file's column map, ...).
 OPTIONS = [[], ["data/fault=file", "data.fault.path=/x.csv"], ["data/line=press_10s"],
            ["data/line=workbook", "data.line.path=/x.xlsx"], ["data/inventory=shared_sample"],
-           ["data/prices=csv", "data.prices.path=/x.csv"], ["solver=auto"]]
+           ["data/prices=csv", "data.prices.path=/x.csv"], ["solver=auto"],
+           ["optimize/plant=mixed", "optimize.parallel=ray", "optimize.plant_file=/x/plant.yaml"]]
 KEY = r"(?:[\w-]+|\[[^\]]*\])(?:\.[\w-]+|\[(?:'[^']*'|\d+)\])*"
 LINE = re.compile(rf"^params\.yaml: (?P<key>{KEY})( = (?P<value>.*))?: (?P<says>.+)$")
 

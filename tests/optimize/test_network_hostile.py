@@ -140,3 +140,21 @@ def test_check_and_attach_name_a_missing_or_unreadable_file_in_one_line(net, tmp
     junk.write_bytes(np.random.default_rng(0).bytes(300))
     assert "junk.onnx" in one_line_error(capsys, ["check", str(junk)])
     assert "not a file" in one_line_error(capsys, ["attach", str(net), str(tmp_path)])
+
+
+def test_every_press_network_of_a_plant_file_is_checked_against_the_limit(net, opt_cfg, tmp_path):
+    """A plant file's own networks pass the same weight check as optimize.network_file (run.load_networks)."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from pipeline.optimize.run import prepare
+
+    cfg = opt_cfg()
+    ours = Path(cfg.paths.models) / cfg.optimize.network_file
+    huge = with_initializer(net, tmp_path / "huge.onnx", 2, set_one(-1e30))
+    (tmp_path / "plant.yaml").write_text(yaml.safe_dump({"rooms": [{"name": "hall", "presses": [
+        {"name": "ours", "network_file": str(ours)}, {"name": "theirs", "network_file": huge.name}]}]}))
+    cfg = OmegaConf.merge(cfg, {"optimize": {"plant_file": str(tmp_path / "plant.yaml")}})
+    with pytest.raises(DataValidationError, match=r"huge\.onnx: layer 2 weights: .*beyond \+-1e\+06"):
+        prepare(cfg)

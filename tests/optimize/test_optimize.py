@@ -27,7 +27,7 @@ def test_three_hour_schedule_is_optimal_and_verified(opt_cfg, tmp_path):
     cfg = opt_cfg()
     out = tmp_path / "out"
     metrics = run_optimization(cfg, out)
-    assert metrics["solve"]["status"] == "optimal" and metrics["solve"]["gap"] <= 1e-4
+    assert metrics["solve"]["status"] == "optimal" and metrics["solve"]["gap"] <= 1e-4 + 1e-12
     ver = metrics["verification"]
     assert ver["passed"] and ver["objective_rel_error"] <= 1e-6 and ver["max_p_error"] <= ver["p_tolerance"]
     table = pd.read_csv(out / "schedule.csv")
@@ -142,6 +142,7 @@ def test_gurobi_size_limit_becomes_one_clear_sentence(opt_cfg):
     except SolverUnavailableError as exc:
         pytest.skip(f"gurobi not usable here: {exc}")
     schedule = prepare(cfg)
+    schedule.submodels[0].model  # built on first use
     if schedule.submodels[0].stats["variables"] <= 2000 and schedule.submodels[0].stats["constraints"] <= 2000:
         pytest.skip("model small enough for the size-limited licence")
     try:

@@ -15,7 +15,8 @@ from pipeline.optimize.costs import Costs
 from pipeline.optimize.formulation import build_schedule_model
 from pipeline.optimize.live.planner import build_planner
 from pipeline.optimize.live.realised import realised_profit
-from pipeline.optimize.live.remaining import PastHours, Progress, counted_network, past_failure_cost, remaining_instance
+from pipeline.optimize.live.remaining import (PastHours, Progress, counted_network, past_failure_cost, remaining_instance,
+                                              the_press)
 from pipeline.optimize.live.resolve import start_schedule
 from pipeline.optimize.network import FEATURES, N_INPUT
 from pipeline.optimize.sigmoid import sigmoid
@@ -57,14 +58,16 @@ def test_the_remaining_hours_carry_the_past(day4):
     day = planner.day
     inst, short = remaining_instance(day, progress(planner, 2, made=60, done=1, inputs={
         "pressure_kN": 62.0, "speed_rpm": 758.0, "vibration_mm_s": 0.5}, prices=[1, 2, 3, 4]), cfg.costs.machine_energy)
+    press, now = the_press(day), the_press(inst)
     assert inst.hours == 2 and inst.price.tolist() == [3, 4] and short == 0
     assert inst.demand == [day.demand[0] - 60]
-    assert (inst.required_maintenance, inst.max_maintenance) == (0, day.max_maintenance - 1)
-    assert inst.humidity_initial == pytest.approx(planner.plan.humidity[1])
-    assert inst.machine_kwh_per_unit == pytest.approx(day.machine_kwh_per_unit + 1000.0 * 0.2)  # gamma x 0.2 mm/s
+    assert (now.required_maintenance, now.max_maintenance) == (0, press.max_maintenance - 1)
+    assert inst.humidity_initial == pytest.approx((planner.plan.humidity[1],))
+    assert now.machine_kwh_per_unit == pytest.approx(press.machine_kwh_per_unit + 1000.0 * 0.2)  # gamma x 0.2 mm/s
+    assert now.fixed_inputs["vibration_mm_s"] == 0.5 and now.network_file == press.network_file
     # more owed than two hours can make: capped, and the rest reported
     inst, short = remaining_instance(day, progress(planner, 2, made=0, done=0), cfg.costs.machine_energy)
-    capacity = 2 * day.max_per_hour - (day.max_per_hour - day.capacity_in_maintenance_hour)
+    capacity = 2 * press.max_per_hour - (press.max_per_hour - press.capacity_in_maintenance_hour)
     assert inst.demand == [capacity] and short == day.demand[0] - capacity
 
 
@@ -92,8 +95,8 @@ def test_the_screened_search_finds_the_plain_searchs_optimum(day4):
     start = start_schedule(inst, v0.temperature[1:], v0.humidity[1:], v0.units[:, 1:], v0.maintenance[:, 1:])
     screened = solver.solve(inst, 0, start, past)
     assignments, encodings, hour_values = solver.parts(inst, 0)
-    plain = build_schedule_model(inst, planner.net, solver.costs, cfg.optimize.formulation,
-                                 shared=(assignments, encodings, hour_values))
+    plain = build_schedule_model(inst.room_instance(0), {the_press(inst).network_file: planner.net}, solver.costs,
+                                 cfg.optimize.formulation, shared=(assignments, encodings, hour_values))
     for sub in plain.submodels:  # the past hours' term, as a constant of each count
         sub.model.profit.set_value(sub.model.profit.expr - past_failure_cost(
             planner.net, past, sub.n_fixed[(0, 0)], solver.costs))
@@ -118,10 +121,10 @@ def test_a_start_schedule_is_repaired_to_fit(day4):
     T, H = np.full(3, 22.0), np.full(3, 40.0)
     start = start_schedule(inst, T, H, np.array([[0, 0, 0]]), np.array([[0, 0, 1]]))
     assert start["x"].sum() == inst.demand[0]  # topped up, cheapest hours first
-    assert start["x"][0, np.argmin(inst.price)] == inst.max_per_hour
+    assert start["x"][0, np.argmin(inst.price)] == the_press(inst).max_per_hour
     more = start_schedule(inst, T, H, np.array([[36, 20, 0]]), np.array([[0, 0, 1]]), count=2)
     assert more["b"].tolist() == [[0, 1, 1]] and more["N"].tolist() == [[2]]  # the new one where fewest units were made
-    assert more["x"][0, 1] <= inst.capacity_in_maintenance_hour
+    assert more["x"][0, 1] <= the_press(inst).capacity_in_maintenance_hour
     assert start_schedule(inst, T, H, np.array([[0, 0, 0]]), np.array([[0, 0, 0]]), count=0) is None  # one is required
 
 
@@ -181,3 +184,11 @@ def test_a_plan_that_fails_its_verification_is_not_published(day4, monkeypatch):
     assert planner.replan(3600.0, triggers) is None
     assert planner.plan is before and len(planner.versions) == 1
     assert planner.flags[-1].what == "replan_failed" and "the last proven plan stays" in planner.flags[-1].detail
+
+
+def test_a_plant_of_several_presses_is_refused_in_one_line(day4):
+    """The live planner re-plans one press; a plant of two is planned day-ahead only."""
+    cfg, _, _ = day4
+    with pytest.raises(ValueError, match="the plant has 2 presses: the live planner re-plans one press") as err:
+        build_planner(OmegaConf.merge(cfg, {"optimize": {"presses": 2}}))
+    assert "\n" not in str(err.value)

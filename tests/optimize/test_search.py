@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from pipeline.optimize.costs import Costs
+from pipeline.optimize.formulation import ensure_cuts
 from pipeline.optimize.hour_values import HourValues
 from pipeline.optimize.outputs import start_from_table
 from pipeline.optimize.run import optimize, prepare
@@ -19,7 +20,8 @@ def cfg(opt_cfg):
     return opt_cfg(["optimize.horizon_hours=4"])
 
 
-def test_lp_bounds_bound_each_sub_model_and_pruning_keeps_the_optimum(cfg):
+def test_lp_bounds_bound_each_sub_model_and_pruning_keeps_the_optimum(opt_cfg):
+    cfg = opt_cfg(["optimize.horizon_hours=4", "optimize.search.day_dp=false"])  # the LP bounds alone
     plan = prepare(cfg)
     _, pruned = optimize(plan, cfg)
     full = OmegaConf.merge(cfg, {"optimize": {"search": {"prune": False}}})
@@ -67,22 +69,26 @@ def test_hour_value_maxima_are_never_beaten_on_a_grid(cfg, tmp_path, kind):
     cfg = OmegaConf.merge(cfg, {"paths": {"models": str(tmp_path)}, "optimize": {"network_file": path.name}})
     plan = prepare(cfg)
     inst, costs = plan.instance, Costs.from_cfg(cfg.costs)
+    (press,) = inst.rows
     T = np.linspace(*inst.temperature_box, 241)
     H = np.linspace(*inst.humidity_box, 281)
     tt, hh = np.meshgrid(T, H, indexing="ij")
-    for n, enc in plan.submodels[0].encodings.items():
-        values = plan.hour_values[n]
+    assert set(plan.hour_values) == {key for sub in plan.submodels for key in sub.encodings}  # one per (kind, N)
+    for sub in plan.submodels:
+        (key, enc), = sub.encodings.items()
+        ensure_cuts(plan, sub)  # the hour values a solve would build (formulation.ensure_cuts)
+        values = plan.hour_values[key]
         assert isinstance(values, HourValues)
         pwl = enc.sigmoid(enc.folded.logit(np.column_stack([tt.ravel(), hh.ravel()]))).reshape(tt.shape)
         for t in range(inst.hours):
             usd = inst.price[t] * inst.usd_per_kwh_per_usd_per_mwh
-            X = inst.max_per_hour
-            gain = (X * (costs.revenue - usd * inst.machine_kwh_per_unit) - X * (costs.revenue + costs.penalty) * pwl
+            X = press.max_per_hour
+            gain = (X * (costs.revenue - usd * press.machine_kwh_per_unit) - X * (costs.revenue + costs.penalty) * pwl
                     - usd * costs.temperature_kwh * np.abs(inst.outside_temperature[t] - tt))
-            maxima = values.strip_maxima(inst, costs, t)
+            maxima = values.strip_maxima(inst, press, 1.0, costs, t)
             for j, (lo, hi) in enumerate(zip(values.strips[:-1], values.strips[1:])):
                 grid = gain[:, (H >= lo) & (H <= hi)].max()
-                assert grid <= maxima[j] + 1e-9, (n, t, j)
+                assert grid <= maxima[j] + 1e-9, (key, t, j)
                 assert maxima[j] - grid < 25.0  # exact, not loose: within the grid's resolution
 
 
@@ -97,7 +103,7 @@ def test_verification_checks_every_constraint_on_the_schedule_itself(cfg, spoil,
     plan = prepare(cfg)
     table, _ = optimize(plan, cfg)
     values = {k: np.array(v) for k, v in start_from_table(table).items()}
-    check_feasible(plan.instance, values)
+    check_feasible(plan.plant, values)  # the plant's instance: rooms, presses by name
     spoil(values)
     with pytest.raises(VerificationError, match=message):
-        check_feasible(plan.instance, values)
+        check_feasible(plan.plant, values)

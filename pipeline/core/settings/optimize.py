@@ -2,7 +2,7 @@
 choices (pipeline/optimize registers one class per network encoding under these names)."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -12,6 +12,7 @@ from pipeline.core.settings.schema import (Bad, Fraction, NonNegative, Ordered, 
 NETWORK_ENCODINGS = ("bigm", "regions", "omlt_bigm")
 BOUND_TIGHTENING = ("interval", "lp", "milp")
 DECOMPOSITION = ("auto", "none")
+PARALLEL = ("none", "joblib", "ray")   # where the decomposition's day problems run
 HOURS_OF_DAY = 24
 LONGEST_HORIZON = 8784   # a leap year: the most optimize.max_horizon_hours may allow
 
@@ -64,6 +65,8 @@ class Search(Section):
     prune: bool
     start: bool
     polish: bool
+    day_dp: bool
+    dp_cells: whole(2, 65536)
     heuristics_with_incumbent: bool
 
 
@@ -75,6 +78,11 @@ class Verification(Section):
 class Optimize(Section):
     horizon_hours: PositiveInt
     max_horizon_hours: whole(1, LONGEST_HORIZON)
+    # the rooms and presses (conf/optimize/plant): a file format of its own, read and checked key by
+    # key by pipeline/optimize/plant.py (one line naming room, press and key; its flat-key ranges
+    # are this schema's); plant_file replaces it
+    plant: dict[str, Any] | None = None
+    plant_file: Text | None = None
     presses: whole(1, 1000)
     network_file: Text
     training_range_tolerance: NonNegative
@@ -87,6 +95,9 @@ class Optimize(Section):
     production: Production
     maintenance: Maintenance
     decomposition: Literal[DECOMPOSITION]
+    parallel: Literal[PARALLEL]
+    workers: whole(1, 256)
+    ray_address: Text | None = None
     formulation: Formulation
     search: Search
     verification: Verification

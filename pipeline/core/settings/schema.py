@@ -145,6 +145,24 @@ class Ordered(Section):
         return self
 
 
+def bounds(model: type[BaseModel], name: str) -> tuple[float | None, float | None, bool, str]:
+    """(low, high, low_open, what is allowed in words) of the numeric knob `name` of `model`: for a
+    reader that checks the same quantity in a file of its own (a plant's per-press keys) against
+    the same range, in the same words."""
+    info = model.model_fields[name]
+    words = describe(Annotated[(info.annotation, *info.metadata)]) if info.metadata else describe(info.annotation)
+    low = high = None
+    low_open = False
+    for rule in model.model_fields[name].metadata:
+        if isinstance(rule, at.Ge):
+            low = rule.ge
+        elif isinstance(rule, at.Gt):
+            low, low_open = rule.gt, True
+        elif isinstance(rule, (at.Le, at.Lt)):
+            high = rule.le if isinstance(rule, at.Le) else rule.lt
+    return low, high, low_open, words
+
+
 # ---- the check --------------------------------------------------------------------------------
 
 def check(cfg: DictConfig, sections: Mapping[str, Any], source: str = "params.yaml") -> None:

@@ -12,6 +12,7 @@ from pipeline.core.settings.optimize import NETWORK_ENCODINGS
 from pipeline.optimize.instance import Instance
 from pipeline.optimize.linear import Affine
 from pipeline.optimize.network import N_INPUT, FaultNetwork, FoldedNetwork
+from pipeline.optimize.plant import Press
 from pipeline.optimize.sigmoid import SigmoidPWL
 from pipeline.optimize.sigmoid import build as build_sigmoid
 
@@ -19,15 +20,15 @@ from pipeline.optimize.sigmoid import build as build_sigmoid
 ENCODINGS: dict[str, type["NetworkEncoding"]] = {}
 
 
-def free_box(inst: Instance) -> dict[str, tuple[float, float]]:
-    """The optimiser's box of the network's free inputs (T_t, H_t and the maintenance count N)."""
+def free_box(inst: Instance, press: Press) -> dict[str, tuple[float, float]]:
+    """The optimiser's box of a press's free network inputs (T_t, H_t and the maintenance count N)."""
     return {"temperature_C": inst.temperature_box, "humidity_pct": inst.humidity_box,
-            N_INPUT: (inst.required_maintenance, inst.max_maintenance)}
+            N_INPUT: (press.required_maintenance, press.max_maintenance)}
 
 
 class NetworkEncoding(ABC):
-    """What all hourly copies of the network for one maintenance count N share, and how one
-    copy is added to a block. `n_value` None means N is a free input of the copies."""
+    """What all hourly copies of one press's network for one maintenance count N share, and how
+    one copy is added to a block. `n_value` None means N is a free input of the copies."""
 
     name: ClassVar[str]
     enumerates_maintenance: ClassVar[bool] = True  # can the model fix N per sub-model?
@@ -39,12 +40,12 @@ class NetworkEncoding(ABC):
                             "(pipeline/core/settings/optimize.py): add it there so conf/ may choose it")
         ENCODINGS[cls.name] = cls
 
-    def __init__(self, net: FaultNetwork, inst: Instance, n_value: int | None, opts: DictConfig):
-        fixed = dict(inst.fixed)
+    def __init__(self, net: FaultNetwork, press: Press, inst: Instance, n_value: int | None, opts: DictConfig):
+        fixed = press.fixed_inputs
         if n_value is not None:
             fixed[N_INPUT] = n_value
         self.folded: FoldedNetwork = net.fold(fixed)
-        box = free_box(inst)
+        box = free_box(inst, press)
         self.lo = np.array([box[n][0] for n in self.folded.inputs], float)
         self.hi = np.array([box[n][1] for n in self.folded.inputs], float)
         self.interval = interval_bounds(self.folded.weights, self.folded.biases, self.lo, self.hi)

@@ -10,6 +10,7 @@ from pipeline.optimize.encodings.base import NetworkEncoding, free_box
 from pipeline.optimize.instance import Instance
 from pipeline.optimize.linear import Affine
 from pipeline.optimize.network import FEATURES, FaultNetwork
+from pipeline.optimize.plant import Press
 from pipeline.optimize.sigmoid import build as build_sigmoid
 
 
@@ -21,14 +22,14 @@ class OmltBigMEncoding(NetworkEncoding):
     name = "omlt_bigm"
     enumerates_maintenance = False
 
-    def __init__(self, net: FaultNetwork, inst: Instance, n_value: int | None, opts: DictConfig):
+    def __init__(self, net: FaultNetwork, press: Press, inst: Instance, n_value: int | None, opts: DictConfig):
         from omlt import OffsetScaling
         from omlt.io import load_onnx_neural_network
 
         import onnx
 
         self.folded = net.fold({})
-        box = {**free_box(inst), **{k: (v, v) for k, v in inst.fixed.items()}}
+        box = {**free_box(inst, press), **{k: (v, v) for k, v in press.fixed}}
         self.lo = np.array([box[n][0] for n in FEATURES], float)
         self.hi = np.array([box[n][1] for n in FEATURES], float)
         self.interval = self.bounds = interval_bounds(self.folded.weights, self.folded.biases, self.lo, self.hi)
@@ -40,7 +41,7 @@ class OmltBigMEncoding(NetworkEncoding):
                   for i, c in enumerate(cols)}
         self.netdef = load_onnx_neural_network(onnx.load(str(net.path)), scaler, scaled)
         self.sigmoid = build_sigmoid(*self.bounds.logit, float(opts.sigmoid_tolerance))
-        self.fixed = dict(inst.fixed)
+        self.fixed = press.fixed_inputs
         self.columns = net.columns
         self.opts = opts
 

@@ -27,13 +27,14 @@ from omegaconf import DictConfig
 
 from pipeline.contracts.press_signals import MEASURED
 from pipeline.optimize.costs import Costs
-from pipeline.optimize.instance import Instance, InfeasibleInstanceError, build_instance, read_prices
-from pipeline.optimize.live.remaining import PastHours, Progress, check_day, remaining_instance
+from pipeline.optimize.instance import InfeasibleInstanceError, PlantInstance, build_plant_instance, read_prices
+from pipeline.optimize.live.remaining import PastHours, Progress, check_day, remaining_instance, the_press
 from pipeline.optimize.live.resolve import RemainingSolver, start_schedule
 from pipeline.optimize.live.state import PlantState
 from pipeline.optimize.live.versions import PlanVersion, day_ahead
-from pipeline.optimize.network import FEATURES, N_INPUT, FaultNetwork, load_fault_network
-from pipeline.optimize.run import network_path, prices_path
+from pipeline.optimize.network import FEATURES, N_INPUT, FaultNetwork
+from pipeline.optimize.plant import load_plant
+from pipeline.optimize.run import load_networks, prices_path
 from pipeline.optimize.sigmoid import sigmoid
 from pipeline.optimize.solve import NoScheduleFoundError
 from pipeline.optimize.verify import VerificationError
@@ -50,7 +51,7 @@ class Flag:
 
 
 class Replanner:
-    def __init__(self, cfg: DictConfig, day: Instance, net: FaultNetwork, first: PlanVersion, solver: RemainingSolver):
+    def __init__(self, cfg: DictConfig, day: PlantInstance, net: FaultNetwork, first: PlanVersion, solver: RemainingSolver):
         self.cfg, self.day, self.net, self.solver = cfg, day, net, solver
         self.triggers_cfg = cfg.replan.triggers
         self.plan = first
@@ -175,7 +176,7 @@ class Replanner:
         left = max(0.0, (c + 1) * HOUR - t_s) / HOUR
         running = np.array(state.running, bool)
         rest = np.where(running, np.minimum(np.maximum(plan.units[:, c] - made_c, 0),
-                                            np.ceil(day.max_per_hour * left)), 0).astype(int)
+                                            np.ceil(the_press(day).max_per_hour * left)), 0).astype(int)
         done = np.maximum(maint, self.maint_before[c] + plan.maintenance[:, c])
         shift, measured = self.probability_shift(c)
         inputs = dict(plan.inputs)
@@ -239,9 +240,9 @@ class Replanner:
 
 def build_planner(cfg: DictConfig, plan_file: str | Path | None = None) -> tuple[Replanner, object]:
     """(the Replanner of the configured day, starting from its day-ahead plan; the day's first hour)."""
-    day = build_instance(cfg, read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours)))
+    day = build_plant_instance(cfg, read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours)), load_plant(cfg))
     check_day(day)
-    net = load_fault_network(network_path(cfg))
+    net = load_networks(day, float(cfg.optimize.max_abs_weight))[the_press(day).network_file]
     plan_file = Path(plan_file or cfg.replan.plan)
     metrics_file = plan_file.with_name("metrics.json")
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None

@@ -17,15 +17,16 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from pipeline.contracts.press_signals import MEASURED
+from pipeline.contracts.costs import machine_kwh_per_unit
 from pipeline.optimize.costs import Costs, cost_terms
-from pipeline.optimize.instance import Instance, machine_kwh_per_unit
+from pipeline.optimize.instance import PlantInstance
 from pipeline.optimize.network import FEATURES, N_INPUT
 
 RECORD_COLUMNS = ("press", "hour", "units", "maintenance", *MEASURED, "temperature_C", "humidity_pct",
                   "price_usd_per_mwh")
 
 
-def realised_profit(record: pd.DataFrame, day: Instance, costs: Costs, energy: DictConfig,
+def realised_profit(record: pd.DataFrame, day: PlantInstance, costs: Costs, energy: DictConfig,
                     failure_probability: Callable[[pd.DataFrame], np.ndarray], shortfall_usd_per_unit: float) -> dict:
     """The day's realised profit and its parts (USD) from one row per press and hour (RECORD_COLUMNS)."""
     missing = [c for c in RECORD_COLUMNS if c not in record.columns]
@@ -42,10 +43,10 @@ def realised_profit(record: pd.DataFrame, day: Instance, costs: Costs, energy: D
     p = np.asarray(failure_probability(frame), float).reshape(K, H)
     machine = machine_kwh_per_unit(energy, {s: grid(s) for s in MEASURED})
     room = record[record["press"] == record["press"].min()]
-    inst = replace(day, price=room["price_usd_per_mwh"].to_numpy(float), machine_kwh_per_unit=machine)
+    inst = replace(day, price=room["price_usd_per_mwh"].to_numpy(float))
     values = {"T": room["temperature_C"].to_numpy(float), "H": room["humidity_pct"].to_numpy(float),
               "x": units, "b": maint}
-    terms = cost_terms(inst, values, costs, p)
+    terms = cost_terms(inst, values, costs, p, machine_kwh=machine)
     short = max(int(day.demand[0]) - int(units.sum()), 0) if len(day.demand) == 1 else 0
     parts = {name: float(terms[name].sum()) for name in ("revenue", "penalty", "maintenance_cost", "energy_cost")}
     parts["shortfall_cost"] = short * float(shortfall_usd_per_unit)

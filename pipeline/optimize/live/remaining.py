@@ -1,14 +1,16 @@
 """The rest of the day as a schedule instance: the past fixed, the remaining hours free.
 
 `remaining_instance(day, progress, energy)` is the one function the live planner builds its
-instances with. It calls nothing new in the optimiser: the remaining hours are an `Instance`
-like any other (instance.py), with
+instances with. It calls nothing new in the optimiser: the remaining hours are a `PlantInstance`
+like any other (instance.py: the plant of one room and one press), with
 - the hours from `progress.first_hour` on, at the prices now known;
 - the demand less the units already made (and still expected in committed hours), capped at
   what the remaining hours can make (the rest is returned as a shortfall, never hidden);
-- the maintenance bounds less the maintenances already done: N' = N - done in
+- the press's maintenance bounds less the maintenances already done: N' = N - done in
   [required - done, max - done];
-- the humidity of the committed hour as H_{-1}, and the press inputs now believed (P, S, V).
+- the humidity of the committed hour as H_{-1}, and the press inputs now believed (P, S, V),
+  with the energy per unit at those inputs (contracts/costs.machine_kwh_per_unit) unless the
+  plant states the press's own.
 The fault network counts the whole day's maintenances (N = done + N'): `counted_network(net,
 done)` shifts its maintenance input's scaling offset by `done`, so each hourly copy, the bounds,
 the hour-value cuts and the verification with onnxruntime all see N = done + N' while the
@@ -19,7 +21,9 @@ too: a maintenance still to come lowers the expected failures of units already m
 the day's objective still depends on the decisions left; `past_failure_cost` gives it per N, and
 the re-plan adds it to each sub-model's objective (resolve.py).
 
-One press, one day: several presses re-planned need the plant description of issue 24.
+One press, one day (optimize/plant=single): the planner's state, triggers, start schedules and
+plan versions are one press's. `PlantInstance.remaining` cuts a plant of several presses for a
+re-plan, but nothing here re-plans one yet.
 """
 from __future__ import annotations
 
@@ -28,8 +32,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 from omegaconf import DictConfig
 
+from pipeline.contracts.costs import machine_kwh_per_unit
 from pipeline.optimize.costs import Costs
-from pipeline.optimize.instance import Instance, machine_kwh_per_unit
+from pipeline.optimize.instance import PlantInstance
+from pipeline.optimize.plant import Plant, Press
 from pipeline.optimize.network import FEATURES, N_INPUT, FaultNetwork
 from pipeline.optimize.sigmoid import sigmoid
 
@@ -66,13 +72,18 @@ def past_failure_cost(net: FaultNetwork, past: PastHours | None, n_total: int, c
     return (costs.revenue + costs.penalty) * float((np.asarray(past.units, float) * sigmoid(net.logit(raw))).sum())
 
 
-def check_day(day: Instance) -> None:
+def check_day(day: PlantInstance) -> None:
     """The live planner re-plans one press over one day block with one demand."""
     if day.presses != 1:
-        raise ValueError(f"optimize.presses = {day.presses}: the live planner re-plans one press; several presses "
-                         "need the plant description (issue 24)")
+        raise ValueError(f"the plant has {day.presses} presses: the live planner re-plans one press "
+                         "(optimize/plant=single); several presses are planned day-ahead only")
     if len(day.days) != 1 or len(day.demand_blocks) != 1:
         raise ValueError(f"optimize.horizon_hours = {day.hours}: the live planner re-plans one day (at most 24 hours)")
+
+
+def the_press(day: PlantInstance) -> Press:
+    """The one press of a live planner's day (check_day)."""
+    return day.machines[0][1]
 
 
 def counted_network(net: FaultNetwork, done: int) -> FaultNetwork:
@@ -90,7 +101,7 @@ def counted_network(net: FaultNetwork, done: int) -> FaultNetwork:
                    train_max=None if net.train_max is None else np.asarray(net.train_max, float) - shift)
 
 
-def remaining_instance(day: Instance, progress: Progress, energy: DictConfig) -> tuple[Instance, int]:
+def remaining_instance(day: PlantInstance, progress: Progress, energy: DictConfig) -> tuple[PlantInstance, int]:
     """(the instance of the hours from progress.first_hour on, units of the demand it cannot make).
 
     `energy` is conf/costs machine_energy (the press inputs change the energy per unit)."""
@@ -98,23 +109,27 @@ def remaining_instance(day: Instance, progress: Progress, energy: DictConfig) ->
     first = int(progress.first_hour)
     if not 0 < first < day.hours:
         raise ValueError(f"first hour {first}: a re-plan covers hours 1..{day.hours - 1} of the day")
+    press, room = the_press(day), day.plant.rooms[0]
     hours = np.arange(first, day.hours)
     n = len(hours)
     done = int(progress.maintenances_done)
-    required = min(max(day.required_maintenance - done, 0), n)
-    most = max(day.max_maintenance - done, required)
-    lost = day.max_per_hour - day.capacity_in_maintenance_hour
-    capacity = n * day.max_per_hour - required * lost
+    required = min(max(press.required_maintenance - done, 0), n)
+    most = max(press.max_maintenance - done, required)
+    lost = press.max_per_hour - press.capacity_in_maintenance_hour
+    capacity = n * press.max_per_hour - required * lost
     owed = max(int(day.demand[0]) - int(progress.units_made), 0)
     demand = min(owed, capacity)
     prices = np.asarray(progress.prices, float)
     if prices.shape != (day.hours,):
         raise ValueError(f"{prices.shape[0] if prices.ndim else 0} prices for a {day.hours}-hour day")
-    inputs = {name: float(progress.inputs[name]) for name in day.fixed}
-    humidity = float(np.clip(progress.humidity_start, *day.humidity_box))  # a solver's plan may sit 1e-7 outside
-    inst = replace(day, timestamps=day.timestamps[hours], price=prices[hours],
-                   outside_temperature=day.outside_temperature[hours], fixed=inputs,
-                   humidity_initial=humidity, days=[np.arange(n)], demand=[demand],
-                   demand_blocks=None, required_maintenance=required, max_maintenance=most,
-                   machine_kwh_per_unit=float(machine_kwh_per_unit(energy, inputs)))
+    inputs = {name: float(progress.inputs[name]) for name in press.fixed_inputs}
+    stated = press.machine_kwh_per_unit != machine_kwh_per_unit(energy, press.fixed_inputs)  # the plant's own figure
+    kwh = press.machine_kwh_per_unit if stated else float(machine_kwh_per_unit(energy, inputs))
+    now = replace(press, fixed=tuple(inputs.items()), machine_kwh_per_unit=kwh, required_maintenance=required,
+                  max_maintenance=most)
+    humidity = float(np.clip(progress.humidity_start, *room.humidity_box))  # a solver's plan may sit 1e-7 outside
+    plant = Plant((replace(room, presses=(now,)),), day.plant.source, day.plant.networks)
+    inst = replace(day, plant=plant, timestamps=day.timestamps[hours], price=prices[hours],
+                   outside_temperature=day.outside_temperature[hours], days=[np.arange(n)], demand=[demand],
+                   demand_blocks=[np.arange(n)], humidity_initial=(humidity,), maintenance_done=None)
     return inst, owed - demand

@@ -36,8 +36,8 @@ from pipeline.optimize.costs import Costs
 from pipeline.optimize.encodings import encoding_class
 from pipeline.optimize.formulation import ScheduleModel, build_schedule_model
 from pipeline.optimize.hour_values import HourValues
-from pipeline.optimize.instance import Instance, check_feasible
-from pipeline.optimize.live.remaining import PastHours, counted_network, past_failure_cost
+from pipeline.optimize.instance import Instance, PlantInstance, check_feasible
+from pipeline.optimize.live.remaining import PastHours, counted_network, past_failure_cost, the_press
 from pipeline.optimize.network import FaultNetwork
 from pipeline.optimize.solve import NoScheduleFoundError, ScheduleSolver, SolveResult, SubResult
 from pipeline.optimize.verify import Verification, verify
@@ -49,7 +49,7 @@ CACHED_COUNTS = 64  # (inputs, total count) entries kept: a day sees a handful o
 class Solved:
     """A remaining-hours schedule, solved and verified."""
 
-    instance: Instance
+    instance: PlantInstance
     network: FaultNetwork           # counting the maintenances done
     result: SolveResult             # objective and bound include the past hours' failure cost
     verification: Verification
@@ -72,6 +72,9 @@ class RemainingSolver:
         self.net, self.optimize, self.costs = net, optimize, costs
         self.opts = optimize.formulation  # checked when the config loaded (pipeline/core/settings/optimize.py)
         self.solver_cfg = OmegaConf.merge(solver, {"time_limit_s": float(time_limit_s)})
+        # the past hours' failure cost is a constant of each sub-model's Pyomo objective, which the
+        # humidity DP (day_dp.py) does not see: its bounds would prune counts wrongly
+        self.search = OmegaConf.merge(optimize.search, {"day_dp": False})
         self.time_limit_s = float(time_limit_s)
         self.gap_target = float(solver.mip_rel_gap)
         self.encoder = encoding_class(str(self.opts.network_encoding))
@@ -82,34 +85,36 @@ class RemainingSolver:
         self._counts: OrderedDict[tuple, tuple] = OrderedDict()
 
     # ---- the parts of each count
-    def parts(self, inst: Instance, done: int) -> tuple[list[dict], dict, dict]:
+    def parts(self, inst: PlantInstance, done: int) -> tuple[list[dict], dict, dict]:
         """(assignments, encodings, hour values) of the remaining counts N' (formulation.shared_parts'
-        triple), each count's from the cache when its inputs and total count were seen before."""
+        triple, keyed by (press kind 0, N')), each count's from the cache when its inputs and total
+        count were seen before."""
         net = counted_network(self.net, done)
-        counts = range(inst.required_maintenance, min(inst.max_maintenance, inst.hours) + 1)
+        room, press = inst.room_instance(0), the_press(inst)
+        counts = range(press.required_maintenance, min(press.max_maintenance, inst.hours) + 1)
         encodings, hour_values = {}, {}
         for n in counts:
-            key = (tuple(sorted(inst.fixed.items())), inst.temperature_box, inst.humidity_box, done + n)
+            key = (tuple(sorted(press.fixed)), room.temperature_box, room.humidity_box, done + n)
             if key not in self._counts:
-                enc = self.encoder(net, inst, n, self.opts)
+                enc = self.encoder(net, press, room, n, self.opts)
                 hv = HourValues(enc, int(self.opts.hour_value_strips)) if bool(self.opts.hour_value_cuts) else None
                 self._counts[key] = (enc, hv)
                 while len(self._counts) > CACHED_COUNTS:
                     self._counts.popitem(last=False)
             self._counts.move_to_end(key)
-            encodings[n], hour_values[n] = self._counts[key]
+            encodings[0, n], hour_values[0, n] = self._counts[key]
         if any(hv is None for hv in hour_values.values()):
             hour_values = {}
         return [{(0, 0): n} for n in counts], encodings, hour_values
 
-    def warm(self, inst: Instance, done: int) -> None:
+    def warm(self, inst: PlantInstance, done: int) -> None:
         """Prepare the parts of `inst`'s counts and every hour's vertices (a re-plan ahead)."""
         _, _, hour_values = self.parts(inst, done)
         for hv in hour_values.values():
             for t in range(inst.hours):
                 hv.candidates(inst.outside_temperature[t])
 
-    def bounds(self, inst: Instance, hour_values: dict, past_term: dict) -> dict[int, float] | None:
+    def bounds(self, inst: PlantInstance, hour_values: dict, past_term: dict) -> dict[int, float] | None:
         """Each count's upper bound from the hour values (None: no hour values, or a negative price).
 
         With s_t = x_t / X in [0, 1], an hour earns at most q0_t + s_t (Qmax_t - q0_t) (the chord
@@ -119,13 +124,14 @@ class RemainingSolver:
         count's optimum; humidity changes cost >= 0 and are left out."""
         if not hour_values or (inst.price < 0).any():
             return None
-        X = float(inst.max_per_hour)
+        one, press = inst.room_instance(0), the_press(inst)
+        X = float(press.max_per_hour)
         need = float(inst.demand[0]) / X
-        lost = (inst.max_per_hour - inst.capacity_in_maintenance_hour) / X
+        lost = (press.max_per_hour - press.capacity_in_maintenance_hour) / X
         out = {}
-        for n, hv in hour_values.items():
-            q0 = np.array([hv.idle_value(inst, self.costs, t) for t in range(inst.hours)])
-            qmax = np.array([float(hv.strip_maxima(inst, self.costs, t).max()) for t in range(inst.hours)])
+        for (_, n), hv in hour_values.items():
+            q0 = np.array([hv.idle_value(one, 1.0, self.costs, t) for t in range(inst.hours)])
+            qmax = np.array([float(hv.strip_maxima(one, press, 1.0, self.costs, t).max()) for t in range(inst.hours)])
             slope = np.sort(qmax - q0)[::-1]
             room = inst.hours - n * lost
             if need > room + 1e-9:
@@ -141,12 +147,13 @@ class RemainingSolver:
         return out
 
     # ---- the search
-    def solve(self, inst: Instance, done: int, start: dict | None = None, past: PastHours | None = None) -> Solved:
+    def solve(self, inst: PlantInstance, done: int, start: dict | None = None, past: PastHours | None = None) -> Solved:
         """Build, solve within the time limit (warm-started from `start`), verify. Raises
         NoScheduleFoundError (nothing found in time) or VerificationError (nothing to publish)."""
         begin = time.perf_counter()
         check_feasible(inst)
         net = counted_network(self.net, done)
+        networks = {the_press(inst).network_file: net}
         assignments, encodings, hour_values = self.parts(inst, done)
         past_term = {_n_of(a): -past_failure_cost(self.net, past, done + _n_of(a), self.costs) for a in assignments}
         bounds = self.bounds(inst, hour_values, past_term)
@@ -159,7 +166,7 @@ class RemainingSolver:
         def build(counts: list[int]) -> ScheduleModel:
             nonlocal build_s
             t0 = time.perf_counter()
-            schedule = build_schedule_model(inst, net, self.costs, self.opts,
+            schedule = build_schedule_model(inst.room_instance(0), networks, self.costs, self.opts,
                                             shared=([{(0, 0): n} for n in counts], encodings, hour_values))
             for sub in schedule.submodels:
                 m = sub.model
@@ -172,7 +179,7 @@ class RemainingSolver:
             left = max(self.time_limit_s - (time.perf_counter() - begin), 0.1)
             cfg = OmegaConf.merge(self.solver_cfg, {"time_limit_s": left})
             # a fresh solver each time: its persistent solvers belong to the models it solved
-            return ScheduleSolver(cfg, self.optimize.search).solve(schedule, first)
+            return ScheduleSolver(cfg, self.search).solve(schedule, first)
 
         screened: list[tuple[int, float]] = []
         if bounds is None:
@@ -201,7 +208,7 @@ class RemainingSolver:
         # checked: the Pyomo objective at the schedule returned (the solver's own figure for it may
         # differ by its tolerances, e.g. where the polish LP moved the continuous part)
         at_schedule = float(result.values["objective"])
-        ver = verify(inst, net, replace(result, objective=at_schedule - constant), self.costs,
+        ver = verify(inst, networks, replace(result, objective=at_schedule - constant), self.costs,
                      self._checked_against(at_schedule, at_schedule - constant))
         total = time.perf_counter() - begin
         return Solved(inst, net, result, ver, -constant, build_s, total - build_s, built)
@@ -225,30 +232,32 @@ class RemainingSolver:
         return replace(result, bound=bound, gap=gap, status=status, subs=subs)
 
 
-def _as_start(values: dict, inst: Instance) -> dict:
+def _as_start(values: dict, inst: PlantInstance) -> dict:
     """A solved schedule as a start schedule (setpoints clipped into their boxes: LP tolerances)."""
-    return {**values, "T": np.clip(values["T"], *inst.temperature_box), "H": np.clip(values["H"], *inst.humidity_box)}
+    room = inst.plant.rooms[0]
+    return {**values, "T": np.clip(values["T"], *room.temperature_box), "H": np.clip(values["H"], *room.humidity_box)}
 
 
-def start_schedule(inst: Instance, T: np.ndarray, H: np.ndarray, x: np.ndarray, b: np.ndarray,
+def start_schedule(inst: PlantInstance, T: np.ndarray, H: np.ndarray, x: np.ndarray, b: np.ndarray,
                    count: int | None = None) -> dict | None:
     """The current plan's remaining hours as a start schedule for `inst` (solve.ScheduleSolver.solve)
     with `count` maintenances (default: the plan's, within what is still allowed): the latest ones
     dropped, or new ones put in the hours that make the fewest units (the dearest first); then the
     units cut to each hour's capacity and topped up in the cheapest hours with room where the demand
     is not met (a stop). None if it cannot fit."""
+    press, room = the_press(inst), inst.plant.rooms[0]
     x = np.array(x, int).reshape(1, -1).copy()
     b = np.array(b, int).reshape(1, -1).copy()
-    most = min(inst.max_maintenance, inst.hours)
+    most = min(press.max_maintenance, inst.hours)
     count = min(int(b.sum()), most) if count is None else int(count)
-    if not inst.required_maintenance <= count <= most:
+    if not press.required_maintenance <= count <= most:
         return None
     for t in np.flatnonzero(b[0])[::-1][: max(int(b.sum()) - count, 0)]:
         b[0, t] = 0
     free = np.flatnonzero(b[0] == 0)
     for t in free[np.lexsort((-inst.price[free], x[0, free]))][: max(count - int(b.sum()), 0)]:
         b[0, t] = 1
-    cap = inst.max_per_hour - (inst.max_per_hour - inst.capacity_in_maintenance_hour) * b[0]
+    cap = press.max_per_hour - (press.max_per_hour - press.capacity_in_maintenance_hour) * b[0]
     x[0] = np.minimum(x[0], cap)
     missing = int(inst.demand[0]) - int(x.sum())
     for t in np.argsort(inst.price, kind="stable"):
@@ -259,5 +268,5 @@ def start_schedule(inst: Instance, T: np.ndarray, H: np.ndarray, x: np.ndarray, 
         missing -= add
     if missing > 0:
         return None
-    return {"T": np.clip(np.asarray(T, float), *inst.temperature_box), "H": np.clip(np.asarray(H, float), *inst.humidity_box),
+    return {"T": np.clip(np.asarray(T, float), *room.temperature_box), "H": np.clip(np.asarray(H, float), *room.humidity_box),
             "x": x, "b": b, "N": np.array([[int(b.sum())]])}

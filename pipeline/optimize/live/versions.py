@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline.contracts.press_signals import read_plan
 from pipeline.core.validation import DataValidationError
-from pipeline.optimize.instance import Instance
+from pipeline.optimize.instance import PlantInstance
 from pipeline.optimize.network import FEATURES, N_INPUT, FaultNetwork
 from pipeline.optimize.sigmoid import sigmoid
 
@@ -65,7 +65,7 @@ class PlanVersion:
             out[k] = sigmoid(net.logit(np.column_stack([np.asarray(cols[n], float) for n in FEATURES])))
         return out
 
-    def table(self, day: Instance, net: FaultNetwork) -> pd.DataFrame:
+    def table(self, day: PlantInstance, net: FaultNetwork) -> pd.DataFrame:
         p = self.p_fail(net)
         frames = []
         for k in range(self.units.shape[0]):
@@ -100,7 +100,7 @@ class PlanVersion:
                            "units": self.units[:, first:].tolist(), "maintenance": self.maintenance[:, first:].tolist()})
 
 
-def day_ahead(path: str | Path, day: Instance, metrics: dict | None = None) -> PlanVersion:
+def day_ahead(path: str | Path, day: PlantInstance, metrics: dict | None = None) -> PlanVersion:
     """Version 0 from the day-ahead plan file, checked against the day it is for."""
     table = read_plan(path)
     presses, hours = int(table["press"].max()) + 1, int(table["hour"].max()) + 1
@@ -110,7 +110,9 @@ def day_ahead(path: str | Path, day: Instance, metrics: dict | None = None) -> P
                                         f"`dvc repro optimize` for this configuration", column="hour")
     units = table.pivot(index="press", columns="hour", values="units").to_numpy(int)
     maint = table.pivot(index="press", columns="hour", values="maintenance").to_numpy(int)
-    cap = day.max_per_hour - (day.max_per_hour - day.capacity_in_maintenance_hour) * maint
+    top = np.array([press.max_per_hour for _, press in day.machines])[:, None]
+    low = np.array([press.capacity_in_maintenance_hour for _, press in day.machines])[:, None]
+    cap = top - (top - low) * maint
     if (units > cap).any():
         k, t = np.argwhere(units > cap)[0]
         raise DataValidationError(path, f"press {k}, hour {t}: {units[k, t]} units above the hour's capacity "
@@ -118,7 +120,7 @@ def day_ahead(path: str | Path, day: Instance, metrics: dict | None = None) -> P
     room = table[table["press"] == 0]
     solve = (metrics or {}).get("solve", {})
     return PlanVersion(0, "day-ahead", str(day.timestamps[0]), 0, room["temperature_C"].to_numpy(float),
-                       room["humidity_pct"].to_numpy(float), units, maint, maint.sum(axis=1), dict(day.fixed),
+                       room["humidity_pct"].to_numpy(float), units, maint, maint.sum(axis=1), day.machines[0][1].fixed_inputs,
                        day.price.copy(), "day-ahead " + str(solve.get("status", "plan")), solve.get("gap"),
                        (metrics or {}).get("objective"))
 
@@ -133,7 +135,7 @@ class VersionFiles:
         self._csv = csv.DictWriter(self._fh, fieldnames=VERSION_COLUMNS)
         self._csv.writeheader()
 
-    def write(self, version: PlanVersion, day: Instance, net: FaultNetwork) -> Path:
+    def write(self, version: PlanVersion, day: PlantInstance, net: FaultNetwork) -> Path:
         path = self.out / f"plan_v{version.version:03d}.csv"
         version.table(day, net).to_csv(path, index=False)
         self._csv.writerow(version.row())
