@@ -95,6 +95,18 @@ class Settings:
         return f"{self.policy} Sign and SignAndEncrypt, trusted certificates of {self.pki / 'trusted'}, users of {self.users_file}"
 
 
+def add_policy_flag(parser: argparse.ArgumentParser) -> None:
+    """`--security-policy` of every OPC UA command: live.security.policy by another name
+    (policy_override turns it into the override the schema checks)."""
+    parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
+                        help="OPC UA security (default: live.security.policy; None only for local tries)")
+
+
+def policy_override(args: argparse.Namespace) -> list[str]:
+    """The Hydra override a command's --security-policy stands for (none when not given)."""
+    return [f"live.security.policy={args.security_policy}"] if args.security_policy else []
+
+
 # ---------------------------------------------------------------------------------------------
 # Certificates
 

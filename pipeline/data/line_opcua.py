@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from pipeline.contracts.line import TIMESTAMP
 from pipeline.contracts.opcua_nodes import node_id
 from pipeline.core.opcua_connect import new_server
-from pipeline.core.opcua_security import LINE, POLICY_NONE, POLICY_SECURE, Settings
+from pipeline.core.opcua_security import LINE, Settings, add_policy_flag, policy_override
 from pipeline.data.line.generator import LineSimulator
 from pipeline.data.line.stage import generated_specs
 from pipeline.data.line.stations import station_groups
@@ -160,12 +160,11 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=None, help="x real time (default: live.server.speed; 0 = flat out)")
     parser.add_argument("--from", dest="start", default=None, help="first line timestamp (default: live.server.start)")
     parser.add_argument("--to", dest="end", default=None, help="stop publishing at this line timestamp")
-    parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
-                        help="OPC UA security (default: live.security.policy; None only for local tries)")
+    add_policy_flag(parser)
     args = parser.parse_args()
     # --security-policy is an override by another name: checked by the same schema
     cfg = load_params(args.params, {"live": live.Live, "data.line": data_line.DataLine, "seed": run.Seed},
-                      [f"live.security.policy={args.security_policy}"] if args.security_policy else [])
+                      policy_override(args))
     s = cfg.live.server
     start = args.start or s.get("start")
     try:

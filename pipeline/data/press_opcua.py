@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 
 from pipeline.contracts.press_signals import MEASURED, PRESS_SIGNALS, PRESS_VALUES, plan_node, read_plan, signal_node
 from pipeline.core.opcua_connect import connect_secured, new_client, new_server
-from pipeline.core.opcua_security import POLICY_NONE, POLICY_SECURE, PRESSES, Settings
+from pipeline.core.opcua_security import PRESSES, Settings, add_policy_flag
 from pipeline.data.press.events import clock_seconds, parse_events
 from pipeline.data.press.simulator import HOUR, HourPlan, ScriptedPresses, hour_plan_from_table, steps
 
@@ -265,8 +265,7 @@ def main() -> None:
                         help="line seconds per wall second (default: replan.line.speed; 0 = lockstep with the planner)")
     parser.add_argument("--from", dest="start", default=None, help="first time to publish, HH:MM (default: replan.line.start)")
     parser.add_argument("--to", dest="end", default=None, help="stop at this time of the day, HH:MM (default: the day's end)")
-    parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
-                        help="OPC UA security (default: live.security.policy; None only for local tries)")
+    add_policy_flag(parser)
     args = parser.parse_args()
     # the flags are overrides by another name: checked by the same schema
     flags = {"replan.line.scenario": args.scenario, "replan.line.speed": args.speed,

@@ -31,7 +31,7 @@ from omegaconf import DictConfig
 from pipeline.contracts.opcua_nodes import node_id
 from pipeline.core.io import ensure_dir, write_json
 from pipeline.core.opcua_connect import connect_with_retry, new_client, new_server
-from pipeline.core.opcua_security import MONITOR, POLICY_NONE, POLICY_SECURE, Settings
+from pipeline.core.opcua_security import MONITOR, Settings, add_policy_flag, policy_override
 from pipeline.process.control import WARNING_COLUMNS
 from pipeline.process.live_align import Aligner, Flag, Step
 from pipeline.process.monitor import StepMonitor, latency_summary
@@ -295,12 +295,11 @@ def main() -> None:
     parser.add_argument("--endpoint", default=None, help="OPC UA server (default: live.endpoint)")
     parser.add_argument("--out", default=None, help="output folder (default: live.out)")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many grid steps (default: run until Ctrl-C)")
-    parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
-                        help="OPC UA security (default: live.security.policy; None only for local tries)")
+    add_policy_flag(parser)
     args = parser.parse_args()
     # --security-policy is an override by another name: checked by the same schema
     cfg = load_params(args.params, {"live": live.Live, "tracking": tracking.Tracking, "paths": run.Paths},
-                      [f"live.security.policy={args.security_policy}"] if args.security_policy else [])
+                      policy_override(args))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     import mlflow

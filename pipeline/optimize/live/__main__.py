@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.core.opcua_security import POLICY_NONE, POLICY_SECURE
+from pipeline.core.opcua_security import add_policy_flag, policy_override
 from pipeline.optimize.live.planner import build_planner
 from pipeline.optimize.live.service import LivePlanner
 
@@ -33,13 +33,12 @@ def main() -> None:
     parser.add_argument("--plan", default=None, help="the day-ahead plan file (default: replan.plan)")
     parser.add_argument("--out", default=None, help="output folder (default: replan.out/<day>)")
     parser.add_argument("--until", default=None, help="stop at this line time, HH:MM (default: the day's end)")
-    parser.add_argument("--security-policy", choices=(POLICY_SECURE, POLICY_NONE), default=None,
-                        help="OPC UA security (default: live.security.policy; None only for local tries)")
+    add_policy_flag(parser)
     args = parser.parse_args()
     cfg = load_params(args.params, {"replan": replan.Replan, "optimize": optimize.Optimize, "costs": costs.Costs,
                                     "solver": solver.Solver, "tracking": tracking.Tracking, "paths": run.Paths,
                                     "seed": run.Seed, "live": live.Live},
-                      [f"live.security.policy={args.security_policy}"] if args.security_policy else [])
+                      policy_override(args))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("asyncua", "pyomo", "mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
