@@ -133,7 +133,7 @@ class PlantSchedule:
                 units.append(Unit(list(groups).index(key), r, tuple(members)))
         plan = cls(plant, dict(networks), opts, list(groups.values()), units, runner, costs=costs)
         start = time.perf_counter()
-        runner.prepare(list({(plan.groups[u.group].key, plan._day(d, u).maintenance_done):
+        runner.prepare(list({(plan.groups[u.group].key, *plan._day(d, u).shared_key):
                              (plan.groups[u.group], plan._day(d, u)) for u in units
                              for d in range(len(plant.days))}.values()))
         plan.bound_seconds = time.perf_counter() - start
@@ -295,7 +295,7 @@ class PlantSchedule:
         """(N -> encoding) of group g, for p at any setpoints (built once, in this process)."""
         if g not in self.enc_cache:
             unit = next(u for u in self.units if u.group == g)
-            shared = self.runner.ctx.shared.get((self.groups[g].key, 0))
+            shared = self.runner.ctx.shared.get((self.groups[g].key, 0, len(self.plant.days[0])))
             if shared is None:
                 inst = day_instance(self.groups[g], self._day(0, unit), None, None)
                 shared = shared_parts(inst, self.networks, self.options)
