@@ -209,7 +209,7 @@ def plant_main(plant: str, keep: str | None) -> None:
     limit = float(cfg.replan.solve.plant_time_limit_s)
     pct = (lambda q: round(float(np.percentile(lat, q)), 3) if len(lat) else None)  # noqa: E731
     out = {"plant": plant, "presses": day.presses, "rooms": len(day.plant.rooms), "names": day.machine_names,
-           "scenario": [dict(e) for e in cfg.replan.scenarios[PLANT_SCENARIO]], "demand_per_day": PLANT_DEMAND_PER_DAY,
+           "scenario": OmegaConf.to_container(cfg.replan.scenarios[PLANT_SCENARIO]), "demand_per_day": PLANT_DEMAND_PER_DAY,
            "replans": int(len(versions) - 1), "replan_latency_p50_s": pct(50), "replan_latency_p99_s": pct(99),
            "replan_latency_max_s": pct(100), "target_p99_s": TARGET_PLANT_P99_S,
            "target_met": bool(len(lat)) and pct(99) <= TARGET_PLANT_P99_S,
