@@ -19,6 +19,14 @@ def make_pki(folder: Path, names=sec.IDENTITIES, user: str = USER) -> dict:
     return {"pki": folder, "user": user, "password": sec.throwaway_pki(folder, user, names)}
 
 
+def monitored_items(server) -> int:
+    """Monitored items an asyncua server holds over all its subscriptions: the server's own view
+    of whether a client's subscription is in place (asyncua's client reports CONNECTED after a
+    reconnect before it has re-created its subscription)."""
+    subs = server.iserver.subscription_service.subscriptions.values()
+    return sum(len(s.monitored_item_srv._monitored_items) for s in subs)
+
+
 def secured(cfg: DictConfig, pki: Path, policy: str = sec.POLICY_SECURE) -> DictConfig:
     """A writable copy of `cfg` whose live.security uses `pki` with `policy`."""
     copy = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))

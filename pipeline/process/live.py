@@ -223,7 +223,7 @@ class LiveMonitor:
         if self.reconnects < self.connection_losses and self.client.state is UaClientState.CONNECTED:
             self.reconnects = self.connection_losses
             self.aligner.flags.append(Flag(self.aligner.newest_s, "*", "reconnected",
-                                           "connected again; subscription re-created"))
+                                           "connected again; re-creating the subscription"))
 
     async def _watch(self, stop: asyncio.Event) -> None:
         """Every second: silent tags (line time), a silent server (wall time), a reconnection."""

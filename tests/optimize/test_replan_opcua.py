@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from pipeline.data.press_opcua import PressServer, scripted_presses
 from pipeline.optimize.live.planner import build_planner
 from pipeline.optimize.live.service import LivePlanner
-from tests.opcua_helpers import secured, session_pki
+from tests.opcua_helpers import monitored_items, secured, session_pki
 from tests.optimize.replan_harness import short_day
 from tests.servers import free_port
 
@@ -76,11 +76,13 @@ async def day_over_opcua(cfg, scenario: str, out, restart_at: int | None = None,
             await server.run(0, 0, end)
         else:
             await server.run(0, 0, restart_at)
+            subscribed = monitored_items(server.server)
             await server.stop()
             await wait_until(lambda: live.connection_losses >= 1, "the planner to see the server go")
             server = await PressServer(cfg, sim, plan, day_start).start()
             servers.append(server)
             await wait_until(lambda: live.reconnects >= 1, "the planner to reconnect")
+            await wait_until(lambda: monitored_items(server.server) >= subscribed, "the subscription to be re-created")
             await server.run(0, restart_at, end)
         summary = await asyncio.wait_for(task, 120)
     finally:

@@ -213,7 +213,7 @@ class LivePlanner:
                 and self.reconnects < self.connection_losses:
             self.reconnects = self.connection_losses
             self.connected = True
-            self._flag("reconnected", "connected again; subscription re-created")
+            self._flag("reconnected", "connected again; re-creating the subscription")
 
     # ---- the loop
     async def run(self, stop: asyncio.Event | None = None, until_s: float | None = None) -> dict:
