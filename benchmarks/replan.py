@@ -13,8 +13,17 @@ tick that triggered a re-plan to the end of its publish on the planner's server 
 versions.csv). The 1-minute load average is sampled every 5 s during each day.
 
     python benchmarks/replan.py [--scenarios calm drift ...]      -> reports/bench/replan.json
+    python benchmarks/replan.py --plant [mixed]                     -> reports/bench/replan_plant.json
 
 Needs `dvc repro optimize` first (models/fault_dnn.onnx, data/prices, reports/optimize).
+
+`--plant` replays the `plant` scenario on a plant of several presses (optimize/plant=<name>, the
+shipped `mixed`: five presses of four kinds in two rooms) on generated data in a scratch folder:
+the stand-in fault network of benchmarks/optimizer.py (fitted to the generator's failure surface),
+the price profile's day, the day-ahead plan solved by the optimize stage's functions, the demand
+at PLANT_DEMAND_PER_DAY so that a stop must be covered by the other presses. It reports the
+re-plan latency (p50/p99), each version's status and gap, against replan.solve.plant_time_limit_s
+and the issue's 15 s p99; no realised profit (the profit model of realised.py is one room's).
 """
 from __future__ import annotations
 
@@ -53,6 +62,9 @@ for noisy in ("asyncua", "pyomo", "mlflow", "alembic"):
     logging.getLogger(noisy).setLevel(logging.ERROR)
 
 TARGET_P99_S = 5.0
+TARGET_PLANT_P99_S = 15.0   # the issue's target for a 5-press plant
+PLANT_DEMAND_PER_DAY = 3000  # units a day of the 5-press plant (its capacity: about 4,000)
+PLANT_SCENARIO = "plant"    # conf/replan scenario of the plant replay (its presses 0..4: one press cannot play it)
 
 
 class LoadSampler:
@@ -151,11 +163,85 @@ def replanned_day(cfg, scenario: str, folder: Path) -> tuple[pd.DataFrame, pd.Da
     return record, versions, {"flags": flags["flag"].value_counts().to_dict()}
 
 
+def plant_day(plant: str, scratch: Path):
+    """The configuration of `plant` on generated data in `scratch`, with its day-ahead plan."""
+    sys.path.insert(0, str(repo_root(Path(__file__).resolve().parent)))
+    from pipeline.data.prices.stage import profile_prices
+    from pipeline.optimize.run import run_optimization
+    from tests.optimize.example_network import build as build_network
+
+    cfg = OmegaConf.create(OmegaConf.to_container(load_params(None, None, [f"optimize/plant={plant}"]), resolve=True))
+    for key in ("data", "models", "reports"):
+        cfg.paths[key] = str(scratch / key)
+    (scratch / "models").mkdir(parents=True, exist_ok=True)
+    build_network(scratch / "models" / str(cfg.optimize.network_file), cfg.data.fault, "fitted", seed=0,
+                  n_samples=6000, steps=400)
+    prices = Path(cfg.paths.data) / str(cfg.optimize.prices_file)
+    prices.parent.mkdir(parents=True, exist_ok=True)
+    table = profile_prices(list(cfg.data.prices.profile_usd_per_mwh), cfg.data.prices.start, 24)
+    table.to_csv(prices, index=False)
+    cfg.optimize.production.demand_per_day = PLANT_DEMAND_PER_DAY
+    t0 = time.perf_counter()
+    metrics = run_optimization(cfg, Path(cfg.paths.reports) / "optimize")
+    cfg.replan.plan = str(Path(cfg.paths.reports) / "optimize" / "schedule.csv")
+    return cfg, {"status": metrics["solve"]["status"], "gap": float(metrics["solve"]["gap"]),
+                 "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def plant_main(plant: str, keep: str | None) -> None:
+    root = repo_root(Path(__file__).resolve().parent)
+    os.chdir(root)
+    scratch = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="replan_plant_"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    cfg, day_ahead = plant_day(plant, scratch)
+    cfg.replan.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-presses/"
+    cfg.replan.publish.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/tablet-planner/"
+    secure_on_loopback(cfg)
+    day = build_plant_instance(cfg, read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours)), load_plant(cfg))
+    print(f"plant {plant}: {day.presses} presses in {len(day.plant.rooms)} rooms; day-ahead {day_ahead}", flush=True)
+    with LoadSampler() as load:
+        t0 = time.perf_counter()
+        (scratch / "day").mkdir(exist_ok=True)
+        _, versions, notes = replanned_day(cfg, PLANT_SCENARIO, scratch / "day")
+        wall = time.perf_counter() - t0
+    lat = versions["latency_s"].iloc[1:].dropna().to_numpy(float)
+    gaps = versions["gap"].iloc[1:].to_numpy(float)
+    limit = float(cfg.replan.solve.plant_time_limit_s)
+    pct = (lambda q: round(float(np.percentile(lat, q)), 3) if len(lat) else None)  # noqa: E731
+    out = {"plant": plant, "presses": day.presses, "rooms": len(day.plant.rooms), "names": day.machine_names,
+           "scenario": OmegaConf.to_container(cfg.replan.scenarios[PLANT_SCENARIO]), "demand_per_day": PLANT_DEMAND_PER_DAY,
+           "replans": int(len(versions) - 1), "replan_latency_p50_s": pct(50), "replan_latency_p99_s": pct(99),
+           "replan_latency_max_s": pct(100), "target_p99_s": TARGET_PLANT_P99_S,
+           "target_met": bool(len(lat)) and pct(99) <= TARGET_PLANT_P99_S,
+           "plant_time_limit_s": limit, "gap_target": float(cfg.solver.mip_rel_gap),
+           "statuses": versions["status"].iloc[1:].value_counts().to_dict(),
+           "triggers": versions["trigger"].iloc[1:].value_counts().to_dict(),
+           "gap_median": float(np.nanmedian(gaps)) if len(gaps) else None,
+           "gap_max": float(np.nanmax(gaps)) if len(gaps) else None,
+           "proven": int((versions["status"].iloc[1:] == "optimal").sum()),
+           "solve_s_median": float(versions["solve_s"].iloc[1:].median()),
+           "versions": versions[["version", "trigger", "line_time", "status", "gap", "solve_s", "latency_s",
+                                 "shortfall_units"]].to_dict(orient="records"),
+           "day_ahead": day_ahead, "planner_flags": notes["flags"], "wall_seconds": round(wall, 1),
+           "load_average_1min": load.summary(), "cores": os.cpu_count(), "tick_s": int(cfg.replan.line.tick_s),
+           "data": "generated: stand-in fault network (tests/optimize/example_network, fitted), the price profile's day",
+           "command": f"python benchmarks/replan.py --plant {plant}"}
+    write_json(root / "reports" / "bench" / "replan_plant.json", out)
+    print(f"{out['replans']} re-plans ({out['proven']} proven to {out['gap_target']:g}), latency p50 "
+          f"{out['replan_latency_p50_s']} s, p99 {out['replan_latency_p99_s']} s (target {TARGET_PLANT_P99_S:g} s); "
+          f"gap median {out['gap_median']}, max {out['gap_max']}; load {out['load_average_1min']}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", nargs="*", default=None, help="names of replan.scenarios (default: all)")
     parser.add_argument("--keep", default=None, help="keep each day's planner files and log under this folder")
+    parser.add_argument("--plant", nargs="?", const="mixed", default=None,
+                        help="replay the `plant` scenario on this plant of several presses (default: mixed)")
     args = parser.parse_args()
+    if args.plant:
+        plant_main(args.plant, args.keep)
+        return
     root = repo_root(Path(__file__).resolve().parent)
     os.chdir(root)  # params.yaml's paths are the repository's
     cfg = OmegaConf.create(OmegaConf.to_container(load_params(), resolve=True))
@@ -170,7 +256,7 @@ def main() -> None:
                                lambda frame: true_probability(frame, cfg.data.fault.truth),
                                float(cfg.replan.shortfall_usd_per_unit))
 
-    scenarios = args.scenarios or list(cfg.replan.scenarios)
+    scenarios = args.scenarios or [n for n in cfg.replan.scenarios if n != PLANT_SCENARIO]  # one press
     results, all_latency = {}, []
     for name in scenarios:
         print(f"{name}:", flush=True)
@@ -209,8 +295,7 @@ def main() -> None:
                              "replan_latency_p99_s": float(np.percentile(lat, 99)), "target_p99_s": TARGET_P99_S,
                              "never_below_static": all(r["gain_usd"] >= -0.01 for r in results.values())},
            "day": str(day.timestamps[0].date()), "presses": day.presses, "tick_s": int(cfg.replan.line.tick_s),
-           "five_presses": ("not measured: the live planner re-plans one press (optimize/plant=single); "
-                           "a plant of several is planned day-ahead only"),
+           "five_presses": "reports/bench/replan_plant.json (python benchmarks/replan.py --plant mixed)",
            "cores": os.cpu_count(), "failure_model": "pipeline/data/fault/generator.true_probability (data.fault.truth)",
            "command": "python benchmarks/replan.py" + (f" --scenarios {' '.join(args.scenarios)}" if args.scenarios else "")}
     write_json(root / "reports" / "bench" / "replan.json", out)

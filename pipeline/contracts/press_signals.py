@@ -4,19 +4,25 @@ The scripted press server (pipeline/data/press_opcua.py) and the planner (pipeli
 both read them here, so neither imports the other:
 
 - the press signals, one string node id per press and signal in the press server's namespace
-  (conf/replan `nodes`, templates with `{press}`); every sample carries the line time as its
+  (conf/replan `nodes`, templates with `{press}`; a plant of several presses: `plant_nodes`,
+  templates with `{name}`, the plant's press name); every sample carries the line time as its
   SourceTimestamp;
 - the planner's published variables (`Plan.*`, `Plan.Press<k>.*`, `Planner.*` in the planner's
   namespace): the next hour's setpoints and targets, the plan's version, trigger, status and gap;
+  a plant of several presses publishes each room's setpoints (`Plan.Rooms.<room>.*`) and each
+  press's target and flag (`Plan.Presses.<press>.*`) by name;
 - the plan file (the optimize stage's schedule.csv, and every version the planner writes): the
   columns both sides read, and its validated reader.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
+from omegaconf import DictConfig, OmegaConf
 
 from pipeline.core.validation import DataValidationError, file_row
 
@@ -29,6 +35,7 @@ PLAN_VALUES = {"Hour": "Int64", "HourStart": "String", "Temperature_C": "Double"
                "Version": "Int64", "Trigger": "String", "Status": "String", "Gap": "Double",
                "Objective": "Double", "Remaining": "String"}
 PRESS_VALUES = {"Target": "Int64", "Maintenance": "Boolean"}
+ROOM_VALUES = {"Temperature_C": "Double", "Humidity_pct": "Double"}
 PLANNER_VALUES = {"LineTime": "String", "Held": "Boolean", "Flags": "String"}
 
 # The plan file
@@ -36,11 +43,21 @@ PLAN_COLUMNS = ("press", "hour", "temperature_C", "humidity_pct", "units", "main
 INTEGER_COLUMNS = ("press", "hour", "units", "maintenance")
 
 
-def signal_node(nodes, signal: str, press: int | None = None) -> str:
-    """The configured string node id of `signal` (of press `press`), without its namespace index."""
+def signal_node(nodes, signal: str, press: int | None = None, name: str | None = None) -> str:
+    """The configured string node id of `signal` (of press `press`, named `name`), without its
+    namespace index."""
     if signal not in nodes:
         raise KeyError(f"replan.nodes.{signal}: no node id configured (conf/replan)")
-    return str(nodes[signal]).format(press=press)
+    return str(nodes[signal]).format(press=press, name=name)
+
+
+def node_templates(rp, presses: int) -> dict:
+    """The node id templates of a line of `presses` presses: conf/replan `nodes`; for several
+    presses each press signal's template from `plant_nodes` (by press name)."""
+    nodes = dict(rp.nodes)
+    if presses > 1:
+        nodes.update({s: rp.plant_nodes[s] for s in PRESS_SIGNALS})
+    return nodes
 
 
 def plan_node(name: str, press: int | None = None) -> str:
@@ -50,10 +67,21 @@ def plan_node(name: str, press: int | None = None) -> str:
     return f"Plan.{name}" if press is None else f"Plan.Press{press}.{name}"
 
 
+def plant_plan_node(name: str, press: str | None = None, room: str | None = None) -> str:
+    """String node id of a plant planner's per-press (Plan.Presses.<press>.Target) or per-room
+    (Plan.Rooms.<room>.Temperature_C) variable; neither: plan_node's."""
+    if press is not None:
+        return f"Plan.Presses.{press}.{name}"
+    if room is not None:
+        return f"Plan.Rooms.{room}.{name}"
+    return plan_node(name)
+
+
 def read_plan(path: str | Path) -> pd.DataFrame:
     """A plan file (schedule.csv), checked: the columns of PLAN_COLUMNS, whole hours 0..H-1 for each
     press 0..K-1 exactly once, whole non-negative units, maintenance 0 or 1, finite setpoints that
-    every press of an hour shares. Sorted by (press, hour)."""
+    every press of an hour shares (of a room, where the plan has a `room` column). Sorted by
+    (press, hour)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: plan file not found (replan.plan; `dvc repro optimize` writes it)")
@@ -87,9 +115,48 @@ def read_plan(path: str | Path) -> pd.DataFrame:
         raise DataValidationError(path, f"each press 0..{presses - 1} needs each hour 0..{hours - 1} exactly once "
                                         f"({len(table)} rows for {len(counts)} (press, hour) pairs)", column="hour")
     table = table.sort_values(["press", "hour"], kind="stable").reset_index(drop=True)
+    by = ["room", "hour"] if "room" in table.columns else "hour"
     for column in ("temperature_C", "humidity_pct"):
-        spread = table.groupby("hour")[column].agg(lambda s: s.max() - s.min())
+        spread = table.groupby(by)[column].agg(lambda s: s.max() - s.min())
         if (spread > 1e-9).any():
-            raise DataValidationError(path, f"hour {int(spread.idxmax())}: the presses share one room, but its "
+            where = spread.idxmax()
+            where = f"room {where[0]!r}, hour {int(where[1])}" if isinstance(where, tuple) else f"hour {int(where)}"
+            raise DataValidationError(path, f"{where}: the presses share one room, but its "
                                             f"setpoints differ between them", column=column)
     return table
+
+
+@dataclass(frozen=True)
+class LinePress:
+    """One physical press as the press server plays it."""
+
+    name: str                     # the plant's name (a kind with count > 1: <name>#1, <name>#2, ...)
+    room: str
+    normal: dict[str, float]      # its fixed inputs: the measured inputs' normal values
+    max_per_hour: int
+    maintenance_hours: float
+
+
+def line_presses(opt) -> list[LinePress]:
+    """The physical presses of conf optimize's plant (optimize.plant_file, else optimize.plant) in
+    plant order, a press's left-out keys taken from the flat optimize keys as the optimiser's
+    plant reader (pipeline/optimize/plant.py) does; that reader checks the plant, this one only
+    reads what the press server plays (names, rooms, normal inputs, capacity, maintenance time)."""
+    plant_file = opt.get("plant_file")
+    if plant_file:
+        spec = yaml.safe_load(Path(str(plant_file)).read_text())
+    else:
+        spec = opt.get("plant")
+        spec = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else spec
+    if not isinstance(spec, dict) or not isinstance(spec.get("rooms"), list):
+        raise ValueError("optimize.plant: allowed a plant with `rooms` (conf/optimize/plant, optimize.plant_file)")
+    prod, out = opt.production, []
+    for room in spec["rooms"]:
+        for press in room.get("presses") or []:
+            normal = {s: float((press.get("fixed_inputs") or {}).get(s, opt.fixed_inputs[s])) for s in MEASURED}
+            count = int(press.get("count", opt.get("presses", 1)))
+            for i in range(count):
+                out.append(LinePress(press["name"] if count == 1 else f"{press['name']}#{i + 1}", str(room["name"]),
+                                     normal, int(press.get("max_per_hour", prod.max_per_hour)),
+                                     float(press.get("maintenance_hours", prod.maintenance_hours))))
+    return out

@@ -28,7 +28,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from pipeline.contracts.press_signals import MEASURED, PRESS_SIGNALS, PRESS_VALUES, plan_node, read_plan, signal_node
+from pipeline.contracts.press_signals import (MEASURED, PRESS_SIGNALS, PRESS_VALUES, ROOM_VALUES, LinePress, line_presses,
+                                              node_templates, plan_node, plant_plan_node, read_plan, signal_node)
 from pipeline.core.opcua_connect import connect_secured, new_client, new_server
 from pipeline.core.opcua_security import PRESSES, Settings, add_policy_flag
 from pipeline.data.press.events import clock_seconds, parse_events
@@ -58,11 +59,30 @@ def scripted_presses(cfg: DictConfig, scenario: str | None = None) -> tuple[Scri
         raise ValueError(f"{prices_file}: {len(prices)} hourly prices, the plan ({rp.plan}) has {hours} hours")
     prices = prices.iloc[:hours]
     events = parse_events(name, rp.scenarios[name], presses, hours)
+    prices = prices["price_usd_per_mwh"].to_numpy(float), pd.Timestamp(prices["timestamp"].iloc[0])
+    if presses > 1 and "room" in plan.columns:  # a plant of several presses: each plays its own
+        line = plant_line(cfg, plan)
+        sim = ScriptedPresses(events, prices[0], {s: [p.normal[s] for p in line] for s in MEASURED}, presses,
+                              [p.max_per_hour for p in line], [p.maintenance_hours for p in line], rp.line.noise,
+                              int(cfg.seed))
+        sim.line = line
+        return sim, plan, prices[1]
     normal = {s: float(cfg.optimize.fixed_inputs[s]) for s in MEASURED}  # the press's setpoints
     prod = cfg.optimize.production
-    sim = ScriptedPresses(events, prices["price_usd_per_mwh"].to_numpy(float), normal, presses,
+    sim = ScriptedPresses(events, prices[0], normal, presses,
                           int(prod.max_per_hour), float(prod.maintenance_hours), rp.line.noise, int(cfg.seed))
-    return sim, plan, pd.Timestamp(prices["timestamp"].iloc[0])
+    return sim, plan, prices[1]
+
+
+def plant_line(cfg: DictConfig, plan: pd.DataFrame) -> list[LinePress]:
+    """The presses of optimize's plant, checked against the plan's (names and rooms, in order)."""
+    line = line_presses(cfg.optimize)
+    rows = plan[plan["hour"] == 0].sort_values("press")
+    named = list(zip(rows.get("press_name", rows["press"].astype(str)), rows["room"]))
+    if [(p.name, p.room) for p in line] != [(str(n), str(r)) for n, r in named]:
+        raise ValueError(f"{cfg.replan.plan}: presses {named} (press_name, room), but optimize's plant has "
+                         f"{[(p.name, p.room) for p in line]}: run `dvc repro optimize` with this plant")
+    return line
 
 
 class PressServer:
@@ -78,6 +98,8 @@ class PressServer:
         self.nodes: dict[tuple[str, int | None], object] = {}
         self.ticks = 0
         self.sources: list[str] = []   # per hour started: "planner v<N>" or "day-ahead"
+        self.line: list[LinePress] | None = getattr(sim, "line", None)  # a plant of several presses: by name
+        self.templates = node_templates(self.rp, sim.presses if self.line else 1)
         self._planner = None
         self._remaining: tuple[int, dict] | None = None  # (version, Plan.Remaining) of the last plan read
 
@@ -93,10 +115,11 @@ class PressServer:
                       "units": ua.VariantType.Int64, "maintenances": ua.VariantType.Int64, "prices": ua.VariantType.Double}
         initial = {"running": True, "units": 0, "maintenances": 0}
         for k in range(self.sim.presses):
-            folder = await objects.add_folder(idx, f"Press{k}")
+            name = self.line[k].name if self.line else None
+            folder = await objects.add_folder(idx, name or f"Press{k}")
             for signal in PRESS_SIGNALS:
                 kind = self.kinds[signal]
-                var = await folder.add_variable(ua.NodeId(signal_node(self.rp.nodes, signal, k), idx), signal,
+                var = await folder.add_variable(ua.NodeId(signal_node(self.templates, signal, k, name), idx), signal,
                                                 initial.get(signal, float("nan")), varianttype=kind)
                 await self._no_sample_yet(var, initial.get(signal, float("nan")), kind)
                 self.nodes[(signal, k)] = var.nodeid
@@ -165,8 +188,12 @@ class PressServer:
         i = hour - int(rest["first_hour"])
         if not 0 <= i < len(rest["temperature_C"]):
             return None
-        return HourPlan(float(rest["temperature_C"][i]), float(rest["humidity_pct"][i]),
-                        [int(u[i]) for u in rest["units"]], [int(b[i]) for b in rest["maintenance"]], version)
+        if "room_of" in rest:  # a plant: each room's setpoints, each press its room's
+            T = [float(rest["temperature_C"][r][i]) for r in rest["room_of"]]
+            H = [float(rest["humidity_pct"][r][i]) for r in rest["room_of"]]
+        else:
+            T, H = float(rest["temperature_C"][i]), float(rest["humidity_pct"][i])
+        return HourPlan(T, H, [int(u[i]) for u in rest["units"]], [int(b[i]) for b in rest["maintenance"]], version)
 
     async def _read_planner(self, hour: int) -> HourPlan | None:
         from asyncua import ua
@@ -177,7 +204,11 @@ class PressServer:
             await connect_secured(client, self.security, PRESSES)
             idx = await client.get_namespace_index(str(publish.namespace))
             names = [plan_node(n) for n in ("Hour", "Version", "Temperature_C", "Humidity_pct", "Remaining")]
-            names += [plan_node(n, k) for k in range(self.sim.presses) for n in PRESS_VALUES]
+            if self.line:  # a plant: each press's room setpoints and its own target, by name
+                names[2:4] = [plant_plan_node(n, room=p.room) for p in self.line for n in ROOM_VALUES]
+                names += [plant_plan_node(n, p.name) for p in self.line for n in PRESS_VALUES]
+            else:
+                names += [plan_node(n, k) for k in range(self.sim.presses) for n in PRESS_VALUES]
             t0 = time.perf_counter()
             values = await client.read_values([client.get_node(ua.NodeId(n, idx)) for n in names])
             log.debug("hour %d: the planner's plan read in %.3f s", hour, time.perf_counter() - t0)
@@ -188,13 +219,17 @@ class PressServer:
         await self._disconnect_planner()
         if values[0] != hour:
             return None
+        K = self.sim.presses
+        setpoints = values[2:2 + 2 * K] if self.line else values[2:4]
+        rest = values[2 + len(setpoints):]
         try:
-            self._remaining = (int(values[1]), json.loads(values[4]))
+            self._remaining = (int(values[1]), json.loads(rest[0]))
         except (TypeError, ValueError):
             self._remaining = None
-        per_press = values[5:]
-        return HourPlan(float(values[2]), float(values[3]), [int(v) for v in per_press[0::2]],
-                        [int(bool(v)) for v in per_press[1::2]], int(values[1]))
+        per_press = rest[1:]
+        T = [float(v) for v in setpoints[0::2]] if self.line else float(setpoints[0])
+        H = [float(v) for v in setpoints[1::2]] if self.line else float(setpoints[1])
+        return HourPlan(T, H, [int(v) for v in per_press[0::2]], [int(bool(v)) for v in per_press[1::2]], int(values[1]))
 
     async def _disconnect_planner(self) -> None:
         client, self._planner = self._planner, None

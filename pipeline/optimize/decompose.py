@@ -126,14 +126,17 @@ class PlantSchedule:
             by_group: dict[tuple, list[int]] = {}
             for k in rows:
                 g = Group(plant.machines[k][1], room.temperature_box, room.humidity_box, share, ())
-                by_group.setdefault(g.key, []).append(k)
-                groups.setdefault(g.key, g)
-                groups[g.key] = replace(groups[g.key], rows=groups[g.key].rows + (k,))
+                # presses of one kind that made different maintenances before a re-plan are different
+                # sub-problems (their counts N differ), so never one plan
+                key = (g.key, tuple(int(n) for n in plant.maintenance_done[k]))
+                by_group.setdefault(key, []).append(k)
+                groups.setdefault(key, g)
+                groups[key] = replace(groups[key], rows=groups[key].rows + (k,))
             for key, members in by_group.items():
                 units.append(Unit(list(groups).index(key), r, tuple(members)))
         plan = cls(plant, dict(networks), opts, list(groups.values()), units, runner, costs=costs)
         start = time.perf_counter()
-        runner.prepare(list({(plan.groups[u.group].key, plan._day(d, u).maintenance_done):
+        runner.prepare(list({(plan.groups[u.group].key, *plan._day(d, u).shared_key(plan.groups[u.group].press)):
                              (plan.groups[u.group], plan._day(d, u)) for u in units
                              for d in range(len(plant.days))}.values()))
         plan.bound_seconds = time.perf_counter() - start
@@ -295,7 +298,7 @@ class PlantSchedule:
         """(N -> encoding) of group g, for p at any setpoints (built once, in this process)."""
         if g not in self.enc_cache:
             unit = next(u for u in self.units if u.group == g)
-            shared = self.runner.ctx.shared.get((self.groups[g].key, 0))
+            shared = self.runner.ctx.shared.get((self.groups[g].key, *self._day(0, unit).shared_key(self.groups[g].press)))
             if shared is None:
                 inst = day_instance(self.groups[g], self._day(0, unit), None, None)
                 shared = shared_parts(inst, self.networks, self.options)

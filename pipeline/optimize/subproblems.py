@@ -64,6 +64,12 @@ class DayData:
     def key(self) -> tuple:
         return (self.price, self.outside_temperature, self.usd_per_kwh_per_usd_per_mwh, self.maintenance_done)
 
+    def shared_key(self, press) -> tuple:
+        """What a press kind's shared parts (its counts' encodings) depend on besides the kind: the
+        maintenances done and the highest count, min(max, done + hours) (a re-plan's short day must
+        not reuse a longer day's counts)."""
+        return (self.maintenance_done, min(press.max_maintenance, self.maintenance_done + len(self.price)))
+
 
 @dataclass(frozen=True)
 class DayTask:
@@ -137,7 +143,7 @@ def _model(ctx: Context, task: DayTask) -> ScheduleModel:
             _MODELS.pop(next(iter(_MODELS)))
         opts = OmegaConf.create(ctx.formulation)
         inst = day_instance(task.group, task.day, task.start, task.demand)
-        shared_key = (task.group.key, task.day.maintenance_done)
+        shared_key = (task.group.key, *task.day.shared_key(task.group.press))
         if shared_key not in ctx.shared and shared_key not in _SHARED:
             _SHARED[shared_key] = shared_parts(inst, ctx.networks, opts)
         shared = ctx.shared.get(shared_key) or _SHARED[shared_key]
@@ -234,11 +240,11 @@ class Runner:
     def prepare(self, items: Sequence[tuple]) -> None:
         """Each (group, day) kind's shared parts, in parallel, kept in the context every worker
         receives: a worker never tightens a network's bounds again."""
-        todo = [(g, d) for g, d in items if (g.key, d.maintenance_done) not in self.ctx.shared]
+        todo = [(g, d) for g, d in items if (g.key, *d.shared_key(g.press)) not in self.ctx.shared]
         if not todo:
             return
         for (group, day), shared in zip(todo, self._dispatch(todo, _shared_many)):
-            self.ctx.shared[(group.key, day.maintenance_done)] = shared
+            self.ctx.shared[(group.key, *day.shared_key(group.press))] = shared
 
     def _dispatch(self, tasks: list, work_fn=_solve_many) -> list:
         if self.mode == "none" or self.workers == 1 or len(tasks) == 1:

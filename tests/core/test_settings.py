@@ -105,7 +105,7 @@ from tests.conftest import ROOT, make_cfg
     ("replan.line.tick_s=7200", "replan.line.tick_s = 7200: allowed a whole number from 1 to 3600"),
     ("replan.line.noise.vibration_mm_s=-1", "replan.line.noise.vibration_mm_s = -1: allowed a number >= 0"),
     ("replan.line.scenario=quake", "replan.line.scenario = 'quake': allowed one of the scenarios calm, drift, stop, "
-                                   "spike, early_maintenance, combined"),
+                                   "spike, early_maintenance, combined, plant"),
     ("tracking.registry.audit_experiment=''", "tracking.registry.audit_experiment = '': allowed a text (not empty)"),
     # wrong types and typos
     ("seed=true", "seed = true: allowed a whole number from 0 to 4294967295"),

@@ -186,9 +186,9 @@ def test_a_plan_that_fails_its_verification_is_not_published(day4, monkeypatch):
     assert planner.flags[-1].what == "replan_failed" and "the last proven plan stays" in planner.flags[-1].detail
 
 
-def test_a_plant_of_several_presses_is_refused_in_one_line(day4):
-    """The live planner re-plans one press; a plant of two is planned day-ahead only."""
+def test_a_plan_of_another_plant_is_refused_in_one_line(day4):
+    """A plant of two presses is re-planned (test_replan_plant.py), but not from a one-press plan."""
     cfg, _, _ = day4
-    with pytest.raises(ValueError, match="the plant has 2 presses: the live planner re-plans one press") as err:
+    with pytest.raises(ValueError, match=r"a plan of 1 press\(es\) x 4 hours, but the day .* has 2 x 4") as err:
         build_planner(OmegaConf.merge(cfg, {"optimize": {"presses": 2}}))
     assert "\n" not in str(err.value)

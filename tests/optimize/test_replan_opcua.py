@@ -48,16 +48,24 @@ async def wait_until(condition, what: str, timeout_s: float = 180.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def day_over_opcua(cfg, scenario: str, out, restart_at: int | None = None, planner_nodes: dict | None = None):
+async def _nothing() -> None:
+    return None
+
+
+async def day_over_opcua(cfg, scenario: str, out, restart_at: int | None = None, planner_nodes: dict | None = None,
+                         keep_planner: bool = False):
     """The press server plays the day in lockstep with the planner (the planner's node ids can
     differ: `planner_nodes`); `restart_at`: the server stops once that tick is acknowledged and a
-    new one (same presses, same endpoint) goes on from there."""
+    new one (same presses, same endpoint) goes on from there; `keep_planner`: the planner's own
+    server goes on serving its last plan (the caller stops it: live.publisher.stop())."""
     sim, plan, day_start = scripted_presses(cfg, scenario)
     end = sim.hours * HOUR
     watcher = OmegaConf.create(OmegaConf.to_container(cfg))
     watcher.replan.nodes.update(planner_nodes or {})
     replanner, _ = build_planner(watcher)
     live = LivePlanner(watcher, replanner, out, day_start)
+    if keep_planner:  # its own server outlives the run until the caller reads it
+        live.stop_publisher, live.publisher.stop = live.publisher.stop, _nothing
     stop = asyncio.Event()
     task = asyncio.create_task(live.run(stop, until_s=end))
     server = await PressServer(cfg, sim, plan, day_start).start()

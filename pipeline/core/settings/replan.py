@@ -26,6 +26,15 @@ class Nodes(Section):
     ack: Text
 
 
+class PlantNodes(Section):
+    pressure_kN: Text
+    speed_rpm: Text
+    vibration_mm_s: Text
+    running: Text
+    units: Text
+    maintenances: Text
+
+
 class Publish(Section):
     endpoint: Text
     namespace: Text
@@ -40,6 +49,7 @@ class Triggers(Section):
 
 class Solve(Section):
     time_limit_s: Positive
+    plant_time_limit_s: Positive
 
 
 class Noise(Section):
@@ -74,6 +84,7 @@ class Replan(Section):
     endpoint: Text
     namespace: Text
     nodes: Nodes
+    plant_nodes: PlantNodes
     publish: Publish
     triggers: Triggers
     solve: Solve

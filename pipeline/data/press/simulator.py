@@ -1,7 +1,8 @@
 """The presses of a plan through one scripted day: what they make, what they measure.
 
 Each hour the presses get what a plan asks of that hour (room setpoints, units, a maintenance
-flag per press). A press asked for a maintenance does it at the hour's start and makes its units
+flag per press). The presses may differ (a plant of several: each its own normal inputs, capacity
+and maintenance time, and the setpoints of its own room). A press asked for a maintenance does it at the hour's start and makes its units
 in the rest of the hour (maintenance_hours of it are lost); otherwise it makes them evenly over the
 hour. It makes nothing while stopped or in an unscheduled maintenance, and those units are lost.
 Pressure, speed and vibration run at their normal values plus the scripted drifts; a sample adds
@@ -29,8 +30,8 @@ HOUR = 3600
 class HourPlan:
     """What a plan asks of one hour."""
 
-    temperature_C: float
-    humidity_pct: float
+    temperature_C: float | list[float]   # the room's; a plant of several rooms: per press (its room's)
+    humidity_pct: float | list[float]
     units: list[int]          # per press
     maintenance: list[int]    # per press, 0 or 1
     version: int | None = None  # the plan version that asked; None: the day-ahead plan file
@@ -70,13 +71,17 @@ class _Record:
 
 
 class ScriptedPresses:
-    def __init__(self, events: list[Event], prices: np.ndarray, normal: dict[str, float], presses: int,
-                 max_per_hour: int, maintenance_hours: float, noise: dict[str, float], seed: int):
+    def __init__(self, events: list[Event], prices: np.ndarray, normal: dict, presses: int,
+                 max_per_hour, maintenance_hours, noise: dict[str, float], seed: int):
+        """`normal` (each input's value), `max_per_hour` and `maintenance_hours`: one value for
+        every press, or one per press."""
         self.events, self.day_ahead = events, np.asarray(prices, float)
         self.hours, self.presses = len(self.day_ahead), int(presses)
-        self.normal = {s: float(normal[s]) for s in MEASURED}
+        K = self.presses
+        self.normal = {s: np.broadcast_to(np.asarray(normal[s], float), (K,)).copy() for s in MEASURED}
         self.noise = {s: float(noise[s]) for s in MEASURED}
-        self.max_per_hour, self.maintenance_s = int(max_per_hour), int(round(float(maintenance_hours) * HOUR))
+        self.max_per_hour = np.broadcast_to(np.asarray(max_per_hour, int), (K,)).copy()
+        self.maintenance_s = np.round(np.broadcast_to(np.asarray(maintenance_hours, float), (K,)) * HOUR).astype(int)
         self.seed = int(seed)
         self.now = 0
         self.accrued = np.zeros(self.presses)        # units made so far, fractional
@@ -87,17 +92,17 @@ class ScriptedPresses:
         self._unscheduled = sorted((e for e in events if e.kind == "maintenance"), key=lambda e: e.start_s)
         K, H = self.presses, self.hours
         self.rec = _Record(np.zeros((K, H), int), np.zeros((K, H), int), np.zeros((K, H)),
-                           {s: np.zeros((K, H)) for s in MEASURED}, np.full(H, np.nan), np.full(H, np.nan),
+                           {s: np.zeros((K, H)) for s in MEASURED}, np.full((K, H), np.nan), np.full((K, H), np.nan),
                            [None] * H)
 
     # the script
     def true_inputs(self, t: np.ndarray) -> dict[str, np.ndarray]:
         """Each measured input per press at seconds `t` ([presses, len(t)])."""
-        out = {s: np.full((self.presses, len(t)), v) for s, v in self.normal.items()}
+        out = {s: np.repeat(v[:, None], len(t), axis=1) for s, v in self.normal.items()}
         for e in self.events:
             if e.kind == "drift":
                 span = max(e.end_s - e.start_s, 1e-9)
-                out[e.signal][e.press] += (e.to - self.normal[e.signal]) * np.clip((t - e.start_s) / span, 0.0, 1.0)
+                out[e.signal][e.press] += (e.to - self.normal[e.signal][e.press]) * np.clip((t - e.start_s) / span, 0.0, 1.0)
         return out
 
     def running_at(self, t: np.ndarray) -> np.ndarray:
@@ -132,7 +137,8 @@ class ScriptedPresses:
         if len(plan.units) != self.presses or len(plan.maintenance) != self.presses:
             raise ValueError(f"hour {h}: a plan for {len(plan.units)} press(es), the line has {self.presses}")
         self.plan = plan
-        self.rec.temperature[h], self.rec.humidity[h], self.rec.version[h] = plan.temperature_C, plan.humidity_pct, plan.version
+        self.rec.temperature[:, h], self.rec.humidity[:, h] = plan.temperature_C, plan.humidity_pct
+        self.rec.version[h] = plan.version
         for k, b in enumerate(plan.maintenance):
             if b:
                 self._maintain(k, self.now)
@@ -140,7 +146,7 @@ class ScriptedPresses:
     def _maintain(self, k: int, at: int) -> None:
         self.maintenances[k] += 1
         self.rec.maintenance[k, min(at // HOUR, self.hours - 1)] += 1
-        self.pauses[k].append((at, at + self.maintenance_s))
+        self.pauses[k].append((at, at + int(self.maintenance_s[k])))
 
     def _unscheduled_until(self, t: int) -> None:
         """The unscheduled maintenances that begin by second t, done (counted, their pause set)."""
@@ -200,7 +206,7 @@ class ScriptedPresses:
                     means = {s: float(v[k].mean()) for s, v in self.true_inputs(t).items()}
                 rows.append({"press": k, "hour": h, "units": int(self.rec.units[k, h]),
                              "maintenance": int(self.rec.maintenance[k, h]), "producing_s": float(secs), **means,
-                             "temperature_C": self.rec.temperature[h], "humidity_pct": self.rec.humidity[h],
+                             "temperature_C": self.rec.temperature[k, h], "humidity_pct": self.rec.humidity[k, h],
                              "price_usd_per_mwh": prices[h], "plan_version": self.rec.version[h]})
         return pd.DataFrame(rows)
 
@@ -210,8 +216,11 @@ def hour_plan_from_table(table: pd.DataFrame, hour: int, version: int | None = N
     rows = table[table["hour"] == hour].sort_values("press")
     if rows.empty:
         raise ValueError(f"the plan has no hour {hour}")
-    return HourPlan(float(rows["temperature_C"].iloc[0]), float(rows["humidity_pct"].iloc[0]),
-                    [int(u) for u in rows["units"]], [int(b) for b in rows["maintenance"]], version)
+    if "room" in rows.columns and rows["room"].nunique() > 1:  # several rooms: each press its room's setpoints
+        T, H = [float(v) for v in rows["temperature_C"]], [float(v) for v in rows["humidity_pct"]]
+    else:
+        T, H = float(rows["temperature_C"].iloc[0]), float(rows["humidity_pct"].iloc[0])
+    return HourPlan(T, H, [int(u) for u in rows["units"]], [int(b) for b in rows["maintenance"]], version)
 
 
 def steps(sim: ScriptedPresses, tick_s: int, start_s: int = 0, end_s: int | None = None):

@@ -239,8 +239,13 @@ class Replanner:
 
 
 def build_planner(cfg: DictConfig, plan_file: str | Path | None = None) -> tuple[Replanner, object]:
-    """(the Replanner of the configured day, starting from its day-ahead plan; the day's first hour)."""
+    """(the Replanner of the configured day, starting from its day-ahead plan; the day's first hour).
+    A plant of several presses gets the plant re-planner (plant_replan.py)."""
     day = build_plant_instance(cfg, read_prices(prices_path(cfg), int(cfg.optimize.horizon_hours)), load_plant(cfg))
+    if day.presses > 1:
+        from pipeline.optimize.live.plant_replan import build_plant_planner
+
+        return build_plant_planner(cfg, day, plan_file), day.timestamps[0]
     check_day(day)
     net = load_networks(day, float(cfg.optimize.max_abs_weight))[the_press(day).network_file]
     plan_file = Path(plan_file or cfg.replan.plan)

@@ -22,8 +22,8 @@ the day's objective still depends on the decisions left; `past_failure_cost` giv
 the re-plan adds it to each sub-model's objective (resolve.py).
 
 One press, one day (optimize/plant=single): the planner's state, triggers, start schedules and
-plan versions are one press's. `PlantInstance.remaining` cuts a plant of several presses for a
-re-plan, but nothing here re-plans one yet.
+plan versions are one press's. A plant of several presses is re-planned by plant_replan.py
+(`PlantInstance.remaining` and the optimiser's decomposition).
 """
 from __future__ import annotations
 
@@ -73,10 +73,10 @@ def past_failure_cost(net: FaultNetwork, past: PastHours | None, n_total: int, c
 
 
 def check_day(day: PlantInstance) -> None:
-    """The live planner re-plans one press over one day block with one demand."""
+    """This module re-plans one press over one day block with one demand (several: plant_replan.py)."""
     if day.presses != 1:
-        raise ValueError(f"the plant has {day.presses} presses: the live planner re-plans one press "
-                         "(optimize/plant=single); several presses are planned day-ahead only")
+        raise ValueError(f"the plant has {day.presses} presses: remaining.py re-plans one press "
+                         "(a plant of several: pipeline/optimize/live/plant_replan.py)")
     if len(day.days) != 1 or len(day.demand_blocks) != 1:
         raise ValueError(f"optimize.horizon_hours = {day.hours}: the live planner re-plans one day (at most 24 hours)")
 

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from pipeline.contracts.press_signals import (PLAN_VALUES, PLANNER_VALUES, PRESS_SIGNALS, PRESS_VALUES, plan_node,
-                                              signal_node)
+from pipeline.contracts.press_signals import (PLAN_VALUES, PLANNER_VALUES, PRESS_SIGNALS, PRESS_VALUES, ROOM_VALUES,
+                                              node_templates, plan_node, plant_plan_node, signal_node)
 from pipeline.core.io import write_json
 from pipeline.core.opcua_connect import connect_with_retry, new_client, new_server
 from pipeline.core.opcua_security import PLANNER, Settings
@@ -40,17 +40,24 @@ log = logging.getLogger("pipeline.optimize.live")
 FLAG_COLUMNS = ["line_time", "flag", "detail"]
 
 
+def _one_decimal(value) -> str:
+    """A setpoint (or each room's) as the log shows it."""
+    return "/".join(f"{v:.1f}" for v in value) if isinstance(value, list) else f"{value:.1f}"
+
+
 def utc(ts: pd.Timestamp) -> datetime:
     return ts.tz_localize(timezone.utc).to_pydatetime() if ts.tzinfo is None else ts.tz_convert(timezone.utc).to_pydatetime()
 
 
 class PlanPublisher:
     """The planner's own variables: the next hour's setpoints and targets, the version, its trigger,
-    status and gap; the planner's line time, held state and flags."""
+    status and gap; the planner's line time, held state and flags. A plant of several presses
+    (`names`, `rooms`): each room's setpoints and each press's target and flag by name."""
 
     def __init__(self, rp: DictConfig, presses: int, day_start: pd.Timestamp, security: Settings,
-                 endpoint: str | None = None):
+                 endpoint: str | None = None, names: list[str] | None = None, rooms: list[str] | None = None):
         self.rp, self.presses, self.day_start, self.security = rp, presses, day_start, security
+        self.names, self.rooms = names, rooms
         self.endpoint = endpoint or str(rp.publish.endpoint)
         self.server, self.vars = None, {}
         self.published: tuple[int, int] | None = None  # (version, hour) on the variables now
@@ -63,31 +70,42 @@ class PlanPublisher:
         objects = self.server.nodes.objects
         initial = {"Int64": -1, "String": "", "Double": float("nan"), "Boolean": False}
         folders = {"Plan": await objects.add_folder(idx, "Plan"), "Planner": await objects.add_folder(idx, "Planner")}
-        names = [(n, None, kind) for n, kind in {**PLAN_VALUES, **PLANNER_VALUES}.items()]
-        names += [(n, k, kind) for k in range(self.presses) for n, kind in PRESS_VALUES.items()]
-        for name, press, kind in names:
-            node = plan_node(name, press)
+        names = [(plan_node(n), kind) for n, kind in {**PLAN_VALUES, **PLANNER_VALUES}.items()]
+        if self.names:
+            names += [(plant_plan_node(n, press), kind) for press in self.names for n, kind in PRESS_VALUES.items()]
+            names += [(plant_plan_node(n, room=room), kind) for room in self.rooms for n, kind in ROOM_VALUES.items()]
+        else:
+            names += [(plan_node(n, k), kind) for k in range(self.presses) for n, kind in PRESS_VALUES.items()]
+        for node, kind in names:
             folder = folders[node.split(".")[0]]
             self.vars[node] = await folder.add_variable(ua.NodeId(node, idx), node.split(".", 1)[1], initial[kind],
                                                         varianttype=getattr(ua.VariantType, kind))
         await self.server.start()
 
-    async def _set(self, name: str, value, press: int | None = None) -> None:
+    async def _set(self, name: str, value, press: int | None = None, node: str | None = None) -> None:
         from asyncua import ua
 
         kind = getattr(ua.VariantType, {**PLAN_VALUES, **PLANNER_VALUES, **PRESS_VALUES}[name])
-        await self.vars[plan_node(name, press)].write_value(ua.Variant(value, kind))
+        await self.vars[node or plan_node(name, press)].write_value(ua.Variant(value, kind))
 
     async def plan(self, version: PlanVersion, hour: int) -> None:
         """`version`'s hour `hour` (the next one) and the version's own description."""
         if self.server is None or not 0 <= hour < version.hours:
             return
         nxt = version.next_hour(hour)
-        for k in range(self.presses):
-            await self._set("Target", nxt["units"][k], k)
-            await self._set("Maintenance", nxt["maintenance"][k], k)
-        await self._set("Temperature_C", nxt["temperature_C"])
-        await self._set("Humidity_pct", nxt["humidity_pct"])
+        if self.names:  # a plant: by press and room name (Plan.Temperature_C / Humidity_pct stay unset)
+            for k, press in enumerate(self.names):
+                for name, key in (("Target", "units"), ("Maintenance", "maintenance")):
+                    await self._set(name, nxt[key][k], node=plant_plan_node(name, press))
+            for r, room in enumerate(self.rooms):
+                for name, key in (("Temperature_C", "temperature_C"), ("Humidity_pct", "humidity_pct")):
+                    await self._set(name, nxt[key][r], node=plant_plan_node(name, room=room))
+        else:
+            for k in range(self.presses):
+                await self._set("Target", nxt["units"][k], k)
+                await self._set("Maintenance", nxt["maintenance"][k], k)
+            await self._set("Temperature_C", nxt["temperature_C"])
+            await self._set("Humidity_pct", nxt["humidity_pct"])
         await self._set("HourStart", str(self.day_start + pd.Timedelta(hours=hour)))
         await self._set("Version", version.version)
         await self._set("Trigger", version.trigger)
@@ -123,7 +141,11 @@ class LivePlanner:
         self.files = VersionFiles(self.out)
         self.tracker = VersionTracker(cfg, f"{day_start:%Y-%m-%d}") if track else None
         self.security = Settings.from_conf(cfg.live.security)
-        self.publisher = PlanPublisher(self.rp, replanner.day.presses, day_start, self.security)
+        several = replanner.day.presses > 1
+        self.names = replanner.day.machine_names if several else None
+        self.templates = node_templates(self.rp, replanner.day.presses)
+        self.publisher = PlanPublisher(self.rp, replanner.day.presses, day_start, self.security, names=self.names,
+                                       rooms=[room.name for room in replanner.day.plant.rooms] if several else None)
         self.keys: dict = {}                 # nodeid -> (signal, press)
         self.missing: dict[tuple, str] = {}
         self.newest: dict[tuple, float] = {}
@@ -162,7 +184,8 @@ class LivePlanner:
         wanted = [(s, k) for k in range(self.planner.day.presses) for s in PRESS_SIGNALS] + [("prices", None), ("clock", None)]
         present = []
         for signal, press in wanted:
-            node = client.get_node(ua.NodeId(signal_node(self.rp.nodes, signal, press), idx))
+            name = self.names[press] if self.names and press is not None else None
+            node = client.get_node(ua.NodeId(signal_node(self.templates, signal, press, name), idx))
             try:
                 await node.read_node_class()  # the node exists (its value may still wait for a first sample)
             except ua.UaStatusCodeError as exc:
@@ -338,10 +361,10 @@ class LivePlanner:
             nxt = min(version.first_hour, version.hours - 1)
             n = version.next_hour(nxt)
             gap = f"gap {version.gap:.1e}" if version.gap is not None else "gap -"
-            log.info("[%s] v%d %s: %s, %s; hour %02d: T %.1f C, H %.1f %%RH, units %s, maintenance %s; %.2f s",
+            log.info("[%s] v%d %s: %s, %s; hour %02d: T %s C, H %s %%RH, units %s, maintenance %s; %.2f s",
                      self.day_start + pd.Timedelta(seconds=t), version.version, version.trigger, version.status, gap,
-                     nxt, n["temperature_C"], n["humidity_pct"], n["units"], [int(b) for b in n["maintenance"]],
-                     version.latency_s or float("nan"))
+                     nxt, _one_decimal(n["temperature_C"]), _one_decimal(n["humidity_pct"]), n["units"],
+                     [int(b) for b in n["maintenance"]], version.latency_s or float("nan"))
 
     def _flag(self, what: str, detail: str) -> None:
         self.planner.flags.append(Flag(self.line_s if self.line_s is not None else float("nan"), what, detail))

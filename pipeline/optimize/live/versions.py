@@ -84,9 +84,12 @@ class PlanVersion:
                 "first_hour": self.first_hour, "status": self.status, "gap": num(self.gap),
                 "objective_usd": num(self.objective), "remaining_profit_usd": num(self.remaining_profit),
                 "units_planned": int(self.units.sum()), "maintenance_count": int(self.count.sum()),
-                "shortfall_units": self.shortfall, "inputs": json.dumps({k: round(v, 4) for k, v in self.inputs.items()}),
+                "shortfall_units": self.shortfall, "inputs": self.inputs_json(),
                 "build_s": num(self.build_s), "solve_s": num(self.solve_s), "latency_s": num(self.latency_s),
                 "sub_models_built": self.built}
+
+    def inputs_json(self) -> str:
+        return json.dumps({k: round(v, 4) for k, v in self.inputs.items()})
 
     def next_hour(self, hour: int) -> dict:
         """What the planner publishes for `hour`: setpoints, each press's target and maintenance flag."""
