@@ -117,7 +117,8 @@ def main() -> None:
     with ExitStack() as stack:
         if args.versus:
             old_root = stack.enter_context(revision_tree(root, args.versus))
-            variants.append((f"{args.versus} (before)", old_root, ["--model", pinned], None))
+            # the token too: a revision that checks one needs it, an older one ignores the header
+            variants.append((f"{args.versus} (before), token", old_root, ["--model", pinned], TOKEN))
         services = [stack.enter_context(running(name, where, flags, token)) for name, where, flags, token in variants]
         watches = [stack.enter_context(Watch(s)) for s in services]
         for s in services:

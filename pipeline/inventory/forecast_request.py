@@ -80,12 +80,21 @@ def _as_text(value: object) -> object:
     return np.nan if value is None or str(value).strip() == "" else str(value)
 
 
+def _keys(rows: list[dict]) -> list[str]:
+    """Every key of the rows, in order of first appearance. Usually every row has the first row's
+    keys: a set union (C) proves it, at a quarter of the cost of walking every key in order."""
+    first = list(rows[0]) if rows else []
+    if len(set().union(*rows)) == len(first):
+        return first
+    return list(dict.fromkeys(chain.from_iterable(rows)))
+
+
 def raw_frame(rows: list[dict]) -> pd.DataFrame:
     """JSON rows as the loader reads a CSV: every value a string; a missing key, null or blank is NA.
     (A blank string and NA fail the loader's checks alike, so text columns go through as they are.)
     Object columns, not pandas' Arrow strings: for a request's few thousand rows the conversion
     costs more than it saves."""
-    names = list(dict.fromkeys(chain.from_iterable(rows)))
+    names = _keys(rows)
     try:
         stripped = strip_names(names, SOURCE)
     except DataValidationError as exc:

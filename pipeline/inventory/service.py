@@ -38,6 +38,7 @@ from pydantic.json_schema import models_json_schema
 from pipeline.inventory import forecast_request as fr
 from pipeline.inventory.forecaster import ServedUsageForecaster
 from pipeline.inventory.guards import BearerToken, BodyLimit
+from pipeline.inventory.json_rows import read_rows_request
 
 JSON_TYPES = ("application/json",)
 LOC_CHARS = 60  # a field name from the request is cut here in an error's location
@@ -184,7 +185,7 @@ def create_app(model: ServedUsageForecaster, settings: ServiceSettings) -> FastA
 
         def work():
             try:
-                req = ForecastRequest.model_validate_json(body)
+                req = read_rows_request(ForecastRequest, body) or ForecastRequest.model_validate_json(body)
             except ValidationError as exc:
                 return schema_errors(exc.errors(include_input=False, include_context=False), limits, ("body",))
             if req.rows is not None:

@@ -36,6 +36,54 @@ class DailyGrid:
                          self.purchased[:, cut], self.experiments[:, cut], self.stock[:, cut])
 
 
+# Beyond this many rows in one (series, day) cell, cell_sums hands an unordered sum to pandas: its
+# layers would cost a numpy call per row of that cell (a hostile request can put thousands on one day).
+MAX_LAYERS = 64
+
+
+def cell_sums(values: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:
+    """Per cell, the sum of its values (NaN skipped), to the bit what pandas' groupby().sum()
+    gives, which the stage's numbers have always been: where the cells come in order and no value
+    is NaN, numpy's add.reduceat over each cell's run (pandas' own fast path); otherwise pandas'
+    Kahan-compensated sum in row order (pandas/_libs/groupby.pyx group_sum), run in layers, every
+    cell's k-th row at once. A pandas groupby's overhead was most of a one-series request's grid."""
+    out = np.zeros(n_cells)
+    if not len(cell):
+        return out
+    if (cell[1:] >= cell[:-1]).all() and not np.isnan(values).any():
+        starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+        out[cell[starts]] = np.add.reduceat(values, starts)
+        return out
+    order = np.argsort(cell, kind="stable")  # each cell's rows together, in row order
+    starts = np.flatnonzero(np.r_[True, cell[order][1:] != cell[order][:-1]])
+    sizes = np.diff(np.r_[starts, len(cell)])
+    if sizes.max() > MAX_LAYERS:
+        total = pd.Series(values).groupby(cell).sum()  # rows as given: pandas takes the Kahan path too
+        out[total.index.to_numpy()] = total.to_numpy(float)
+        return out
+    cell, values = cell[order], values[order]
+    rank = np.arange(len(cell)) - np.repeat(starts, sizes)
+    compensation = np.zeros(n_cells)
+    for k in range(int(sizes.max())):
+        mine = (rank == k) & ~np.isnan(values)
+        where, val = cell[mine], values[mine]
+        with np.errstate(invalid="ignore"):  # inf - inf: pandas resets that NaN compensation to 0, so do we
+            y = val - compensation[where]
+            t = out[where] + y
+            c = (t - out[where]) - y
+        compensation[where] = np.where(c != c, 0.0, c)
+        out[where] = t
+    return out
+
+
+def cell_distinct(values: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:
+    """Per cell, how many distinct values its rows hold (None and NaN not counted), as groupby().nunique()."""
+    codes, _ = pd.factorize(np.asarray(values, dtype=object))  # missing values: -1
+    kept = codes >= 0
+    pairs = np.unique(cell[kept].astype(np.int64) * (int(codes.max(initial=0)) + 1) + codes[kept])
+    return np.bincount(pairs // (int(codes.max(initial=0)) + 1), minlength=n_cells).astype(int)
+
+
 def daily_grid(clean: Mapping[str, Sequence], day_one: str | pd.Timestamp, days: int | None = None) -> DailyGrid:
     """The daily series of `clean` (clean_log's table, or check_log's arrays) from day 1 to the
     last day (`days`, default its last row's): used and purchased in base units, distinct
@@ -58,19 +106,14 @@ def daily_grid(clean: Mapping[str, Sequence], day_one: str | pd.Timestamp, days:
     cell = series * last + day - 1  # one integer per (series, day)
     purchase, shown = col["is_purchase"].astype(bool), day <= last
     use, bought = ~purchase & shown, purchase & shown
-    # pandas sums each cell's rows in row order (compensated): the stage's numbers, to the bit
-    amount, reason = pd.Series(col["amount_base"], dtype=float), pd.Series(col["reason"], dtype=object)
-    totals = {"used": amount[use].groupby(cell[use]).sum(),
-              "experiments": reason[use].groupby(cell[use]).nunique(),
-              "purchased": amount[bought].groupby(cell[bought]).sum()}
-    grids = {}
-    for name, total in totals.items():
-        grid = np.zeros(len(keys) * last)
-        grid[total.index.to_numpy()] = total.to_numpy(float)
-        grids[name] = grid.reshape(len(keys), last)
-    dates = pd.DatetimeIndex(pd.Timestamp(day_one) + pd.to_timedelta(np.arange(last), unit="D"))
+    amount, reason = np.asarray(col["amount_base"], dtype=float), col["reason"]
+    grids = {"used": cell_sums(amount[use], cell[use], len(keys) * last),
+             "experiments": cell_distinct(reason[use], cell[use], len(keys) * last),
+             "purchased": cell_sums(amount[bought], cell[bought], len(keys) * last)}
+    grids = {name: grid.reshape(len(keys), last) for name, grid in grids.items()}
+    dates = pd.DatetimeIndex(pd.Timestamp(day_one).to_datetime64() + np.arange(last).astype("timedelta64[D]"))
     return DailyGrid(keys, [str(k) for k in col["kind"][first[order]]], [str(u) for u in col["base_unit"][first[order]]],
-                     1, dates, grids["used"], grids["purchased"], grids["experiments"].astype(int),
+                     1, dates, grids["used"], grids["purchased"], grids["experiments"],
                      np.cumsum(grids["purchased"] - grids["used"], axis=1))
 
 

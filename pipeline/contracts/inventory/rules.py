@@ -18,6 +18,7 @@ from typing import IO
 
 import numpy as np
 import pandas as pd
+from pandas.core.algorithms import factorize_array
 
 from pipeline.contracts import quarantine as reasons
 from pipeline.contracts.inventory import LOG_COLUMNS, PURCHASE
@@ -65,6 +66,26 @@ def strip_names(columns, name: str | Path) -> list[str]:
     return names
 
 
+def factorize(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values as an object array): pd.factorize(use_na_sentinel=False), every
+    missing value (None, NaN, pd.NA) one value, NaN. Object columns (a JSON request's, the
+    uniques of a column) skip pd.factorize's wrapper, which costs twice the hashing itself on a
+    request's few thousand rows: the same hash table, its missing values given one code after
+    the others (code numbers say which rows hold equal values, nothing more)."""
+    if isinstance(values, pd.Series) and values.dtype == object:
+        values = values.to_numpy()
+    if not (isinstance(values, np.ndarray) and values.dtype == object):
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        return codes, np.asarray(uniques, dtype=object)
+    codes, uniques = factorize_array(values, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)
+    missing = codes < 0
+    if missing.any():
+        codes = np.where(missing, len(uniques), codes)
+        uniques = np.append(uniques, np.array([math.nan], dtype=object))
+    return codes, uniques
+
+
 class Coded:
     """A column as codes into its distinct values, so that a rule runs once per distinct value
     (a log repeats a handful of units, labs, names and CAS numbers thousands of times)."""
@@ -74,8 +95,7 @@ class Coded:
 
     @classmethod
     def of(cls, values: pd.Series | np.ndarray) -> "Coded":
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
-        return cls(codes, np.asarray(uniques, dtype=object))
+        return cls(*factorize(values))
 
     def map(self, rule: Callable[[object], object]) -> "Coded":
         """The column of rule(value), coded the same way."""
@@ -85,13 +105,15 @@ class Coded:
         return self.uniques[self.codes if rows is None else self.codes[rows]]
 
     def flags(self, rule: Callable[[object], bool]) -> np.ndarray:
-        """rule(value) per row, as booleans."""
-        return self.map(rule).values().astype(bool)
+        """rule(value) per row, as booleans (the truth of each distinct value's answer, then spread
+        over the rows: no object array of the rows' answers to convert)."""
+        truth = np.fromiter((bool(rule(v)) for v in self.uniques), dtype=bool, count=len(self.uniques))
+        return truth[self.codes]
 
     def distinct_codes(self) -> np.ndarray:
         """Per row, a code that is equal exactly where the values are (after a map, two codes can
         hold one value)."""
-        again, _ = pd.factorize(self.uniques, use_na_sentinel=False)
+        again, _ = factorize(self.uniques)
         return again[self.codes]
 
 
@@ -173,19 +195,23 @@ class _FirstFailure:
         self.reason = np.full(n, None, dtype=object)
         self.column = np.full(n, None, dtype=object)
         self.detail = np.full(n, "", dtype=object)
+        self._ok = np.ones(n, dtype=bool)  # reason is None: kept beside it, read by every check
 
     @property
     def ok(self) -> np.ndarray:
-        return np.equal(self.reason, None)
+        """Rows that passed every check so far (read-only: fail() keeps it)."""
+        return self._ok
 
     def fail(self, bad: np.ndarray, reason: reasons.Reason, column: str, detail: str = "") -> None:
-        hit = np.asarray(bad, dtype=bool) & self.ok
+        hit = np.asarray(bad, dtype=bool) & self._ok
         self.reason[hit], self.column[hit], self.detail[hit] = reason, column, detail
+        self._ok &= ~hit
 
     def fail_with(self, why: np.ndarray, column: str) -> None:
         """Rows whose entry in `why` is a reason (not None) fail with it."""
-        hit = ~np.equal(why, None) & self.ok
+        hit = ~np.equal(why, None) & self._ok
         self.reason[hit], self.column[hit] = why[hit], column
+        self._ok &= ~hit
 
     def quarantine(self, rows: pd.DataFrame, quarantine: Quarantine) -> None:
         failed = ~self.ok
