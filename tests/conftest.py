@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,28 @@ def _mlflow_store(tmp_path_factory):
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = old
+
+
+@pytest.fixture(scope="session")
+def new_store(tmp_path_factory) -> Callable[[Path], str]:
+    """`new_store(folder)`: a fresh SQLite MLflow store at folder/mlflow.db, returns its URI.
+    MLflow migrates a new SQLite file through its whole schema history (2.8 s at load 3), so the
+    migration runs once a session, into a template, and each store is a copy of it: the tables at
+    the current schema and no experiment yet (MLflow adds the Default one on first open, with the
+    opener's artifact root, as it does for a new file)."""
+    from mlflow.store.db.utils import _initialize_tables, create_sqlalchemy_engine_with_retry
+
+    template = tmp_path_factory.mktemp("store-template") / "mlflow.db"
+    engine = create_sqlalchemy_engine_with_retry(f"sqlite:///{template}")
+    _initialize_tables(engine)
+    engine.dispose()
+
+    def make(folder: Path) -> str:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, folder / "mlflow.db")
+        return f"sqlite:///{folder / 'mlflow.db'}"
+
+    return make
 
 
 @functools.cache
@@ -161,3 +185,4 @@ def team_experiments(tiny_repro, team_server):
     env = {**repro_env(), "MLFLOW_TRACKING_URI": team_server["url"], **credentials(team_server, "pipeline")}
     outcome = run_queue(tiny_repro, EXPERIMENTS, env, jobs=2)
     yield {**team_server, **outcome, "repo": tiny_repro, "baseline": baseline, "env": env}
+
