@@ -186,3 +186,32 @@ def team_experiments(tiny_repro, team_server):
     outcome = run_queue(tiny_repro, EXPERIMENTS, env, jobs=2)
     yield {**team_server, **outcome, "repo": tiny_repro, "baseline": baseline, "env": env}
 
+
+# Session fixtures that tests change in place (`dvc exp run`, commits, queued experiments): every
+# test that uses one must run in the one process that built it.
+SHARED_IN_PLACE = ("tiny_repro", "team_server")
+TINY_GROUP = "tiny_repro"
+
+
+def xdist_group_of(item: pytest.Item) -> str | None:
+    """The pytest-xdist group (`--dist loadgroup`) of a test: the tiny repro's and team server's
+    tests share one worker, so each is built once; a module whose tests share a module-scoped
+    fixture runs on one worker, so it is built once; any other test goes wherever a worker is free."""
+    if any(name in item.fixturenames for name in SHARED_IN_PLACE):
+        return TINY_GROUP
+    fixtures = item._fixtureinfo.name2fixturedefs.values()
+    if any(defs and defs[-1].scope == "module" for defs in fixtures):
+        return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if group := xdist_group_of(item):
+            item.add_marker(pytest.mark.xdist_group(group))
+    if getattr(config.option, "loadgroup", False):  # set on xdist's workers: their order is the queue's
+        # the tiny repro's group is the longest chain of the slow suite (its build and the tests on
+        # it, one after another): first in the queue, a worker starts it at once while the others
+        # share everything else; the order within the group stays as collected
+        items.sort(key=lambda item: xdist_group_of(item) != TINY_GROUP)
