@@ -30,7 +30,9 @@ $(VENV)/.cluster: $(VENV)/.installed pyproject.toml
 repro: setup
 	$(BIN)/dvc repro
 
-# pytest exits 5 when a selection collects nothing; that is not a failure of the suite.
+# pytest exits 5 when a selection collects nothing; that is not a failure of the suite. Both
+# targets run on three processes (pytest-xdist: `-n 3 --dist loadgroup`, pyproject.toml's addopts);
+# add `-n 0` to a pytest command for one process.
 test: setup
 	$(BIN)/pytest -m "slow or not slow"; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 

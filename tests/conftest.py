@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,28 @@ def _mlflow_store(tmp_path_factory):
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = old
+
+
+@pytest.fixture(scope="session")
+def new_store(tmp_path_factory) -> Callable[[Path], str]:
+    """`new_store(folder)`: a fresh SQLite MLflow store at folder/mlflow.db, returns its URI.
+    MLflow migrates a new SQLite file through its whole schema history (2.8 s at load 3), so the
+    migration runs once a session, into a template, and each store is a copy of it: the tables at
+    the current schema and no experiment yet (MLflow adds the Default one on first open, with the
+    opener's artifact root, as it does for a new file)."""
+    from mlflow.store.db.utils import _initialize_tables, create_sqlalchemy_engine_with_retry
+
+    template = tmp_path_factory.mktemp("store-template") / "mlflow.db"
+    engine = create_sqlalchemy_engine_with_retry(f"sqlite:///{template}")
+    _initialize_tables(engine)
+    engine.dispose()
+
+    def make(folder: Path) -> str:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, folder / "mlflow.db")
+        return f"sqlite:///{folder / 'mlflow.db'}"
+
+    return make
 
 
 @functools.cache
@@ -161,3 +185,33 @@ def team_experiments(tiny_repro, team_server):
     env = {**repro_env(), "MLFLOW_TRACKING_URI": team_server["url"], **credentials(team_server, "pipeline")}
     outcome = run_queue(tiny_repro, EXPERIMENTS, env, jobs=2)
     yield {**team_server, **outcome, "repo": tiny_repro, "baseline": baseline, "env": env}
+
+
+# Session fixtures that tests change in place (`dvc exp run`, commits, queued experiments): every
+# test that uses one must run in the one process that built it.
+SHARED_IN_PLACE = ("tiny_repro", "team_server")
+TINY_GROUP = "tiny_repro"
+
+
+def xdist_group_of(item: pytest.Item) -> str | None:
+    """The pytest-xdist group (`--dist loadgroup`) of a test: the tiny repro's and team server's
+    tests share one worker, so each is built once; a module whose tests share a module-scoped
+    fixture runs on one worker, so it is built once; any other test goes wherever a worker is free."""
+    if any(name in item.fixturenames for name in SHARED_IN_PLACE):
+        return TINY_GROUP
+    fixtures = item._fixtureinfo.name2fixturedefs.values()
+    if any(defs and defs[-1].scope == "module" for defs in fixtures):
+        return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if group := xdist_group_of(item):
+            item.add_marker(pytest.mark.xdist_group(group))
+    if getattr(config.option, "loadgroup", False):  # set on xdist's workers: their order is the queue's
+        # the tiny repro's group is the longest chain of the slow suite (its build and the tests on
+        # it, one after another): first in the queue, a worker starts it at once while the others
+        # share everything else; the order within the group stays as collected
+        items.sort(key=lambda item: xdist_group_of(item) != TINY_GROUP)

@@ -42,9 +42,9 @@ run_stage(sys.argv[3], main)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> str:
-    """One MLflow store for the module (creating a SQLite store costs seconds); each test its stage."""
-    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+def store(tmp_path_factory, new_store) -> str:
+    """One MLflow store for the module; each test its stage."""
+    return new_store(tmp_path_factory.mktemp("store"))
 
 
 @pytest.fixture

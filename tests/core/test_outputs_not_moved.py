@@ -19,9 +19,9 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def store_uri(tmp_path_factory) -> str:
-    """One SQLite store for the module (creating one costs seconds)."""
-    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+def store_uri(tmp_path_factory, new_store) -> str:
+    """One SQLite store for the module."""
+    return new_store(tmp_path_factory.mktemp("store"))
 
 
 def _runs(uri: str, experiment: str) -> list:

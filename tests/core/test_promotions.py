@@ -19,8 +19,8 @@ from tests.core.test_registry import AUDIT, train_and_register
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def store(tmp_path, monkeypatch, new_store):
+    uri = new_store(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
     mlflow.set_tracking_uri(uri)

@@ -33,12 +33,12 @@ def test_legal_names_keep_plain_names_and_keep_distinct_keys_apart():
     assert len(long) == 2
 
 
-def test_a_real_store_takes_them(tmp_path, monkeypatch):
+def test_a_real_store_takes_them(tmp_path, monkeypatch, new_store):
     import mlflow
 
     from pipeline.core.tracking import log_metrics, stage_run
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", new_store(tmp_path))
     with stage_run("names", None, params={"odd (key)": 1, "fault_labels": {"0.0": 0, "'yes'": 1}}) as run:
         log_metrics({key: 1.0 for key in NASTY})
     logged = mlflow.tracking.MlflowClient().get_run(run.info.run_id)

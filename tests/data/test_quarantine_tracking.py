@@ -20,9 +20,9 @@ from tests.data.bad_corpora import CORPORA
 
 
 @pytest.fixture(scope="module")
-def store_uri(tmp_path_factory) -> str:
-    """One real SQLite store for the module (creating one costs seconds)."""
-    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+def store_uri(tmp_path_factory, new_store) -> str:
+    """One real SQLite store for the module."""
+    return new_store(tmp_path_factory.mktemp("store"))
 
 
 @pytest.fixture

@@ -76,13 +76,13 @@ def test_review_of_the_team_server(team_experiments, tmp_path):
     assert all(p.stat().st_size > 10_000 for p in seen.values())
 
 
-def test_review_of_a_parallel_sweep(tmp_path, monkeypatch):
+def test_review_of_a_parallel_sweep(tmp_path, monkeypatch, new_store):
     """Independent of the other stages: a sweep over a stand-in optimiser and the report page."""
     from pipeline.report.build import build_page
     from pipeline.sweep.__main__ import run_sweep
     from tests.conftest import make_cfg
 
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = new_store(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests" / "sweep"))
     monkeypatch.setenv("FAKE_SOLVE_S", "0")
