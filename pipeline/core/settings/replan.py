@@ -14,25 +14,21 @@ EVENT_KINDS = ("drift", "stop", "maintenance", "price_spike")
 SECONDS_PER_HOUR = 3600
 
 
-class Nodes(Section):
+class PlantNodes(Section):
+    """One press's signals."""
     pressure_kN: Text
     speed_rpm: Text
     vibration_mm_s: Text
     running: Text
     units: Text
     maintenances: Text
+
+
+class Nodes(PlantNodes):
+    """The single press's signals and the line's own (prices, clock, lockstep ack)."""
     prices: Text
     clock: Text
     ack: Text
-
-
-class PlantNodes(Section):
-    pressure_kN: Text
-    speed_rpm: Text
-    vibration_mm_s: Text
-    running: Text
-    units: Text
-    maintenances: Text
 
 
 class Publish(Section):

@@ -226,6 +226,10 @@ class Replanner:
             result.status, float(result.gap) if math.isfinite(result.gap) else None, float(result.objective),
             float(solved.verification.objective_true), shortfall, solved.build_s, solved.solve_s,
             built=solved.built)
+        return self._adopt(t_s, version, result)
+
+    def _adopt(self, t_s: float, version, result):
+        """`version` becomes the current plan; one not proven is flagged with its gap."""
         if result.status != "optimal":
             self.flag(t_s, "not_proven", f"version {version.version}: {result.status}, gap {result.gap:.2e} "
                                          f"(verified feasible; published with its gap)")

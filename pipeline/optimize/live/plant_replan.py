@@ -218,12 +218,7 @@ class PlantReplanner(Replanner):
             self.flag(t_s, "demand_short", f"the running presses' remaining hours can make {short} unit(s) fewer "
                                            "than the demand still owed")
         version = self._version(t_s, triggers, when, inst, kept, inputs, done, short, result, ver)
-        if result.status != "optimal":
-            self.flag(t_s, "not_proven", f"version {version.version}: {result.status}, gap {result.gap:.2e} "
-                                         f"(verified feasible; published with its gap)")
-        self.plan = version
-        self.versions.append(version)
-        return version
+        return self._adopt(t_s, version, result)
 
     def _version(self, t_s, triggers, when, inst, kept, inputs, done, short, result, ver) -> PlantVersion:
         plan, first = self.plan, self.hour + 1
