@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--workers", default=None, help="serve: worker processes (default: serve.workers)")
     parser.add_argument("--open", action="store_true", default=None,
                         help="serve: without a bearer token, on loopback only (default: serve.auth.open)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides before or after the flags
     words = args.words
     args.command = words[0] if words and words[0] in COMMANDS else "train"
     args.overrides = words[1:] if words and words[0] in COMMANDS else list(words)

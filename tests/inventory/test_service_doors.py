@@ -247,6 +247,18 @@ def test_a_taken_or_impossible_port_is_one_line():
         server.bind("10.255.255.1", 8000)
 
 
+def test_overrides_may_come_before_or_after_the_flags():
+    """`serve --port 8001 serve.threads=1` as well as `serve serve.threads=1 --port 8001` (argparse's
+    plain parse refused an override after a flag as an unrecognized argument)."""
+    from pipeline.inventory.__main__ import parse_args
+
+    for argv in (["serve", "--port", "8001", "serve.threads=1", "--open"],
+                 ["serve", "serve.threads=1", "--port", "8001", "--open"]):
+        args = parse_args(argv)
+        assert args.command == "serve" and sorted(args.overrides) == \
+            ["serve.auth.open=true", "serve.port=8001", "serve.threads=1"], argv
+
+
 def test_a_bundle_without_the_loaders_limits_is_refused_at_start(it):
     """A version registered before bundles carried the limits would judge requests without them."""
     from pipeline.inventory.forecaster import ServedUsageForecaster
