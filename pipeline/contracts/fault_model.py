@@ -13,19 +13,18 @@ without torch.
 A network from outside is checked before the MILP sees it: its weights and biases finite and
 within +-optimize.max_abs_weight (`check_weights`: NaN, inf or 1e30 would make the bound LPs fail
 with a solver's traceback), and its sidecar description read with a size limit and no alias
-expansion beyond SIDECAR_MAX_NODES nodes (`read_sidecar`: a few hundred bytes of nested YAML
+expansion beyond a bound (`read_sidecar`, pipeline/core/safe_yaml.py: a few hundred bytes of nested YAML
 aliases, a "billion laughs", expand to gigabytes).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from pipeline.contracts.fault_log import FEATURES, UNITS
+from pipeline.core.safe_yaml import YamlBounds, read_yaml
 from pipeline.core.validation import DataValidationError
 
 INPUT, OUTPUT = "x", "logit"
@@ -87,94 +86,19 @@ SCALING_KINDS = {"minmax": "x_scaled = (x - offset) / factor, offset = min, fact
 
 
 SIDECAR_MAX_BYTES = 16 * 1024   # a description is a few hundred bytes; anything this large is not one
-SIDECAR_MAX_NODES = 10_000       # YAML nodes after alias expansion (a description has about 50)
-SIDECAR_MAX_DEPTH = 20           # nested lists and mappings (a description has 2)
+SIDECAR_BOUNDS = YamlBounds("a network's description", SIDECAR_MAX_BYTES,
+                            max_nodes=10_000,   # after alias expansion (a description has about 50)
+                            max_depth=20,       # nested lists and mappings (a description has 2)
+                            usual_size="a few hundred bytes", usual_nodes="about 50")
 
 
 def read_sidecar(path: str | Path) -> dict:
-    """A network's sidecar YAML, read safely: at most SIDECAR_MAX_BYTES, UTF-8, one document,
-    at most SIDECAR_MAX_DEPTH levels deep, aliases expanding to at most SIDECAR_MAX_NODES nodes and
-    none recursive, safe tags only. Every
+    """A network's sidecar YAML, read within SIDECAR_BOUNDS (pipeline/core/safe_yaml.py): every
     problem is one DataValidationError naming the file."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: network description not found")
-    if not path.is_file():
-        raise DataValidationError(path, "not a file: the network's description is a YAML file")
-    size = path.stat().st_size
-    if size > SIDECAR_MAX_BYTES:
-        raise DataValidationError(path, f"{size} bytes: a network's description is a few hundred bytes; refused "
-                                        f"above {SIDECAR_MAX_BYTES}")
-    with path.open("rb") as fh:
-        raw = fh.read(SIDECAR_MAX_BYTES + 1)
-    try:
-        text = raw.decode("utf-8")
-        _shallow(text, path)  # before composing: PyYAML's composer recurses once per level
-        _bounded(yaml.compose(text, Loader=yaml.SafeLoader), path)
-        return yaml.safe_load(text)
-    except UnicodeDecodeError as exc:
-        raise DataValidationError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except yaml.YAMLError as exc:
-        first = " ".join(str(exc).split())
-        raise DataValidationError(path, f"not valid YAML for a description (safe tags only): {first[:300]}") from None
-    except RecursionError:
-        raise DataValidationError(path, "nested too deeply to be a network's description") from None
-
-
-def _shallow(text: str, path: Path) -> None:
-    """Refuse YAML nested deeper than SIDECAR_MAX_DEPTH before PyYAML reads it: its scanner is
-    quadratic in the depth of flow brackets (20,000 `[` take a minute) and its composer recurses
-    once per level. Brackets are counted wherever they stand, quoted or not (a description has
-    no deep brackets, so over-counting refuses nothing real); block nesting from the events."""
-    depth = 0
-    for bracket in _BRACKETS.findall(text):
-        depth += 1 if bracket in "[{" else -1
-        if depth > SIDECAR_MAX_DEPTH:
-            break
-    else:
-        for item in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(item, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-                depth += 1
-                if depth > SIDECAR_MAX_DEPTH:
-                    break
-            elif isinstance(item, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-                depth -= 1
-        else:
-            return
-    raise DataValidationError(path, f"nested more than {SIDECAR_MAX_DEPTH} levels deep: not a network's description")
-
-
-_BRACKETS = re.compile(r"[\[\]{}]")
-
-
-def _bounded(root, path: Path) -> None:
-    """Refuse a composed YAML document whose aliases expand beyond SIDECAR_MAX_NODES nodes or
-    refer to themselves (counted on the node graph, never expanded)."""
-    sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()
-
-    def size(node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in open_nodes:
-            raise DataValidationError(path, "a YAML alias refers to itself (a recursive structure): not a description")
-        open_nodes.add(key)
-        if isinstance(node, yaml.MappingNode):
-            total = 1 + sum(size(k) + size(v) for k, v in node.value)
-        elif isinstance(node, yaml.SequenceNode):
-            total = 1 + sum(size(item) for item in node.value)
-        else:
-            total = 1
-        open_nodes.discard(key)
-        if total > SIDECAR_MAX_NODES:
-            raise DataValidationError(path, f"its YAML aliases expand to more than {SIDECAR_MAX_NODES} nodes (a "
-                                            "\"billion laughs\"?): a network's description has about 50")
-        sizes[key] = total
-        return total
-
-    if root is not None:
-        size(root)
+    return read_yaml(path, SIDECAR_BOUNDS)
 
 
 def check_weights(weights: list[np.ndarray], biases: list[np.ndarray], path: str | Path,

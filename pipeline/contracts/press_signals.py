@@ -21,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
-from omegaconf import DictConfig, OmegaConf
 
+from pipeline.contracts.plant_file import MAX_PRESSES, PlantError, plant_spec
 from pipeline.core.validation import DataValidationError, file_row
 
 MEASURED = ("pressure_kN", "speed_rpm", "vibration_mm_s")  # the press inputs of the fault network
@@ -138,25 +137,31 @@ class LinePress:
 
 
 def line_presses(opt) -> list[LinePress]:
-    """The physical presses of conf optimize's plant (optimize.plant_file, else optimize.plant) in
-    plant order, a press's left-out keys taken from the flat optimize keys as the optimiser's
-    plant reader (pipeline/optimize/plant.py) does; that reader checks the plant, this one only
-    reads what the press server plays (names, rooms, normal inputs, capacity, maintenance time)."""
-    plant_file = opt.get("plant_file")
-    if plant_file:
-        spec = yaml.safe_load(Path(str(plant_file)).read_text())
-    else:
-        spec = opt.get("plant")
-        spec = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else spec
+    """The physical presses of conf optimize's plant (read by contracts/plant_file.plant_spec, as
+    the optimiser reads it) in plant order, a press's left-out keys taken from the flat optimize
+    keys as the optimiser's plant reader (pipeline/optimize/plant.py) does; that reader checks
+    every key, this one reads what the press server plays (names, rooms, normal inputs, capacity,
+    maintenance time) and refuses in one line a plant the optimiser would not have accepted."""
+    spec, source, _ = plant_spec(opt)
+    try:
+        return list(_presses(spec, opt))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PlantError(f"plant {source}: not a plant the optimiser accepts ({type(exc).__name__}: "
+                         f"{str(exc)[:120]}); `python -m pipeline.optimize` with it names the key") from None
+
+
+def _presses(spec, opt):
     if not isinstance(spec, dict) or not isinstance(spec.get("rooms"), list):
-        raise ValueError("optimize.plant: allowed a plant with `rooms` (conf/optimize/plant, optimize.plant_file)")
-    prod, out = opt.production, []
+        raise ValueError("a plant is a mapping with a list of `rooms` (conf/optimize/plant)")
+    prod, total = opt.production, 0
     for room in spec["rooms"]:
         for press in room.get("presses") or []:
             normal = {s: float((press.get("fixed_inputs") or {}).get(s, opt.fixed_inputs[s])) for s in MEASURED}
             count = int(press.get("count", opt.get("presses", 1)))
+            total += count
+            if count < 1 or total > MAX_PRESSES:
+                raise ValueError(f"count {count}: at least 1, at most {MAX_PRESSES} presses in all")
             for i in range(count):
-                out.append(LinePress(press["name"] if count == 1 else f"{press['name']}#{i + 1}", str(room["name"]),
-                                     normal, int(press.get("max_per_hour", prod.max_per_hour)),
-                                     float(press.get("maintenance_hours", prod.maintenance_hours))))
-    return out
+                yield LinePress(press["name"] if count == 1 else f"{press['name']}#{i + 1}", str(room["name"]),
+                                normal, int(press.get("max_per_hour", prod.max_per_hour)),
+                                float(press.get("maintenance_hours", prod.maintenance_hours)))

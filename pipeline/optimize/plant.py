@@ -18,14 +18,15 @@ the same climate box) are one sub-problem for the decomposition (decompose.py).
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from pipeline.contracts.costs import machine_kwh_per_unit
+from pipeline.contracts.plant_file import MAX_PRESSES, PlantError, plant_spec
 from pipeline.core.settings.optimize import FixedInputs, HumidityBox, Maintenance, Optimize, Production
 from pipeline.core.settings.schema import bounds
 from pipeline.optimize.network import FEATURES, N_INPUT
@@ -34,15 +35,11 @@ FIXED_INPUTS = tuple(n for n in FEATURES if n not in ("temperature_C", "humidity
 ROOM_KEYS = {"name", "temperature_C", "humidity_pct", "presses"}
 PRESS_KEYS = {"name", "network_file", "fixed_inputs", "max_per_hour", "maintenance_hours", "energy_kwh_per_unit",
               "maintenance", "count"}
-MAX_PLANT_BYTES = 1_000_000   # a plant file is a few kB; anything larger is not one
-MAX_PRESSES = 200             # physical presses (counts included) a plant may hold
+SHOWN = reprlib.Repr()  # a value in a message: a few levels, items and characters of it
+SHOWN.maxlevel, SHOWN.maxlist, SHOWN.maxdict, SHOWN.maxstring, SHOWN.maxother = 3, 6, 6, 60, 60
 ROOM_TEMPERATURE_C = (-50.0, 100.0)  # a room's temperature box lies inside this (the flat key's schema has no range)
 # A key a press shares with a flat optimize key is held to that key's range in the schema
 # (pipeline/core/settings/optimize.py): one home for each range.
-
-
-class PlantError(ValueError):
-    """A plant description that cannot be used; the message names the place and the key."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +115,7 @@ class _Where:
             parts.append(f"room {self.room!r}")
         if self.press is not None:
             parts.append(f"press {self.press!r}")
-        shown = repr(value) if isinstance(value, str) else value
+        shown = SHOWN.repr(value)  # bounded: a value from a file can be huge, or shared many times over
         return PlantError(f"{', '.join(parts)}: {key} = {shown}: allowed {allowed}")
 
 
@@ -249,33 +246,9 @@ def plant_from(spec, defaults: DictConfig, costs: DictConfig, base: Path, models
     return Plant(plant, source, networks)
 
 
-def read_plant_file(path: str | Path) -> dict:
-    """The mapping of a plant file, with one-line errors for a missing, huge or unreadable file."""
-    path = Path(path)
-    if not path.is_absolute():
-        raise PlantError(f"optimize.plant_file = {str(path)!r}: allowed an absolute path to a plant YAML "
-                         "(Hydra runs from another directory)")
-    if not path.is_file():
-        raise PlantError(f"optimize.plant_file = {str(path)!r}: no such file")
-    if path.stat().st_size > MAX_PLANT_BYTES:
-        raise PlantError(f"{path}: {path.stat().st_size} bytes; a plant file has at most {MAX_PLANT_BYTES}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise PlantError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return data
-
-
 def load_plant(cfg: DictConfig) -> Plant:
-    """The plant of `cfg.optimize`: `plant_file` when set, else the config group's `plant`."""
-    opt = cfg.optimize
-    plant_file = opt.get("plant_file")
-    if plant_file:
-        path = Path(str(plant_file))
-        return plant_from(read_plant_file(path), opt, cfg.costs, path.parent, Path(cfg.paths.models), str(path))
-    spec = opt.get("plant")
-    if spec is None:
-        raise PlantError("optimize.plant is missing: choose one with optimize/plant=single (conf/optimize/plant)")
-    spec = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else spec
+    """The plant of `cfg.optimize`: `plant_file` when set, else the config group's `plant`
+    (pipeline/contracts/plant_file.plant_spec). A file's relative network paths are read beside it."""
+    spec, source, path = plant_spec(cfg.optimize)
     models = Path(cfg.paths.models)
-    return plant_from(spec, opt, cfg.costs, models, models, "optimize.plant")
+    return plant_from(spec, cfg.optimize, cfg.costs, models if path is None else path.parent, models, source)

@@ -79,6 +79,27 @@ def test_a_plant_file_must_be_an_absolute_existing_yaml(opt_cfg, tmp_path):
         load_plant(OmegaConf.merge(opt_cfg(), {"optimize": {"plant_file": str(bad)}}))
 
 
+def test_a_plant_file_of_nested_aliases_is_refused_without_expanding_it(opt_cfg, tmp_path):
+    """500 bytes that expand to 9**9 strings: read within the plant's bounds (core/safe_yaml.py),
+    not expanded by the first message that shows a value (it took 3.6 GB and 32 s, then a
+    MemoryError traceback)."""
+    from tests.optimize.hostile_nets import billion_laughs
+
+    path = tmp_path / "laughs.yaml"
+    path.write_text(billion_laughs().replace("inputs:", "rooms:"))
+    with pytest.raises(PlantError, match=r"laughs\.yaml: its YAML aliases expand to more than 100000 nodes"):
+        load_plant(OmegaConf.merge(opt_cfg(), {"optimize": {"plant_file": str(path)}}))
+
+
+def test_a_large_value_is_shown_cut_short(opt_cfg, tmp_path):
+    path = tmp_path / "plant.yaml"
+    path.write_text(yaml.safe_dump({"rooms": [{"name": "hall", "presses": [
+        {"name": "P1", "max_per_hour": [list(range(50))] * 50}]}]}))
+    with pytest.raises(PlantError, match=r"max_per_hour = \[\[0, 1, 2, 3, 4, 5, \.\.\.\], .*\.\.\.\]: allowed") as err:
+        load_plant(OmegaConf.merge(opt_cfg(), {"optimize": {"plant_file": str(path)}}))
+    assert len(str(err.value)) < 400
+
+
 def test_a_hand_written_plant_file_runs_with_foreign_networks_beside_it(opt_cfg, tmp_path, fault_onnx):
     """The README's plant file: two rooms, presses of different makes, a network trained elsewhere
     read through its sidecar; relative paths beside the file."""

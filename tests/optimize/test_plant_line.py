@@ -23,6 +23,24 @@ def test_the_press_server_plays_the_presses_of_the_optimisers_plant(opt_cfg, pla
         [(press.fixed_inputs, press.max_per_hour, press.maintenance_hours) for _, press in day.machines]
 
 
+@pytest.mark.parametrize("text, says", [
+    ("rooms: [{name: hall, presses: [{name: P1, count: 1000000000}]}]", "at most 200 presses in all"),
+    ("rooms: [{presses: [{name: P1}]}]", "KeyError: 'name'"),
+    ("rooms: [{name: hall, presses: [{name: P1, fixed_inputs: {speed_rpm: fast}}]}]", "ValueError"),
+    ("rooms: {name: hall}", "a mapping with a list of `rooms`"),
+    ("rooms: " + "[" * 40 + "]" * 40, "nested more than 20 levels deep: not a plant description"),
+])
+def test_a_plant_the_optimiser_would_refuse_is_one_line_for_the_press_server(opt_cfg, tmp_path, text, says):
+    from pipeline.contracts.plant_file import PlantError
+
+    path = tmp_path / "plant.yaml"
+    path.write_text(text + "\n")
+    cfg = opt_cfg([f"optimize.plant_file={path}"])
+    with pytest.raises(PlantError, match=r"plant\.yaml") as err:
+        line_presses(cfg.optimize)
+    assert says in str(err.value) and "\n" not in str(err.value)
+
+
 def test_several_presses_are_named_by_their_press_name(opt_cfg):
     rp = opt_cfg().replan
     assert signal_node(node_templates(rp, 1), "units", 0) == "Press0.UnitsToday"
