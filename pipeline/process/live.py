@@ -191,7 +191,7 @@ class LiveMonitor:
                 wall = dv.ServerTimestamp.timestamp() if dv.ServerTimestamp else time.time()
                 self.samples += 1
                 self.last_sample_wall = time.time()
-                for step in self.aligner.add(i, source.timestamp(), float(value), wall):
+                for step in self.aligner.add(i, source.timestamp(), value, wall):
                     await self._step(step)
                     if max_steps is not None and self.steps >= max_steps:
                         stop.set()
@@ -278,6 +278,7 @@ class LiveMonitor:
         metrics = {"endpoint": self.endpoint, "samples": self.samples, "steps": self.steps,
                    "forecasts": self.forecasts, "warnings": len(self.warnings), "flags": self.flags_written,
                    "connection_losses": self.connection_losses, "reconnects": self.reconnects,
+                   "refused_samples": sum(tag.refused for tag in self.aligner.tags) if self.aligner else 0,
                    "value_to_decision_ms": latency_summary(self.latency_ms),
                    "value_to_warning_ms": latency_summary(self.warning_latency_ms)}
         write_json(self.out / "live.json", metrics)

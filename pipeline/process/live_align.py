@@ -50,6 +50,7 @@ class _Tag:
     last_value: float = math.nan
     same_since_s: float = math.nan     # line time the current value first appeared
     state: str = "ok"                  # ok | stale | stuck | missing
+    refused: int = 0                   # samples that were not numbers or not finite
 
 
 @dataclass
@@ -86,12 +87,20 @@ class Aligner:
         self.tags[i].state = "missing"
         self.flags.append(Flag(self.newest_s, self.channels[i], "missing", detail))
 
-    def add(self, i: int, line_s: float, value: float, wall_s: float) -> list[Step]:
-        """One sample of channel i; returns the steps it completed (oldest first). A NaN (a
-        variable's value before its first write) is no sample; one no newer than the tag's last
-        (a server's replay after a reconnect) was counted already."""
+    def add(self, i: int, line_s: float, value: object, wall_s: float) -> list[Step]:
+        """One sample of channel i as the server sent it; returns the steps it completed (oldest
+        first). A NaN (a variable's value before its first write) is no sample; one no newer than
+        the tag's last (a server's replay after a reconnect) was counted already; text, a list or an
+        infinity is refused (flagged once per channel, then counted) and changes nothing."""
         tag = self.tags[i]
-        if not math.isfinite(value) or line_s <= tag.last_s:
+        why = _not_a_sample(value)
+        if why is not None:
+            tag.refused += 1
+            if tag.refused == 1:
+                self.flags.append(Flag(line_s, self.channels[i], "refused", f"{why}; later refusals counted"))
+            return []
+        value = float(value)
+        if math.isnan(value) or line_s <= tag.last_s:
             return []
         k = math.floor(line_s / self.period_s)
         self._health(i, line_s, value)
@@ -170,3 +179,13 @@ class Aligner:
             elif self.carry[i] is not None and k - self.carry[i][0] <= self.limit_steps:
                 row[i] = self.carry[i][1]
         return Step(k * self.period_s, row.astype(np.float32), acc.last_wall if acc else math.nan)
+
+
+def _not_a_sample(value: object) -> str | None:
+    """Why a channel's value is no number the aligner can average (None: it is one, or NaN)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        text = repr(value)
+        return f"{text if len(text) <= 40 else text[:40] + '...'} is not a number"
+    if math.isinf(value):
+        return f"{value} is not a finite number"
+    return None

@@ -78,3 +78,20 @@ def test_silent_and_stuck_tags_are_flagged_and_cleared(prepared):
         al.add(1, 1000.0 + t, float(t), 0.0)                   # b back
     flags = [(f.channel, f.flag) for f in al.flags]
     assert ("b", "resumed") in flags and ("a", "stuck") in flags
+
+
+def test_a_value_that_is_no_number_is_refused_once_and_changes_nothing(prepared):
+    """A hostile or broken server: text, a list, an infinity. Before, `float(value)` ended the
+    monitor with a traceback on the text and dropped the infinity unsaid."""
+    cfg, _ = prepared
+    al = aligner_for(cfg, ["a", "b"])
+    for t in range(3):
+        al.add(0, 1000.0 + t, 1.0, 0.0)
+        al.add(1, 1000.0 + t, 2.0, 0.0)
+    for bad in ("1.0", [1.0, 2.0], float("inf"), True):
+        assert al.add(1, 1003.0, bad, 0.0) == [] and al.tags[1].last_s == 1002.0
+    assert al.add(1, 1003.0, float("nan"), 0.0) == []  # a value before its first write: no sample, no flag
+    assert [(f.channel, f.flag) for f in al.flags] == [("b", "refused")] and "'1.0' is not a number" in al.flags[0].detail
+    assert al.tags[1].refused == 4
+    closed = al.add(0, 1003.0, 1.0, 0.0) + al.add(1, 1003.0, 2.0, 0.0) + al.add(0, 1010.0, 1.0, 0.0)
+    assert closed and all(step.row.tolist() == [1.0, 2.0] for step in closed)
