@@ -16,6 +16,7 @@ both read them here, so neither imports the other:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +124,60 @@ def read_plan(path: str | Path) -> pd.DataFrame:
             raise DataValidationError(path, f"{where}: the presses share one room, but its "
                                             f"setpoints differ between them", column=column)
     return table
+
+
+@dataclass(frozen=True)
+class SampleLimits:
+    """What one press can report: each measured input's accepted range (the planner sets its
+    press network's training range, widened by optimize.training_range_tolerance), and the units
+    and maintenances one day can hold."""
+    measured: dict[str, tuple[float, float]]
+    max_units: int
+    max_maintenances: int
+
+
+def judge_sample(signal: str, value, limits: SampleLimits | None, hours: int) -> tuple[object, str | None]:
+    """(the value as the planner keeps it, None), or (None, why the sample is refused): a press
+    sends a finite number of its signal's kind within `limits`, a running state true or false,
+    and the prices one finite number per hour of the day. A refused sample changes nothing."""
+    if signal == "prices":
+        try:
+            prices = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            return None, f"{_shown(value)} is not a list of numbers"
+        if prices.shape != (hours,):
+            return None, f"{prices.size} value(s); the day has {hours} hours"
+        if not np.isfinite(prices).all():
+            return None, "a price is NaN or infinite"
+        return prices, None
+    if signal == "running":
+        if isinstance(value, (bool, np.bool_)) or (_is_number(value) and value in (0, 1)):
+            return bool(value), None
+        return None, f"{_shown(value)} is not a running state (true or false)"
+    if not _is_number(value):
+        return None, f"{_shown(value)} is not a number"
+    number = float(value)
+    if not math.isfinite(number):
+        return None, f"{number} is not a finite number"
+    if signal in MEASURED:
+        low, high = limits.measured.get(signal, (0.0, math.inf)) if limits is not None else (0.0, math.inf)
+        if not low <= number <= high:
+            return None, (f"{number:g} outside [{low:g}, {high:g}] (the press network's training range, widened by "
+                          "optimize.training_range_tolerance): the network would extrapolate")
+        return number, None
+    top = math.inf if limits is None else (limits.max_units if signal == "units" else limits.max_maintenances)
+    if number != math.floor(number) or not 0 <= number <= top:
+        return None, f"{number:g}: allowed a whole number from 0 to {top:g} (what one day can hold)"
+    return int(number), None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:40]}..."
 
 
 @dataclass(frozen=True)

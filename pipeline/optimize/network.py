@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import warnings
@@ -75,6 +76,17 @@ class FaultNetwork:
         first = scaled_w[[FEATURES.index(n) for n in free]]
         return FoldedNetwork(free, [first, *self.weights[1:]], [bias, *self.biases[1:]])
 
+    def accepted_range(self, name: str, tolerance: float) -> tuple[float, float]:
+        """The input `name`'s training range widened by `tolerance` times its width on each side
+        (optimize.training_range_tolerance): what the network judges without extrapolating far.
+        (-inf, inf) for a network whose description gives no training range."""
+        if self.train_min is None or self.train_max is None:
+            return -math.inf, math.inf
+        i = FEATURES.index(name)
+        tmin, tmax = float(self.train_min[i]), float(self.train_max[i])
+        slack = tolerance * max(tmax - tmin, 0.0) + 1e-9
+        return tmin - slack, tmax + slack
+
     def check_box(self, box: dict[str, tuple[float, float]], tolerance: float = 0.0) -> list[str]:
         """Warn (and return the messages) where the optimiser's box leaves the training range by
         more than `tolerance` times that range's width (optimize.training_range_tolerance), the
@@ -88,9 +100,9 @@ class FaultNetwork:
         for name, (lo, hi) in box.items():
             i = FEATURES.index(name)
             tmin, tmax = float(self.train_min[i]), float(self.train_max[i])
-            slack = tolerance * max(tmax - tmin, 0.0) + 1e-9
+            low, high = self.accepted_range(name, tolerance)
             excess = max(tmin - lo, hi - tmax, 0.0)
-            if excess > slack:
+            if lo < low or hi > high:
                 found.append((excess / max(tmax - tmin, 1e-12),
                               f"{name}: optimiser range [{lo:g}, {hi:g}] leaves the network's training range "
                               f"[{tmin:g}, {tmax:g}] ({self.path}); its predictions there are extrapolation"))

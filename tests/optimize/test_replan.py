@@ -192,3 +192,34 @@ def test_a_plan_of_another_plant_is_refused_in_one_line(day4):
     with pytest.raises(ValueError, match=r"a plan of 1 press\(es\) x 4 hours, but the day .* has 2 x 4") as err:
         build_planner(OmegaConf.merge(cfg, {"optimize": {"presses": 2}}))
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("signal, value, says", [
+    (("pressure_kN", 0), float("nan"), "nan is not a finite number"),
+    (("pressure_kN", 0), "62", "'62' is not a number"),
+    (("vibration_mm_s", 0), 1e9, "1e+09 outside ["),
+    (("units", 0), float("nan"), "nan is not a finite number"),
+    (("units", 0), 10**12, "allowed a whole number from 0 to"),
+    (("maintenances", 0), -1, "allowed a whole number from 0 to 4"),
+    (("running", 0), 2, "not a running state"),
+    (("prices", None), [50.0] * 3, "3 value(s); the day has 4 hours"),
+])
+def test_a_press_sample_the_press_cannot_send_is_refused_and_changes_nothing(day4, signal, value, says):
+    """A broken sensor or a hostile press server: NaN, text, 1e9 mm/s, a trillion units. Each is
+    flagged once (then counted) and the last accepted value holds; before, NaN units crashed the
+    planner, 1e9 mm/s was planned on and a price list of the wrong length was dropped unsaid."""
+    cfg, _, _ = day4
+    planner, _ = build_planner(cfg)
+    v0 = planner.plan
+    good = {("pressure_kN", 0): 62.0, ("speed_rpm", 0): 758.0, ("vibration_mm_s", 0): 0.3, ("running", 0): True,
+            ("units", 0): 5, ("maintenances", 0): 0, ("prices", None): list(v0.prices)}
+    planner.observe(0.0, good)
+    before = (planner.state.smoothed(0), list(planner.state.units), list(planner.state.maintenances),
+              list(planner.state.running), planner.state.prices.copy())
+    for t in (1.0, 2.0):
+        planner.observe(t, {signal: value})
+    after = (planner.state.smoothed(0), list(planner.state.units), list(planner.state.maintenances),
+             list(planner.state.running), planner.state.prices)
+    assert before[:4] == after[:4] and np.array_equal(before[4], after[4])
+    assert [f.what for f in planner.flags] == ["refused"] and says in planner.flags[0].detail, planner.flags
+    assert planner.refused == {signal: 2}

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from pipeline.contracts.press_signals import MEASURED
+from pipeline.contracts.press_signals import MEASURED, SampleLimits
 from pipeline.optimize.costs import Costs
 from pipeline.optimize.instance import InfeasibleInstanceError, PlantInstance, build_plant_instance, read_prices
 from pipeline.optimize.live.remaining import PastHours, Progress, check_day, remaining_instance, the_press
@@ -56,7 +56,8 @@ class Replanner:
         self.triggers_cfg = cfg.replan.triggers
         self.plan = first
         self.versions: list[PlanVersion] = [first]
-        self.state = PlantState(day.presses, day.hours, float(self.triggers_cfg.smoothing_s))
+        self.state = PlantState(day.presses, day.hours, float(self.triggers_cfg.smoothing_s), self._sample_limits())
+        self.refused: dict[tuple[str, int | None], int] = {}  # (signal, press) -> samples refused
         self.hour: int | None = None
         self.units_before: dict[int, np.ndarray] = {}   # hour -> units made before it (per press)
         self.maint_before: dict[int, np.ndarray] = {}
@@ -71,8 +72,36 @@ class Replanner:
     def observe(self, t_s: float, signals: dict) -> list[str]:
         """Every signal of line time t_s ({(signal, press): value}), then `tick(t_s)`."""
         for (signal, press), value in signals.items():
-            self.state.update(signal, press, value, t_s)
+            self.take(signal, press, value, t_s)
         return self.tick(t_s)
+
+    def take(self, signal: str, press: int | None, value, t_s: float) -> bool:
+        """One sample into the state. A refused one (not a number, not finite, beyond what the press
+        can report: contracts/press_signals.judge_sample) changes nothing; the first of each signal
+        is flagged, the rest counted."""
+        why = self.state.update(signal, press, value, t_s)
+        if why is None:
+            return True
+        key = (signal, press)
+        self.refused[key] = self.refused.get(key, 0) + 1
+        if self.refused[key] == 1:
+            self.flags.append(Flag(t_s, "refused", f"{signal}{'' if press is None else f' of press {press}'}: {why}; "
+                                                   "the last accepted value holds (later refusals counted)"))
+        return False
+
+    def _network_of(self, k: int) -> FaultNetwork:
+        return self.net
+
+    def _sample_limits(self) -> list[SampleLimits]:
+        """What each press can report: its network's training range (optimize.training_range_tolerance
+        beyond it), no negative input, a day's capacity of units, a maintenance per hour at most."""
+        tolerance, hours = float(self.cfg.optimize.training_range_tolerance), self.day.hours
+        limits = []
+        for k, (_, press) in enumerate(self.day.machines):
+            ranges = {s: self._network_of(k).accepted_range(s, tolerance) for s in MEASURED}
+            limits.append(SampleLimits({s: (max(low, 0.0), high) for s, (low, high) in ranges.items()},
+                                       press.max_per_hour * hours, hours))
+        return limits
 
     # ---- triggers
     def tick(self, t_s: float) -> list[str]:

@@ -106,6 +106,9 @@ class PlantReplanner(Replanner):
         self.names = day.machine_names
         self.pending_inputs: dict | None = None
 
+    def _network_of(self, k: int) -> FaultNetwork:
+        return self.net[self.day.machines[k][1].network_file]
+
     # ---- the probability trigger, press by press
     def press_shifts(self, c: int) -> tuple[np.ndarray, dict[str, dict[str, float]] | None]:
         """(each press's largest |p(measured) - p(planned)| over the remaining hours, the measured inputs by name)."""

@@ -153,6 +153,7 @@ class LivePlanner:
         self.line_s: float | None = None
         self.reack: float | None = None
         self.outside_day: set = set()
+        self.refusing: set = set()  # (signal, press) whose newest sample was refused
         self.ticks = self.replans = 0
         self.latency_s: list[float] = []
         self.triggers: dict[str, int] = {}
@@ -278,8 +279,10 @@ class LivePlanner:
                 self._flag("outside_day", f"{key[0]}{'' if key[1] is None else f' of press {key[1]}'}: a sample "
                                           f"stamped {source:%Y-%m-%d %H:%M:%S} is not of the plan's day; ignored")
             return
-        self.newest[key] = max(t, self.newest.get(key, -np.inf))
         signal, press = key
+        if signal != "clock":  # a refused sample arrived, but holds re-planning until a good one follows
+            (self.refusing.discard if self.planner.take(signal, press, dv.Value.Value, t) else self.refusing.add)(key)
+        self.newest[key] = max(t, self.newest.get(key, -np.inf))
         if signal == "clock":
             server = dv.ServerTimestamp or datetime.now(timezone.utc)
             wall = (server if server.tzinfo else server.replace(tzinfo=timezone.utc)).timestamp()
@@ -287,8 +290,6 @@ class LivePlanner:
                 self.reack = t  # a restarted server repeats a tick already processed: acknowledge it again
             elif not self.pending or t > self.pending[-1][0]:
                 self.pending.append((t, wall, time.monotonic()))
-        else:
-            self.planner.state.update(signal, press, dv.Value.Value, t)
 
     async def _process_pending(self) -> None:
         grace = float(self.rp.grace_s)
@@ -306,6 +307,8 @@ class LivePlanner:
             return "missing " + ", ".join(f"{s}{'' if p is None else p}" for s, p in self.missing)
         if not self.connected:
             return "no connection to the press server"
+        if self.refusing:
+            return "refused " + ", ".join(f"{s}{'' if p is None else p}" for s, p in sorted(self.refusing, key=str))
         stale = [k for k in late if t - self.newest.get(k, -np.inf) > float(self.rp.stale_after_s)]
         if stale:
             return "stale " + ", ".join(f"{s}{'' if p is None else p}" for s, p in stale)
@@ -396,7 +399,8 @@ class LivePlanner:
         metrics = {"endpoint": self.endpoint, "ticks": self.ticks, "replans": self.replans,
                    "versions": len(self.planner.versions), "triggers": self.triggers, "held_ticks": self.held_ticks,
                    "flags": len(self.planner.flags), "connection_losses": self.connection_losses,
-                   "reconnects": self.reconnects, "signal_to_plan_s": {"p50": pct(50), "p99": pct(99), "max": pct(100)},
+                   "reconnects": self.reconnects,
+                   "refused_samples": sum(self.planner.refused.values()), "signal_to_plan_s": {"p50": pct(50), "p99": pct(99), "max": pct(100)},
                    "mlflow_errors": self.tracker.errors if self.tracker is not None else None}
         write_json(self.out / "replan.json", metrics)
         return metrics

@@ -10,12 +10,13 @@ from collections import deque
 
 import numpy as np
 
-from pipeline.contracts.press_signals import MEASURED
+from pipeline.contracts.press_signals import MEASURED, SampleLimits, judge_sample
 
 
 class PlantState:
-    def __init__(self, presses: int, hours: int, smoothing_s: float):
+    def __init__(self, presses: int, hours: int, smoothing_s: float, limits: list[SampleLimits] | None = None):
         self.presses, self.hours, self.smoothing_s = presses, hours, float(smoothing_s)
+        self.limits = limits or [None] * presses  # what each press can report (contracts/press_signals)
         self.window = [{s: deque() for s in MEASURED} for _ in range(presses)]
         self.hour_sum = {s: np.zeros((presses, hours)) for s in MEASURED}
         self.hour_n = {s: np.zeros((presses, hours)) for s in MEASURED}
@@ -25,13 +26,14 @@ class PlantState:
         self.prices: np.ndarray | None = None
         self.seen: dict[tuple[str, int | None], float] = {}  # (signal, press) -> line time of its newest sample
 
-    def update(self, signal: str, press: int | None, value, t_s: float) -> None:
-        """One sample (as OPC UA delivers it: one node at a time)."""
+    def update(self, signal: str, press: int | None, value, t_s: float) -> str | None:
+        """One sample (as OPC UA delivers it: one node at a time); why it is refused (it then
+        changes nothing), or None."""
+        value, why = judge_sample(signal, value, None if press is None else self.limits[press], self.hours)
+        if why is not None:
+            return why
         self.seen[(signal, press)] = max(t_s, self.seen.get((signal, press), -np.inf))
         if signal in MEASURED:
-            value = float(value)
-            if not np.isfinite(value):
-                return
             window = self.window[press][signal]
             window.append((t_s, value))
             while window and window[0][0] < t_s - self.smoothing_s:
@@ -41,15 +43,14 @@ class PlantState:
                 self.hour_sum[signal][press, h] += value
                 self.hour_n[signal][press, h] += 1
         elif signal == "running":
-            self.running[press] = bool(value)
+            self.running[press] = value
         elif signal == "units":
-            self.units[press] = int(value)
+            self.units[press] = value
         elif signal == "maintenances":
-            self.maintenances[press] = int(value)
+            self.maintenances[press] = value
         elif signal == "prices":
-            prices = np.asarray(value, float)
-            if prices.shape == (self.hours,) and np.isfinite(prices).all():
-                self.prices = prices
+            self.prices = value
+        return None
 
     def smoothed(self, press: int) -> dict[str, float] | None:
         """Mean of each measured input over the last smoothing_s; None until all have a sample."""
