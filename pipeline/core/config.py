@@ -8,12 +8,15 @@ and each stage checks the sections it reads against their schemas (pipeline/core
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
+
+from pipeline.core.safe_yaml import YamlBounds, checked_text
 
 PARAMS_FILE = "params.yaml"
 
@@ -45,6 +48,26 @@ def conf_dir() -> Path:
         return Path(__file__).resolve().parents[2] / "conf"
 
 
+PARAMS_BOUNDS = YamlBounds("a params file", 1_000_000, max_nodes=200_000, max_depth=30,
+                           usual_size="some 20 kB", usual_nodes="about 2,000")
+
+
+def read_params_file(file: Path) -> DictConfig:
+    """params.yaml (or a --params file) as OmegaConf reads it, once its size, nesting and aliases
+    are within PARAMS_BOUNDS (pipeline/core/safe_yaml.py: 500 bytes of nested aliases took 1.2 GB
+    and a minute before OmegaConf gave up)."""
+    if not file.exists():
+        raise FileNotFoundError(f"{file} not found: compose it from conf/ with `make params`")
+    text = checked_text(file, PARAMS_BOUNDS)
+    try:
+        cfg = OmegaConf.load(io.StringIO(text))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{file}: not YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(cfg, DictConfig):
+        raise ValueError(f"{file}: expected a mapping at the top level")
+    return cfg
+
+
 def load_params(path: str | Path | None = None, settings: Mapping[str, Any] | None = None,
                 overrides: Sequence[str] = ()) -> DictConfig:
     """params.yaml (or `path`) as a read-only DictConfig, with Hydra `overrides` applied
@@ -56,14 +79,7 @@ def load_params(path: str | Path | None = None, settings: Mapping[str, Any] | No
 
         cfg = compose_overrides(file, conf_dir(), overrides)
     else:
-        if not file.exists():
-            raise FileNotFoundError(f"{file} not found: compose it from conf/ with `make params`")
-        try:
-            cfg = OmegaConf.load(file)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{file}: not YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(cfg, DictConfig):
-        raise ValueError(f"{file}: expected a mapping at the top level")
+        cfg = read_params_file(file)
     OmegaConf.set_readonly(cfg, True)
     if settings:
         from pipeline.core.settings.schema import check

@@ -26,6 +26,8 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.core.config import read_params_file
+
 PRIMARY = "stage"
 FROM_PARAMS = "params_yaml"  # the option of every group that holds params.yaml's section
 HYDRA_SETTINGS = {"run": {"dir": "."}, "output_subdir": None,
@@ -50,9 +52,7 @@ def register(params_file: Path, conf: Path) -> None:
     """Put the primary config `stage` (params.yaml, its groups choosable) into Hydra's ConfigStore."""
     from hydra.core.config_store import ConfigStore
 
-    if not params_file.is_file():
-        raise FileNotFoundError(f"{params_file} not found: compose it from conf/ with `make params`")
-    params = OmegaConf.to_container(OmegaConf.load(params_file))
+    params = OmegaConf.to_container(read_params_file(params_file))
     store = ConfigStore.instance()
     defaults: list = []
     for group in [g for top in config_groups(conf) for g in (*nested_groups(conf, top), top)]:  # a part before its section

@@ -37,6 +37,16 @@ def read_yaml(path: str | Path, bounds: YamlBounds) -> Any:
     """The YAML document of `path` (an existing file), read within `bounds`: UTF-8, safe tags
     only, at most max_bytes, max_depth levels and max_nodes nodes once aliases are counted, no
     alias that refers to itself."""
+    text = checked_text(path, bounds)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _invalid(Path(path), bounds, exc) from None
+
+
+def checked_text(path: str | Path, bounds: YamlBounds) -> str:
+    """The text of `path`, once read_yaml's bounds hold for it (for a reader that parses it with a
+    loader of its own, such as OmegaConf's)."""
     path = Path(path)
     if not path.is_file():
         raise DataValidationError(path, f"not a file: {bounds.what} is a YAML file")
@@ -50,14 +60,18 @@ def read_yaml(path: str | Path, bounds: YamlBounds) -> Any:
         text = raw.decode("utf-8")
         _shallow(text, path, bounds)  # before composing: PyYAML's composer recurses once per level
         _counted(yaml.compose(text, Loader=yaml.SafeLoader), path, bounds)
-        return yaml.safe_load(text)
+        return text
     except UnicodeDecodeError as exc:
         raise DataValidationError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
-        first = " ".join(str(exc).split())
-        raise DataValidationError(path, f"not valid YAML for {bounds.what} (safe tags only): {first[:300]}") from None
+        raise _invalid(path, bounds, exc) from None
     except RecursionError:
         raise DataValidationError(path, f"nested too deeply to be {bounds.what}") from None
+
+
+def _invalid(path: Path, bounds: YamlBounds, exc: yaml.YAMLError) -> DataValidationError:
+    first = " ".join(str(exc).split())
+    return DataValidationError(path, f"not valid YAML for {bounds.what} (safe tags only): {first[:300]}")
 
 
 def _shallow(text: str, path: Path, bounds: YamlBounds) -> None:

@@ -36,3 +36,17 @@ def test_origin_root_leaves_queued_experiment_copies(tmp_path):
 def test_a_mistyped_override_is_one_clear_error(tmp_path):
     with pytest.raises(ValueError, match="Could not override 'data.prices.sttart'"):
         compose(["data.prices.sttart=x"], output=tmp_path / "params.yaml")
+
+
+def test_a_params_file_of_nested_aliases_is_refused_before_omegaconf_expands_it(tmp_path):
+    """500 bytes that expand to 9**9 nodes: OmegaConf took 1.2 GB and a minute before giving up
+    with a multi-line error; read within core/safe_yaml's bounds first, with or without overrides."""
+    from pipeline.core.config import load_params
+    from pipeline.core.validation import DataValidationError
+    from tests.optimize.hostile_nets import billion_laughs
+
+    path = tmp_path / "params.yaml"
+    path.write_text(billion_laughs())
+    for overrides in ([], ["optimize.presses=2"]):
+        with pytest.raises(DataValidationError, match=r"params\.yaml: its YAML aliases expand to more than 200000"):
+            load_params(path, overrides=overrides)
