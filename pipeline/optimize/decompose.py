@@ -61,7 +61,6 @@ POLISH_SHARE = 0.9     # the room-day MILPs (different presses, N fixed) stop by
 POLISH_GROUPS = 3      # ... and run for rooms of at most this many press groups (larger ones seldom end in time)
 EXACT_MU_STEPS = 40    # maintenance-price steps of the first count vector's shared-temperature bound (room_exact.py)
 EXACT_MU_STEPS_WARM = 20  # ... and of each later one, from the first one's prices
-RELAX_SHARE_ROOMS = 0.45  # the Lagrange steps' share of the time limit where a room of different presses follows
 
 
 @dataclass(frozen=True)
@@ -253,16 +252,10 @@ class PlantSchedule:
             for b in open_blocks:
                 self._step(blocks[b], plans, lams[b], gap)
                 keep(blocks[b], plans, lams[b])
-            if time.perf_counter() - begin > self._relaxation_share() * total:
+            if time.perf_counter() - begin > 0.7 * total:
                 break
         self._shares(blocks, costs, begin, total)
         return blocks
-
-    def _relaxation_share(self) -> float:
-        """The share of the time limit the Lagrange steps may take: less where a room of different
-        presses follows (its shared-temperature bound, tighten_rooms, then closes most of the gap)."""
-        multi = any(len(self.units_in(r)) > 1 for r in range(len(self.plant.plant.rooms)))
-        return RELAX_SHARE_ROOMS if multi and str(self.options.get("room_temperature", "shared")) == "shared" else 0.7
 
     def _shares(self, blocks: list[Block], costs: Costs, begin: float, total: float) -> None:
         """Where a block's demand binds: one more candidate, every press-day its share of the
