@@ -61,6 +61,7 @@ POLISH_SHARE = 0.9     # the room-day MILPs (different presses, N fixed) stop by
 POLISH_GROUPS = 3      # ... and run for rooms of at most this many press groups (larger ones seldom end in time)
 EXACT_MU_STEPS = 40    # maintenance-price steps of the first count vector's shared-temperature bound (room_exact.py)
 EXACT_MU_STEPS_WARM = 20  # ... and of each later one, from the first one's prices
+EXACT_MAX_VECTORS = 4096  # count vectors a room's shared bound may look at (each ~0.1-0.5 s: the time limit stops it first)
 
 
 @dataclass(frozen=True)
@@ -641,7 +642,7 @@ class PlantSchedule:
         for i, (bound_v, vector) in enumerate(vectors):
             if bound_v <= max((b for b, _ in looked), default=-math.inf):
                 break  # no later count vector can raise the room's bound
-            if i >= MAX_VECTORS or time.perf_counter() > deadline:
+            if i >= EXACT_MAX_VECTORS or time.perf_counter() > deadline:
                 rest = bound_v
                 break
             presses = [self._press_day(u, d, n, costs) for u, n in zip(units, vector)]
