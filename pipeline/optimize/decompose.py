@@ -724,8 +724,9 @@ class PlantSchedule:
         """Each block's bound again at its best price, each room of several press groups with its
         humidity shared (room_day); returns how many room-days were tightened."""
         tightened_days = 0
+        multi = [r for r in range(len(self.plant.plant.rooms)) if len(self.units_in(r)) > 1]
+        left = len(multi) * sum(len(block.days) for block in blocks)  # room-days still to bound
         for block in blocks:
-            multi = [r for r in range(len(self.plant.plant.rooms)) if len(self.units_in(r)) > 1]
             if not multi:
                 continue
             relaxed = [c for c in block.candidates if c.relaxed]
@@ -736,8 +737,10 @@ class PlantSchedule:
             for d in block.days:
                 for r in range(len(self.plant.plant.rooms)):
                     units = self.units_in(r)
-                    if r in multi:
-                        deadline = begin + 0.85 * total
+                    if r in multi:  # each room-day an equal share of the time left (the first would take it all)
+                        now = time.perf_counter()
+                        deadline = now + max(begin + 0.85 * total - now, 0.0) / max(left, 1)
+                        left -= 1
                         room_bound, _ = self.room_day(r, d, cand, costs, deadline)
                         bound += room_bound
                         tightened_days += 1
