@@ -47,6 +47,7 @@ from pipeline.optimize.hour_values import HourValues
 from pipeline.optimize.instance import Instance, PlantInstance
 from pipeline.optimize.network import FaultNetwork
 from pipeline.optimize.room_dp import MAX_VECTORS, count_vectors, crossings, press_day, room_dp, tightened
+from pipeline.optimize.room_exact import exact_room_dp, exact_tightened, shared_hours
 from pipeline.optimize.solve import NoScheduleFoundError, ScheduleSolver, SolveResult, SubResult
 from pipeline.optimize.subproblems import DayData, DaySolve, DayTask, Group, Runner, day_instance
 
@@ -58,6 +59,9 @@ LAMBDA_STEPS = 8       # Lagrange steps per demand block (bound only)
 ROOM_CELLS = 256       # humidity cells of a room's shared-humidity DP (room_dp.py)
 POLISH_SHARE = 0.9     # the room-day MILPs (different presses, N fixed) stop by this share of the time limit
 POLISH_GROUPS = 3      # ... and run for rooms of at most this many press groups (larger ones seldom end in time)
+EXACT_MU_STEPS = 40    # maintenance-price steps of the first count vector's shared-temperature bound (room_exact.py)
+EXACT_MU_STEPS_WARM = 20  # ... and of each later one, from the first one's prices
+EXACT_MAX_VECTORS = 4096  # count vectors a room's shared bound may look at (each ~0.1-0.5 s: the time limit stops it first)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class Candidate:
 
     plans: dict
     lam: float
+    relaxed: bool = True  # its plans' bounds are the Lagrangian's at lam (False: each press-day held to
+                          # its own share of the demand, a schedule only: no bound of the plant)
 
 
 @dataclass
@@ -274,7 +280,7 @@ class PlantSchedule:
         for b in sorted({b for b, _, _ in keys}):
             plans = {(u, d): a for (bb, u, d), a in zip(keys, answers) if bb == b}
             if all(a.values is not None for a in plans.values()):
-                blocks[b].candidates.append(Candidate(plans, 0.0))
+                blocks[b].candidates.append(Candidate(plans, 0.0, relaxed=False))
 
     def _step(self, block: Block, plans: dict, lam: float, gap: float) -> None:
         phi, made = self._phi(block, plans, lam)
@@ -497,7 +503,10 @@ class PlantSchedule:
         values, chosen = self._chain(values, chosen, costs, begin, total)
         self._fill_p(values, list(range(len(self.plant.days))))
         phases["chain_s"] = lap()
-        polished = self._polish_rooms(values, costs, solver, begin, POLISH_SHARE * total)
+        proven = max(sum(b.bound for b in blocks), self.value(values, costs)) - self.value(values, costs)
+        polished = 0  # the room-day MILPs only where the schedule is not yet proven to the gap target
+        if proven > gap_target * max(abs(self.value(values, costs)), 1e-9):
+            polished = self._polish_rooms(values, costs, solver, begin, POLISH_SHARE * total)
         phases["room_polish_s"] = lap()
         self._extras(values, costs)
         objective = values["objective"]
@@ -591,6 +600,11 @@ class PlantSchedule:
         best_bound, best, rest, prices = -math.inf, None, -math.inf, None
         target = self._room_value(r, d, cand, costs)
         vectors = count_vectors([cand.plans[u, d].n_bounds for u in units], [self.units[u].count for u in units])
+        if str(self.options.get("room_temperature", "shared")) == "shared":
+            best_bound, climate, rest = self._room_day_shared(r, d, cand, costs, deadline, vectors, target)
+            answer = (min(max(best_bound, rest), separate), climate)
+            self.room_cache[key] = answer
+            return answer
         for i, (bound_v, vector) in enumerate(vectors):
             if bound_v <= best_bound:
                 break  # no later count vector can raise the room's bound
@@ -610,6 +624,59 @@ class PlantSchedule:
         answer = (min(max(best_bound, rest), separate), climate)
         self.room_cache[key] = answer
         return answer
+
+    def _room_day_shared(self, r: int, d: int, cand: Candidate, costs: Costs, deadline: float, vectors,
+                         target: float) -> tuple[float, tuple | None, float]:
+        """Room r's day d with its temperature shared exactly (room_exact.py): (the largest bound
+        over the count vectors looked at, the best climate found, the separate bound of the first
+        vector not looked at: -inf when none is left). Vectors best first by their separate bound;
+        each also gives a climate (its DP's path on the cells' borders, its T), valued with every
+        press re-planned for it: a better one raises the target its bound's steps aim at."""
+        units = self.units_in(r)
+        room, hours = self.plant.plant.rooms[r], self.plant.days[d]
+        usd = self.plant.price[hours] * self.plant.usd_per_kwh_per_usd_per_mwh
+        start = self.plant.humidity_initial[r] if d == 0 else None
+        lo, width = room.humidity_box[0], (room.humidity_box[1] - room.humidity_box[0]) / ROOM_CELLS
+        tau, energy_H = self.plant.outside_temperature[hours], usd * costs.humidity_kwh
+        climate, mu, looked, rest = None, None, [], -math.inf
+        for i, (bound_v, vector) in enumerate(vectors):
+            if bound_v <= max((b for b, _ in looked), default=-math.inf):
+                break  # no later count vector can raise the room's bound
+            if i >= EXACT_MAX_VECTORS or time.perf_counter() > deadline:
+                rest = bound_v
+                break
+            presses = [self._press_day(u, d, n, costs) for u, n in zip(units, vector)]
+            need = np.array([[p.maintenances, p.maintenances] for p in presses])
+            cells = [[self.cell_cache[self.units[u].group, n]] for u, n in zip(units, vector)]
+            problem = (presses, shared_hours(cells, tau), energy_H, start, lo, width, cand.lam, need)
+            bound, found, _ = exact_tightened(*problem, target=target, mu=mu,
+                                              enough=max((b for b, _ in looked), default=-math.inf),
+                                              steps=EXACT_MU_STEPS if mu is None else EXACT_MU_STEPS_WARM)
+            mu, aimed = (found if mu is None else mu), target
+            if bound > target:  # this vector may hold a better schedule: its DP's climate
+                _, path, _, T = exact_room_dp(presses, shared_hours(cells, tau, borders=True), energy_H, start, lo,
+                                              width, cand.lam, found, need, exact=True)
+                H = np.clip(lo + width * path, *room.humidity_box)
+                value = self._climate_value(r, d, T, H, cand.lam, costs, start)
+                if value > target:
+                    target, climate = value, (T, H)
+            looked.append((min(bound, bound_v), (problem, found, aimed)))
+        # the vectors whose bound is still above the best schedule, stepped again towards it
+        for k in sorted(range(len(looked)), key=lambda k: -looked[k][0]):
+            bound, (problem, found, aimed) = looked[k]
+            if bound <= target or aimed >= target or time.perf_counter() > deadline:
+                continue
+            again, _, _ = exact_tightened(*problem, target=target, mu=found, steps=EXACT_MU_STEPS_WARM)
+            looked[k] = (min(bound, again), (problem, found, target))
+        return max((b for b, _ in looked), default=-math.inf), climate, rest
+
+    def _climate_value(self, r: int, d: int, T: np.ndarray, H: np.ndarray, lam: float, costs: Costs,
+                       start: float | None) -> float:
+        """Room r's day d under the climate (T, H), every press re-planned for it, after the room's energy."""
+        priced = replace(costs, unit_bonus=lam)
+        value = sum(self.units[u].count * self.best_response(self.units[u].group, d, T, H, priced)["value"]
+                    for u in self.units_in(r))
+        return value - self._room_energy(d, T, H, H[0] if start is None else start, costs)
 
     def _room_value(self, r: int, d: int, cand: Candidate, costs: Costs) -> float:
         """The best room-day value (at cand's price) of its plans' climates, every press re-planned
@@ -657,17 +724,23 @@ class PlantSchedule:
         """Each block's bound again at its best price, each room of several press groups with its
         humidity shared (room_day); returns how many room-days were tightened."""
         tightened_days = 0
+        multi = [r for r in range(len(self.plant.plant.rooms)) if len(self.units_in(r)) > 1]
+        left = len(multi) * sum(len(block.days) for block in blocks)  # room-days still to bound
         for block in blocks:
-            multi = [r for r in range(len(self.plant.plant.rooms)) if len(self.units_in(r)) > 1]
-            if not multi or not block.candidates:
+            if not multi:
                 continue
-            cand = min(block.candidates, key=lambda c: self._phi(block, c.plans, c.lam)[0])
+            relaxed = [c for c in block.candidates if c.relaxed]
+            if not relaxed:
+                continue
+            cand = min(relaxed, key=lambda c: self._phi(block, c.plans, c.lam)[0])
             bound = -cand.lam * block.demand
             for d in block.days:
                 for r in range(len(self.plant.plant.rooms)):
                     units = self.units_in(r)
-                    if r in multi:
-                        deadline = begin + 0.85 * total
+                    if r in multi:  # each room-day an equal share of the time left (the first would take it all)
+                        now = time.perf_counter()
+                        deadline = now + max(begin + 0.85 * total - now, 0.0) / max(left, 1)
+                        left -= 1
                         room_bound, _ = self.room_day(r, d, cand, costs, deadline)
                         bound += room_bound
                         tightened_days += 1

@@ -11,6 +11,7 @@ from pipeline.core.settings.schema import (Bad, Fraction, NonNegative, Ordered, 
 
 NETWORK_ENCODINGS = ("bigm", "regions", "omlt_bigm")
 BOUND_TIGHTENING = ("interval", "lp", "milp")
+ROOM_TEMPERATURE = ("shared", "priced")  # a room of different presses: its bound (decompose.py)
 DECOMPOSITION = ("auto", "none")
 PARALLEL = ("none", "joblib", "ray")   # where the decomposition's day problems run
 HOURS_OF_DAY = 24
@@ -58,6 +59,7 @@ class Formulation(Section):
     sigmoid_tolerance: number(gt=0, lt=1)
     hour_value_cuts: bool
     hour_value_strips: whole(1, 10_000)
+    room_temperature: Literal[ROOM_TEMPERATURE]
 
 
 class Search(Section):
