@@ -1,6 +1,8 @@
 """Shared fixtures: an isolated MLflow store and tiny composed configurations."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import os
 import shutil
@@ -127,12 +129,51 @@ def repro_env() -> dict:
 
 
 @pytest.fixture(scope="session")
-def tiny_repro(tmp_path_factory) -> Path:
-    """A copy of the repository after `dvc repro` on the tiny configuration (done once per
-    session; slow tests share it). The copy holds data/, models/, reports/ and mlflow.db."""
-    repo = copy_worktree(tmp_path_factory.mktemp("repo"))
-    reproduce_tiny(repo)
+def tiny_built(tmp_path_factory) -> Path:
+    """The repository after `dvc repro` on the tiny configuration, built once per run and never
+    changed: tests work on copies (`tiny_repro`). Under pytest-xdist the first process to ask
+    builds it in the run's folder while the others wait on a file lock."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each process's own
+    repo, done, failed = (shared / f"tiny-built{end}" for end in ("", ".done", ".failed"))
+    with open(shared / "tiny-built.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if failed.exists():  # another process's build failed: the same error, not a second try
+            raise AssertionError(failed.read_text())
+        if not done.exists():
+            repo.mkdir()
+            try:
+                reproduce_tiny(copy_worktree(repo))
+            except Exception as error:
+                failed.write_text(str(error))
+                raise
+            done.touch()
     return repo
+
+
+@pytest.fixture(scope="module")
+def tiny_repro(tiny_built, tmp_path_factory) -> Path:
+    """A copy of the tiny reproduced repository for one test module, which may change it in place
+    (`dvc exp run`, commits, sweeps); it holds data/, models/, reports/ and mlflow.db. One per
+    module, so modules run on any process, side by side (`xdist_group_of`)."""
+    return copy_repo(tiny_built, tmp_path_factory.mktemp("repo") / "repo")
+
+
+def copy_repo(src: Path, dest: Path) -> Path:
+    """A copy of a reproduced repository whose MLflow store points at its own artifacts: every
+    path of `src` in the store's text columns (artifact locations, run and model sources) becomes
+    the copy's, so that runs logged in the copy never write into `src`."""
+    import sqlite3
+
+    shutil.copytree(src, dest, symlinks=True)
+    with contextlib.closing(sqlite3.connect(dest / "mlflow.db")) as db, db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for column in (c[1] for c in db.execute(f'PRAGMA table_info("{table}")') if c[2].upper().startswith(("VARCHAR", "TEXT"))):
+                db.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) WHERE instr("{column}", ?)',
+                           (str(src), str(dest), str(src)))
+    return dest
 
 
 def reproduce_tiny(repo: Path) -> None:
@@ -172,37 +213,48 @@ def team_server():
 
 
 @pytest.fixture(scope="session")
-def team_experiments(tiny_repro, team_server):
-    """Three experiments queued on the tiny run and run two at a time against the team server
-    (tests/queued_experiments.py), every stage logging as user `pipeline`. Yields what the tests read."""
+def team_experiments(tiny_built, team_server, tmp_path_factory):
+    """Three experiments queued on a copy of the tiny run and run two at a time against the team
+    server (tests/queued_experiments.py), every stage logging as user `pipeline`. Yields what the
+    tests read."""
     from tests.queued_experiments import EXPERIMENTS, run_queue
     from tests.team_server import credentials
 
-    # the tiny configuration as it was composed: an earlier test's `dvc exp run -S ...` leaves its
-    # parameters and results in the shared workspace, and every experiment would rerun that stage
-    reproduce_tiny(tiny_repro)
-    baseline = commit_all(tiny_repro, "tiny run")  # what a user commits after `dvc repro`
+    repo = copy_repo(tiny_built, tmp_path_factory.mktemp("team") / "repo")
+    baseline = commit_all(repo, "tiny run")  # what a user commits after `dvc repro`
     env = {**repro_env(), "MLFLOW_TRACKING_URI": team_server["url"], **credentials(team_server, "pipeline")}
-    outcome = run_queue(tiny_repro, EXPERIMENTS, env, jobs=2)
-    yield {**team_server, **outcome, "repo": tiny_repro, "baseline": baseline, "env": env}
+    outcome = run_queue(repo, EXPERIMENTS, env, jobs=2)
+    yield {**team_server, **outcome, "repo": repo, "baseline": baseline, "env": env}
 
 
-# Session fixtures that tests change in place (`dvc exp run`, commits, queued experiments): every
-# test that uses one must run in the one process that built it.
-SHARED_IN_PLACE = ("tiny_repro", "team_server")
-TINY_GROUP = "tiny_repro"
+# The team server is one per session and its tests change it in place (users, grants, passwords,
+# queued experiments): they all run in the process that started it. The tiny repro is built once
+# per run (`tiny_built`) and each module on it takes its own copy: a module-scoped fixture, so
+# each such module runs on one process and the modules side by side.
+TEAM_GROUP = "team_server"
 
 
 def xdist_group_of(item: pytest.Item) -> str | None:
-    """The pytest-xdist group (`--dist loadgroup`) of a test: the tiny repro's and team server's
-    tests share one worker, so each is built once; a module whose tests share a module-scoped
-    fixture runs on one worker, so it is built once; any other test goes wherever a worker is free."""
-    if any(name in item.fixturenames for name in SHARED_IN_PLACE):
-        return TINY_GROUP
+    """The pytest-xdist group (`--dist loadgroup`) of a test: the team server's tests share one
+    worker, so it is started once; a module whose tests share a module-scoped fixture (a copy of
+    the tiny repro, a server) runs on one worker, so it is built once; any other test goes
+    wherever a worker is free."""
+    if "team_server" in item.fixturenames:
+        return TEAM_GROUP
     fixtures = item._fixtureinfo.name2fixturedefs.values()
     if any(defs and defs[-1].scope == "module" for defs in fixtures):
         return item.nodeid.split("::")[0]
     return None
+
+
+def _queue_rank(items: list[pytest.Item]) -> Callable[[pytest.Item], int]:
+    """The slow suite's longest chains first: the team server's group (its server, the access tests,
+    then the queued experiments on the tiny repro), then the first module on the tiny repro (its
+    process builds it at once); everything else after them, as collected."""
+    first_tiny = next((xdist_group_of(i) for i in items if "tiny_built" in i.fixturenames
+                       and xdist_group_of(i) != TEAM_GROUP), None)
+    ranks = {TEAM_GROUP: 0, **({first_tiny: 1} if first_tiny else {})}
+    return lambda item: ranks.get(xdist_group_of(item), 2)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
@@ -211,7 +263,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if group := xdist_group_of(item):
             item.add_marker(pytest.mark.xdist_group(group))
     if getattr(config.option, "loadgroup", False):  # set on xdist's workers: their order is the queue's
-        # the tiny repro's group is the longest chain of the slow suite (its build and the tests on
-        # it, one after another): first in the queue, a worker starts it at once while the others
-        # share everything else; the order within the group stays as collected
-        items.sort(key=lambda item: xdist_group_of(item) != TINY_GROUP)
+        items.sort(key=_queue_rank(items))  # stable: the order within a group stays as collected

@@ -1,5 +1,6 @@
 """Queue experiments on a repository and run them in parallel: `dvc exp run --queue -S ...` per
-experiment, `dvc queue start -j N`, wait until the queue has run them all."""
+experiment, then `dvc exp run --run-all -j N` (N workers, as `dvc queue start -j N` starts), which
+returns once the queue has run them all."""
 from __future__ import annotations
 
 import subprocess
@@ -43,7 +44,9 @@ EXPERIMENTS_NAMES: set[str] = set()
 
 
 def run_queue(repo: Path, experiments: dict[str, list[str]], env: dict, jobs: int, timeout: float = 900) -> dict:
-    """Queue each experiment by name, start `jobs` workers, wait for all; their logs and timings."""
+    """Queue each experiment by name, run the queue on `jobs` workers (`dvc exp run --run-all -j`,
+    which returns once every queued experiment has ended), and return their states, logs and the
+    seconds the queue took."""
     EXPERIMENTS_NAMES.update(experiments)
     for name, overrides in experiments.items():
         args = ["exp", "run", "--queue", "--name", name, "-S", "+experiment=tiny"]
@@ -52,18 +55,13 @@ def run_queue(repo: Path, experiments: dict[str, list[str]], env: dict, jobs: in
         dvc(repo, env, *args)
     started = time.time()
     # The workers it starts outlive it and inherit its output: a file, not a pipe to wait on.
-    with open(repo / ".dvc" / "tmp" / "queue-start.log", "w") as log:
-        subprocess.run([DVC, "queue", "start", "-j", str(jobs)], cwd=repo, env=env, stdout=log,
-                       stderr=subprocess.STDOUT, check=True, timeout=120)
     try:
-        while True:
-            states = queue_states(repo, env)
-            if len(states) == len(experiments) and all(s in ("Success", "Failed") for s in states.values()):
-                break
-            if time.time() - started > timeout:
-                raise TimeoutError(f"queue not done after {timeout}s: {states}")
-            time.sleep(3)
+        with open(repo / ".dvc" / "tmp" / "queue-run.log", "w") as log:
+            subprocess.run([DVC, "exp", "run", "--run-all", "--jobs", str(jobs)], cwd=repo, env=env, stdout=log,
+                           stderr=subprocess.STDOUT, timeout=timeout)  # a failed one: its state says so
+        seconds = time.time() - started
+        states = queue_states(repo, env)
         logs = {name: dvc(repo, env, "queue", "logs", name) for name in experiments}
     finally:  # never leave this repository's workers behind (they stop once idle; make sure)
         subprocess.run([DVC, "queue", "stop", "--kill"], cwd=repo, env=env, capture_output=True, timeout=120)
-    return {"states": states, "logs": logs, "seconds": time.time() - started}
+    return {"states": states, "logs": logs, "seconds": seconds}

@@ -22,8 +22,10 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serve_mlflow(store_args: list[str], log: Path, timeout: float = 180, workers: int = 1,
                  env: dict | None = None) -> Iterator[str]:
-    """`mlflow server <store_args>` on a free loopback port (with `env`, default this process's);
-    yields its URL once /health answers, then stops this server and its workers only."""
+    """`mlflow server <store_args>` on a free loopback port (with `env`, default this process's,
+    and never MLflow's background job runner: no test submits jobs, and it costs CPU); yields its
+    URL once /health answers, then stops this server and its workers only."""
+    env = {**(os.environ if env is None else env), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     port = free_port()
     mlflow = Path(sys.executable).with_name("mlflow")
     with open(log, "w") as out:
@@ -44,7 +46,7 @@ def serve_mlflow(store_args: list[str], log: Path, timeout: float = 180, workers
                 pass
             if time.time() > deadline:
                 raise TimeoutError(f"mlflow server not up after {timeout}s:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
+            time.sleep(0.25)  # the next look at /health
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -88,8 +88,7 @@ def mlflow_server(backend: str, artifacts: Path, log: Path, admin_password: str,
     ini = log.with_name("basic_auth.ini")
     ini.write_text(AUTH_INI.format(database=backend.rsplit("/", 1)[0] + "/mlflow_auth"))
     env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password,
-           "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
-           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no background job workers: less CPU in CI
+           "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)}
     args = ["--app-name", "basic-auth", "--backend-store-uri", backend, "--serve-artifacts",
             "--artifacts-destination", str(artifacts)]
     with serve_mlflow(args, log, timeout, workers=2, env=env) as url:

@@ -9,7 +9,6 @@ DVC has no finished run of those parameters to restore.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,14 +26,6 @@ from tests.conftest import repro_env
 pytestmark = pytest.mark.slow
 DVC = str(Path(sys.executable).with_name("dvc"))
 STAGE, MODULE = "train_fault", "pipeline.fault"
-
-
-@pytest.fixture(scope="module")
-def repo(tiny_repro, tmp_path_factory) -> Path:
-    """A copy of the tiny reproduced repository (the shared one stays as the other tests expect)."""
-    copy = tmp_path_factory.mktemp("interrupted") / "repo"
-    shutil.copytree(tiny_repro, copy, symlinks=True)
-    return copy
 
 
 def _set_epochs(repo: Path, epochs: int) -> None:
@@ -103,7 +94,8 @@ def _interrupt(repo: Path, signum: int, whole_group: bool) -> tuple[int, str]:
     (signal.SIGTERM, False, 42, 3),  # `kill <pid>` or a scheduler's time limit: the stage alone
     (signal.SIGKILL, True, 43, 4),   # the OOM killer or a power cut: nothing can clean up
 ])
-def test_a_stopped_stage_reruns_and_leaves_nothing_stale(repo, signum, whole_group, epochs, rerun_epochs):
+def test_a_stopped_stage_reruns_and_leaves_nothing_stale(tiny_repro, signum, whole_group, epochs, rerun_epochs):
+    repo = tiny_repro  # this module's copy of the tiny reproduced repository
     _set_epochs(repo, epochs)  # long enough to be caught in the middle of training
     lock_before = (repo / "dvc.lock").read_text()
     code, out = _interrupt(repo, signum, whole_group)

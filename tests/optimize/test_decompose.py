@@ -100,6 +100,7 @@ def test_two_one_hour_days_match_brute_force(opt_cfg):
     assert result.gap <= 1e-4
 
 
+@pytest.mark.slow  # the one-model MILP of two presses: about 20 s on an idle machine
 def test_two_presses_match_the_one_model_formulation(opt_cfg):
     cfg = opt_cfg(["optimize.horizon_hours=3", "optimize.presses=2", "optimize.production.demand_per_day=900"])
     inst, nets, costs = _setup(cfg)
@@ -122,6 +123,7 @@ HETERO = {"rooms": [{"name": "A", "presses": [
      "max_per_hour": 40, "energy_kwh_per_unit": 1300.0}]}]}
 
 
+@pytest.mark.slow  # the hard case's one-model MILP: about 50 s on an idle machine
 def test_different_presses_in_one_room_hold_against_the_one_model_formulation(opt_cfg):
     cfg = opt_cfg(["optimize.horizon_hours=3", "optimize.production.demand_per_day=1000"])
     cfg = OmegaConf.merge(cfg, {"optimize": {"plant": HETERO}})
@@ -149,6 +151,7 @@ def test_rooms_share_only_the_demand_and_identical_ones_are_solved_once(opt_cfg)
     np.testing.assert_allclose(result.values["T"][0], result.values["T"][1])  # same room, same plan
 
 
+@pytest.mark.slow  # two decompositions, one on joblib workers: about 20 s on an idle machine
 def test_processes_give_the_same_schedule(opt_cfg):
     cfg = opt_cfg(["optimize.horizon_hours=3", "optimize.production.demand_per_day=1000", "optimize.parallel=none"])
     cfg = OmegaConf.merge(cfg, {"optimize": {"plant": HETERO}})

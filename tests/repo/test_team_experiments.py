@@ -1,5 +1,6 @@
 """Parallel experiments against a team tracking server: three experiments queued on the tiny run
-(`dvc exp run --queue`), run two at a time (`dvc queue start -j 2`), every stage logging through
+(`dvc exp run --queue`), run two at a time (`dvc exp run --run-all -j 2`: the two workers that
+`dvc queue start -j 2` starts, and it returns once all have run), every stage logging through
 MLFLOW_TRACKING_URI to `mlflow server` on PostgreSQL with the artifact proxy and logins (basic-auth),
 as the user of MLFLOW_TRACKING_USERNAME. Nothing collides, every run is in the store tagged with its
 experiment, the models are registered, `dvc exp show` lists them with their key metrics. Slow; needs
