@@ -107,6 +107,18 @@ def _hour_values(presses: list[PressDay], gains: list[_Gains], t: int, lam: floa
     return total, np.array(actions)
 
 
+def start_values(energy_H0: float, lo: float, width: float, cells: int, start: float | None,
+                 exact: bool) -> np.ndarray:
+    """Each humidity cell's value at hour 0: the cost of moving there from `start` (none without a
+    start); exact=True from the cell's border, else the least cost of reaching the cell."""
+    edges = lo + width * np.arange(cells)
+    if start is None:
+        return np.zeros(cells)
+    if exact:
+        return -energy_H0 * np.abs(edges - start)
+    return -energy_H0 * np.maximum(0.0, np.maximum(edges - start, start - (edges + width)))
+
+
 def room_dp(presses: list[PressDay], energy_H: np.ndarray, start: float | None, lo: float, width: float,
             lam: float, mu: np.ndarray, exact: bool = False, gains: list[_Gains] | None = None,
             price_T: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray]:
@@ -117,16 +129,9 @@ def room_dp(presses: list[PressDay], energy_H: np.ndarray, start: float | None, 
     hours, C = len(energy_H), presses[0].values.cells
     price_T = np.zeros((len(presses), hours)) if price_T is None else price_T
     gains = gains or [_gains(p, price_T[k]) for k, p in enumerate(presses)]
-    edges = lo + width * np.arange(C)
-    if start is None:
-        F = np.zeros(C)
-    elif exact:
-        F = -energy_H[0] * np.abs(edges - start)
-    else:
-        F = -energy_H[0] * np.maximum(0.0, np.maximum(edges - start, start - (edges + width)))
+    value = start_values(energy_H[0], lo, width, C, start, exact)
     back = np.zeros((hours, C), dtype=np.int64)
     acts = []
-    value = F
     for t in range(hours):
         if t == 0:
             moved, src = value, np.arange(C)

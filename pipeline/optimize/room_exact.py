@@ -36,7 +36,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from pipeline.optimize.day_dp import CellValues, _cone
-from pipeline.optimize.room_dp import PressDay
+from pipeline.optimize.room_dp import PressDay, start_values
 
 MU_STEPS = 40   # maintenance prices tried per count vector (exact_tightened)
 TOL = 1e-9
@@ -175,13 +175,7 @@ def exact_room_dp(presses: list[PressDay], shared: SharedHours, energy_H: np.nda
     a path of borders with the moves' exact cost, B then a schedule's value."""
     hours, C = len(energy_H), shared.T.shape[0]
     options = options or [_options(presses, shared, t, lam, _room_energy_T(presses, t)) for t in range(hours)]
-    edges = lo + width * np.arange(C)
-    if start is None:
-        value = np.zeros(C)
-    elif exact:
-        value = -energy_H[0] * np.abs(edges - start)
-    else:
-        value = -energy_H[0] * np.maximum(0.0, np.maximum(edges - start, start - (edges + width)))
+    value = start_values(energy_H[0], lo, width, C, start, exact)
     back = np.zeros((hours, C), dtype=np.int64)
     picks = []
     for t in range(hours):
