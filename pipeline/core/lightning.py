@@ -11,6 +11,7 @@ pipeline/core/figures.py.
 """
 from __future__ import annotations
 
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,9 +23,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import MLFlowLogger
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import nn
 from torchmetrics import MeanMetric
 
+from pipeline.core.processes import stopping
 from pipeline.core.staging import scratch
 from pipeline.core.tracking import tracking_uri
 
@@ -67,7 +70,12 @@ def fit_best(cfg: DictConfig, model_cfg: DictConfig, run, module: pl.LightningMo
     with tempfile.TemporaryDirectory(prefix="ckpt_", dir=scratch(cfg)) as checkpoint_dir:
         trainer = build_trainer(cfg, model_cfg, run, checkpoint_dir, **overrides)
         start = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule)
+        try:
+            trainer.fit(module, datamodule=datamodule)
+        except SIGTERMException:
+            # Lightning's own SIGTERM handler runs before the stage's and stops at the next batch
+            # (with a SystemExit that would exit 0) when the stage's is deferred by a store write
+            raise stopping(signal.SIGTERM) from None
         seconds = time.perf_counter() - start
         best = trainer.checkpoint_callback.best_model_path
         if best:

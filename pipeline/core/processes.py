@@ -63,12 +63,53 @@ class Interrupted(BaseException):
         super().__init__(signal.Signals(self.signum).name)
 
 
-def _raise_interrupted(signum, _frame) -> None:
-    # once: a second SIGINT/SIGTERM (Ctrl-C to dvc and the stage, dvc passing it on) must not
-    # abort the cleanup the first one started; SIGKILL still ends the process
+# Packages whose work a signal must not cut in two: raised inside a write to the MLflow store, the
+# exception left that write's SQLite transaction open, so the stage's own "KILLED" then waited on
+# the lock it held itself ("database is locked") and its run stayed RUNNING.
+_ATOMIC_PACKAGES = ("sqlalchemy", "sqlite3")
+DEFER_S, DEFER_MAX_S = 0.05, 5.0
+_deferred_since: float | None = None
+
+
+def _in_atomic_work(frame) -> bool:
+    import sys
+
+    roots = tuple(os.path.dirname(m.__file__) + os.sep for name in _ATOMIC_PACKAGES
+                  if (m := sys.modules.get(name)) is not None and getattr(m, "__file__", None))
+    while frame is not None and roots:
+        if frame.f_code.co_filename.startswith(roots):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _redeliver(signum: int) -> None:
+    import threading
+
+    timer = threading.Timer(DEFER_S, lambda: signal.pthread_kill(threading.main_thread().ident, signum))
+    timer.daemon = True
+    timer.start()
+
+
+def _raise_interrupted(signum, frame) -> None:
+    global _deferred_since
+    import time
+
+    if _in_atomic_work(frame):  # finish the store write first (at most DEFER_MAX_S), then stop
+        _deferred_since = _deferred_since or time.monotonic()
+        if time.monotonic() - _deferred_since < DEFER_MAX_S:
+            _redeliver(signum)
+            return
+    raise stopping(signum)
+
+
+def stopping(signum: int) -> Interrupted:
+    """The Interrupted to raise for `signum`, once: a second SIGINT/SIGTERM (Ctrl-C to dvc and the
+    stage, dvc passing it on) must not abort the cleanup the first one started; SIGKILL still ends
+    the process."""
     for other in (signal.SIGTERM, signal.SIGINT):
         signal.signal(other, signal.SIG_IGN)
-    raise Interrupted(signum)
+    return Interrupted(signum)
 
 
 def stop_on_signals() -> None:

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import os
 import re
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -253,8 +254,12 @@ def _end_run(run, status: str) -> None:
     try:
         mlflow.end_run(status)
     except Exception:
-        with contextlib.suppress(Exception):
+        try:
             MlflowClient().set_terminated(run.info.run_id, status)
+        except Exception as exc:  # said, never raised; the next start of the stage closes it
+            with contextlib.suppress(Exception):
+                print(f"warning: could not close MLflow run {run.info.run_id} as {status} "
+                      f"({str(exc).splitlines()[0][:200]}); the stage's next start closes it", file=sys.stderr)
 
 
 def log_metrics(metrics: dict, prefix: str = "", step: int | None = None) -> None:
