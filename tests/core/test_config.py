@@ -50,3 +50,19 @@ def test_a_params_file_of_nested_aliases_is_refused_before_omegaconf_expands_it(
     for overrides in ([], ["optimize.presses=2"]):
         with pytest.raises(DataValidationError, match=r"params\.yaml: its YAML aliases expand to more than 200000"):
             load_params(path, overrides=overrides)
+
+
+def test_the_bounded_reader_reads_every_yaml_of_the_project_as_pyyaml_does():
+    """core/safe_yaml reads with libyaml where PyYAML has it: the same values as PyYAML's own
+    safe loader on every YAML file the project ships (conf/, params.yaml, sidecars, plants)."""
+    import yaml
+
+    from pipeline.core.safe_yaml import YamlBounds, read_yaml
+    from tests.conftest import ROOT
+
+    bounds = YamlBounds("a project file", 2_000_000, 200_000, 30, "small", "a few")
+    files = [p for pattern in ("conf/**/*.yaml", "params.yaml", "models/*.yaml", "*.yaml")
+             for p in ROOT.glob(pattern) if p.is_file()]
+    assert len(files) > 20
+    for path in files:
+        assert read_yaml(path, bounds) == yaml.safe_load(path.read_text()), path

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 import tracemalloc
 
 import numpy as np
@@ -77,14 +76,13 @@ def test_a_billion_laughs_sidecar_is_refused_without_expanding_it(net, tmp_path,
     laughs.write_text(billion_laughs())
     assert len(laughs.read_bytes()) < 800
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         line = one_line_error(capsys, ["attach", str(model), str(laughs)])
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert "aliases expand to more than" in line
-    assert time.perf_counter() - start < 5 and peak < 20e6  # bytes: the issue saw 2.75 GB
+    assert peak < 20e6  # bytes: the issue saw 2.75 GB
     assert model.read_bytes() == net.read_bytes()
 
 
@@ -109,13 +107,17 @@ def test_every_attach_failure_is_one_line(net, tmp_path, capsys, text, message):
     assert model.read_bytes() == net.read_bytes()
 
 
-def test_deep_nesting_is_refused_before_pyyaml_scans_it(tmp_path):
+def test_deep_nesting_is_refused_before_pyyaml_scans_it(tmp_path, monkeypatch):
     deep = tmp_path / "deep.yaml"
     deep.write_text("inputs: " + "[" * 8000 + "]" * 8000)  # PyYAML's scanner alone: seconds, quadratic in the depth
-    start = time.perf_counter()
+
+    def never(*args, **kwargs):
+        raise AssertionError("PyYAML was given the file")
+
+    for name in ("parse", "compose", "load", "safe_load"):
+        monkeypatch.setattr(yaml, name, never)
     with pytest.raises(DataValidationError, match="nested more than 20 levels deep"):
         read_sidecar(deep)
-    assert time.perf_counter() - start < 1
 
 
 def test_a_sidecar_too_large_to_be_a_description_is_refused(tmp_path):
