@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contracts.plant_file import MAX_PRESSES, PlantError, plant_spec
-from pipeline.core.validation import DataValidationError, file_row
+from pipeline.core.validation import DataValidationError, file_row, shown
 
 MEASURED = ("pressure_kN", "speed_rpm", "vibration_mm_s")  # the press inputs of the fault network
 PRESS_SIGNALS = (*MEASURED, "running", "units", "maintenances")
@@ -144,7 +144,7 @@ def judge_sample(signal: str, value, limits: SampleLimits | None, hours: int) ->
         try:
             prices = np.asarray(value, dtype=float)
         except (TypeError, ValueError):
-            return None, f"{_shown(value)} is not a list of numbers"
+            return None, f"{shown(value)} is not a list of numbers"
         if prices.shape != (hours,):
             return None, f"{prices.size} value(s); the day has {hours} hours"
         if not np.isfinite(prices).all():
@@ -153,9 +153,9 @@ def judge_sample(signal: str, value, limits: SampleLimits | None, hours: int) ->
     if signal == "running":
         if isinstance(value, (bool, np.bool_)) or (_is_number(value) and value in (0, 1)):
             return bool(value), None
-        return None, f"{_shown(value)} is not a running state (true or false)"
+        return None, f"{shown(value)} is not a running state (true or false)"
     if not _is_number(value):
-        return None, f"{_shown(value)} is not a number"
+        return None, f"{shown(value)} is not a number"
     number = float(value)
     if not math.isfinite(number):
         return None, f"{number} is not a finite number"
@@ -173,11 +173,6 @@ def judge_sample(signal: str, value, limits: SampleLimits | None, hours: int) ->
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-
-
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:40]}..."
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Row numbers are 1-based data rows as a spreadsheet shows them, with the header a
 """
 from __future__ import annotations
 
+import reprlib
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +26,16 @@ class DataValidationError(ValueError):
         if column is not None:
             where.append(f"column '{column}'")
         super().__init__(f"{', '.join(where)}: {message}")
+
+
+_SHOWN = reprlib.Repr()  # a few levels, items and characters of a value
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring, _SHOWN.maxother = 3, 6, 6, 60, 60
+
+
+def shown(value: object) -> str:
+    """An outside value in a message, cut short: a value from a file, a request or a server can be
+    huge, or shared many times over (YAML aliases), and a message must stay one short line."""
+    return _SHOWN.repr(value)
 
 
 def file_row(index: int) -> int:

@@ -18,7 +18,6 @@ the same climate box) are one sub-problem for the decomposition (decompose.py).
 from __future__ import annotations
 
 import math
-import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +28,13 @@ from pipeline.contracts.costs import machine_kwh_per_unit
 from pipeline.contracts.plant_file import MAX_PRESSES, PlantError, plant_spec
 from pipeline.core.settings.optimize import FixedInputs, HumidityBox, Maintenance, Optimize, Production
 from pipeline.core.settings.schema import bounds
+from pipeline.core.validation import shown
 from pipeline.optimize.network import FEATURES, N_INPUT
 
 FIXED_INPUTS = tuple(n for n in FEATURES if n not in ("temperature_C", "humidity_pct", N_INPUT))
 ROOM_KEYS = {"name", "temperature_C", "humidity_pct", "presses"}
 PRESS_KEYS = {"name", "network_file", "fixed_inputs", "max_per_hour", "maintenance_hours", "energy_kwh_per_unit",
               "maintenance", "count"}
-SHOWN = reprlib.Repr()  # a value in a message: a few levels, items and characters of it
-SHOWN.maxlevel, SHOWN.maxlist, SHOWN.maxdict, SHOWN.maxstring, SHOWN.maxother = 3, 6, 6, 60, 60
 ROOM_TEMPERATURE_C = (-50.0, 100.0)  # a room's temperature box lies inside this (the flat key's schema has no range)
 # A key a press shares with a flat optimize key is held to that key's range in the schema
 # (pipeline/core/settings/optimize.py): one home for each range.
@@ -115,8 +113,7 @@ class _Where:
             parts.append(f"room {self.room!r}")
         if self.press is not None:
             parts.append(f"press {self.press!r}")
-        shown = SHOWN.repr(value)  # bounded: a value from a file can be huge, or shared many times over
-        return PlantError(f"{', '.join(parts)}: {key} = {shown}: allowed {allowed}")
+        return PlantError(f"{', '.join(parts)}: {key} = {shown(value)}: allowed {allowed}")
 
 
 def _number(where: _Where, key: str, value, low: float | None = None, high: float | None = None,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline.core.validation import shown
 
 @dataclass
 class Step:
@@ -184,8 +185,7 @@ class Aligner:
 def _not_a_sample(value: object) -> str | None:
     """Why a channel's value is no number the aligner can average (None: it is one, or NaN)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        text = repr(value)
-        return f"{text if len(text) <= 40 else text[:40] + '...'} is not a number"
+        return f"{shown(value)} is not a number"
     if math.isinf(value):
         return f"{value} is not a finite number"
     return None
