@@ -42,6 +42,7 @@ from omegaconf import DictConfig
 
 from pipeline.optimize.costs import Costs
 from pipeline.optimize.day_dp import cells_of
+from pipeline.optimize.demand_split import MAX_LEVELS, UnitDay, level_size, levels_needed, piece, split_bound
 from pipeline.optimize.formulation import ScheduleModel, build_schedule_model, shared_parts
 from pipeline.optimize.hour_values import HourValues
 from pipeline.optimize.instance import Instance, PlantInstance
@@ -298,6 +299,51 @@ class PlantSchedule:
             floor = f1 + s1 * (float(np.clip(cross, l1, l2)) - l1)  # where the tangents meet: min phi >= it
             block.done = block.bound - floor <= 0.25 * gap * max(abs(block.bound), 1.0) or l2 - l1 < 1e-6
 
+    # --- a binding demand: its exact split over production levels (demand_split.py) ----------
+
+    def split_demand(self, blocks: list[Block], costs: Costs, deadline: float) -> list[dict]:
+        """Each block whose demand binds (no plan at lambda = 0 meets it) bounded by the best split
+        of its levels over its unit-days (demand_split.py); the block keeps the lower bound.
+        Returns, per block bounded so, its Lagrange and split bounds and the level DPs run."""
+        out = []
+        if not bool(self.options.get("demand_split", True)) or not self.coupled:
+            return out
+        for b, block in enumerate(blocks):
+            relaxed = [c for c in block.candidates if c.relaxed]
+            if block.hi is None or block.hi[0] <= 0.0 or not relaxed:
+                continue
+            caps = [c for u in self.units for c in (self.groups[u.group].press.max_per_hour,
+                                                    self.groups[u.group].press.capacity_in_maintenance_hour)]
+            g = level_size(caps)
+            K, r = levels_needed(block.demand, g)
+            if not 0 < K <= MAX_LEVELS:
+                continue
+            keys = [(u, d) for d in block.days for u in range(len(self.units))]
+            pieces = [piece([(c.lam, _checked(c.plans[key])) for c in relaxed], self.units[key[0]].count, g, K, r)
+                      for key in keys]
+            if any(p is None for p in pieces):
+                continue
+            day_of = lambda i, vector: (self._unit_day(*keys[i], vector[0], costs)  # noqa: E731
+                                        if len(set(vector)) == 1 else None)
+            bound, runs = split_bound(pieces, g, K, r, day_of, deadline)
+            out.append({"block": b, "lagrange_bound": block.bound, "split_bound": bound, "level": g, "levels": K,
+                        "level_dps": runs})
+            block.bound = min(block.bound, bound)
+        return out
+
+    def _unit_day(self, u: int, d: int, n: int, costs: Costs) -> UnitDay:
+        unit, group = self.units[u], self.groups[self.units[u].group]
+        press, hours = group.press, self.plant.days[d]
+        usd = self.plant.price[hours] * self.plant.usd_per_kwh_per_usd_per_mwh
+        share = group.share * unit.count  # the unit's presses share one copy of the room's climate
+        cells = cells_of(self._encodings(unit.group)[n], int(self.options.get("demand_split_cells", 1024)))
+        return UnitDay(cells, unit.count, press.max_per_hour, press.capacity_in_maintenance_hour, costs.maintenance,
+                       n - int(self.plant.maintenance_done[unit.rows[0], d]),
+                       costs.revenue - usd * press.machine_kwh_per_unit, costs.revenue + costs.penalty,
+                       usd * share * costs.temperature_kwh, usd * share * costs.humidity_kwh,
+                       self.plant.outside_temperature[hours],
+                       self.plant.humidity_initial[unit.room] if d == 0 else None)
+
     # --- p and best responses at given setpoints -----------------------------------------------
 
     def _encodings(self, g: int) -> dict:
@@ -487,6 +533,8 @@ class PlantSchedule:
         lap = lambda: clock.append(time.perf_counter()) or round(clock[-1] - clock[-2], 3)  # noqa: E731
         blocks = self.relaxation(costs, begin, total, gap_target)
         phases = {"relaxation_s": lap()}
+        split = self.split_demand(blocks, replace(costs, unit_bonus=0.0), begin + 0.85 * total)
+        phases["demand_split_s"] = lap()
         rooms_tightened = self.tighten_rooms(blocks, replace(costs, unit_bonus=0.0), begin, total)
         phases["room_bounds_s"] = lap()
         chosen = {}
@@ -525,6 +573,7 @@ class PlantSchedule:
                        "sub_problem_seconds": self.runner.solve_seconds - before[2],
                        "parallel": self.runner.mode, "workers": self.runner.workers,
                        "room_days_polished": polished, "room_days_shared_humidity_bound": rooms_tightened,
+                       "demand_split": split,
                        "phases": phases,
                        "lagrange": [{"days": blk.days, "steps": blk.steps, "bound": blk.bound, "lambda": chosen[b].lam}
                                     for b, blk in enumerate(blocks)]}
@@ -836,6 +885,15 @@ class PlantSchedule:
                 prev[r, hours[0]] = self._start_of(r, d, values)
         values["eH"] = np.abs(values["H"] - prev)
         values["objective"] = self.value(values, costs)
+
+
+def _checked(plan: DaySolve) -> dict[int, float]:
+    """A press-day's bound per maintenance count; where the counts' best falls short of the day's
+    own bound (a count left without a bound), every count takes the day's bound (looser, valid)."""
+    counts = dict(plan.n_bounds)
+    if not counts or max(counts.values()) < plan.bound - 1e-9 * max(abs(plan.bound), 1.0):
+        return {n: plan.bound for n in counts}
+    return counts
 
 
 def _with_limit(cfg: DictConfig, seconds: float) -> DictConfig:

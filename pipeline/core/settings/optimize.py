@@ -60,6 +60,8 @@ class Formulation(Section):
     hour_value_cuts: bool
     hour_value_strips: whole(1, 10_000)
     room_temperature: Literal[ROOM_TEMPERATURE]
+    demand_split: bool
+    demand_split_cells: whole(2, 65536)
 
 
 class Search(Section):
