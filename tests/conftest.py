@@ -248,13 +248,24 @@ def xdist_group_of(item: pytest.Item) -> str | None:
 
 
 def _queue_rank(items: list[pytest.Item]) -> Callable[[pytest.Item], int]:
-    """The slow suite's longest chains first: the team server's group (its server, the access tests,
-    then the queued experiments on the tiny repro), then the first module on the tiny repro (its
-    process builds it at once); everything else after them, as collected."""
+    """The longest work first, the shortest last, so the processes finish together (a process
+    that drew a 100 s server module last ran alone for minutes while the others idled): the team
+    server's group (its server, the access tests, then the queued experiments on the tiny repro),
+    then the first module on the tiny repro (its process builds it at once), then the other slow
+    tests (those not waiting on the tiny repro first, while it builds), the fast ones last; as
+    collected within each rank."""
     first_tiny = next((xdist_group_of(i) for i in items if "tiny_built" in i.fixturenames
                        and xdist_group_of(i) != TEAM_GROUP), None)
     ranks = {TEAM_GROUP: 0, **({first_tiny: 1} if first_tiny else {})}
-    return lambda item: ranks.get(xdist_group_of(item), 2)
+
+    def rank(item: pytest.Item) -> int:
+        if (group := xdist_group_of(item)) in ranks:
+            return ranks[group]
+        if item.get_closest_marker("slow") is None:
+            return 4
+        return 3 if "tiny_built" in item.fixturenames else 2
+
+    return rank
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
