@@ -65,41 +65,68 @@ class Interrupted(BaseException):
 
 # Packages whose work a signal must not cut in two: raised inside a write to the MLflow store, the
 # exception left that write's SQLite transaction open, so the stage's own "KILLED" then waited on
-# the lock it held itself ("database is locked") and its run stayed RUNNING.
+# the lock it held itself ("database is locked") and its run stayed RUNNING. A signal that lands
+# there is raised where the outermost of their calls returns (a trace on that one frame), so the
+# write ends and its session is closed by its caller as for any error; after DEFER_MAX_S, or at a
+# second signal, it is raised wherever the stage is.
 _ATOMIC_PACKAGES = ("sqlalchemy", "sqlite3")
-DEFER_S, DEFER_MAX_S = 0.05, 5.0
-_deferred_since: float | None = None
+DEFER_MAX_S = 5.0
+_deferred: dict | None = None
 
 
-def _in_atomic_work(frame) -> bool:
+def _outermost_atomic(frame):
+    """The outermost frame of the stack that runs code of _ATOMIC_PACKAGES, or None."""
     import sys
 
     roots = tuple(os.path.dirname(m.__file__) + os.sep for name in _ATOMIC_PACKAGES
                   if (m := sys.modules.get(name)) is not None and getattr(m, "__file__", None))
+    outer = None
     while frame is not None and roots:
         if frame.f_code.co_filename.startswith(roots):
-            return True
+            outer = frame
         frame = frame.f_back
-    return False
+    return outer
 
 
-def _redeliver(signum: int) -> None:
+def _defer(signum: int, outer) -> None:
+    """Raise Interrupted(signum) where `outer` returns; re-send the signal after DEFER_MAX_S."""
+    import sys
     import threading
 
-    timer = threading.Timer(DEFER_S, lambda: signal.pthread_kill(threading.main_thread().ident, signum))
+    global _deferred
+    previous = sys.gettrace()
+
+    def at_return(frame, event, _arg):
+        if event == "return" and frame is outer:
+            _undefer()
+            raise stopping(signum)
+        return at_return
+
+    timer = threading.Timer(DEFER_MAX_S, signal.pthread_kill, (threading.main_thread().ident, signum))
     timer.daemon = True
+    _deferred = {"frame": outer, "previous": previous, "timer": timer}
+    outer.f_trace_lines = False
+    outer.f_trace = at_return
+    sys.settrace(previous or (lambda *_: None))  # events on: the frames started from now on stay untraced
     timer.start()
 
 
-def _raise_interrupted(signum, frame) -> None:
-    global _deferred_since
-    import time
+def _undefer() -> None:
+    import sys
 
-    if _in_atomic_work(frame):  # finish the store write first (at most DEFER_MAX_S), then stop
-        _deferred_since = _deferred_since or time.monotonic()
-        if time.monotonic() - _deferred_since < DEFER_MAX_S:
-            _redeliver(signum)
-            return
+    global _deferred
+    if _deferred is not None:
+        _deferred["timer"].cancel()
+        _deferred["frame"].f_trace = None
+        sys.settrace(_deferred["previous"])
+        _deferred = None
+
+
+def _raise_interrupted(signum, frame) -> None:
+    if _deferred is None and (outer := _outermost_atomic(frame)) is not None:
+        _defer(signum, outer)
+        return
+    _undefer()  # a second signal, or the time is up: stop here
     raise stopping(signum)
 
 
