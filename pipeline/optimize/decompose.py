@@ -53,6 +53,7 @@ from pipeline.optimize.room_dp import MAX_VECTORS, count_vectors, crossings, pre
 from pipeline.optimize.room_exact import exact_room_dp, exact_tightened, shared_hours
 from pipeline.optimize.solve import NoScheduleFoundError, ScheduleSolver, SolveResult, SubResult
 from pipeline.optimize.subproblems import DayData, DaySolve, DayTask, Group, Runner, day_instance
+from pipeline.optimize.units_split import cut_values, max_plus
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ POLISH_GROUPS = 3      # ... and run for rooms of at most this many press groups
 EXACT_MU_STEPS = 40    # maintenance-price steps of the first count vector's shared-temperature bound (room_exact.py)
 EXACT_MU_STEPS_WARM = 20  # ... and of each later one, from the first one's prices
 EXACT_DEMAND_STEPS = 40  # steps of a vector's own demand and maintenance prices (where the room-day is its block)
+MAX_SPLIT_UNITS = 100_000  # a day's demand split over its rooms unit by unit up to this (units_split.py)
 EXACT_MAX_VECTORS = 4096  # count vectors a room's shared bound may look at (each ~0.1-0.5 s: the time limit stops it first)
 
 
@@ -124,6 +126,7 @@ class PlantSchedule:
     hv_cache: dict = field(default_factory=dict)
     room_cache: dict = field(default_factory=dict)   # (room, day, price) -> (bound, climate) of the room DP
     cell_cache: dict = field(default_factory=dict)   # (group, N) -> CellValues of the room DP
+    vector_cache: dict = field(default_factory=dict)  # (room, day, price) -> each looked vector's cuts (_units_split)
 
     @classmethod
     def build(cls, plant: PlantInstance, networks: dict[object, FaultNetwork], costs: Costs, opts: DictConfig,
@@ -692,7 +695,7 @@ class PlantSchedule:
         start = self.plant.humidity_initial[r] if d == 0 else None
         lo, width = room.humidity_box[0], (room.humidity_box[1] - room.humidity_box[0]) / ROOM_CELLS
         tau, energy_H = self.plant.outside_temperature[hours], usd * costs.humidity_kwh
-        climate, mu, looked, rest = None, None, [], -math.inf
+        climate, mu, looked, rest, vecs = None, None, [], -math.inf, []
         vectors, priced = iter(vectors), set()   # priced: vectors at their least with their own demand price
         pending: list = []   # the vector the look stopped at (looked at first when it goes on)
         while True:
@@ -703,10 +706,9 @@ class PlantSchedule:
                 if len(looked) >= EXACT_MAX_VECTORS or time.perf_counter() > deadline:
                     break
                 pending, rest = [], -math.inf
-                presses = [self._press_day(u, d, n, costs) for u, n in zip(units, vector)]
-                need = np.array([[p.maintenances, p.maintenances] for p in presses])
+                problem = self._vector_problem(r, d, vector, cand.lam, costs)
+                presses, need = problem[0], problem[-1]
                 cells = [[self.cell_cache[self.units[u].group, n]] for u, n in zip(units, vector)]
-                problem = (presses, shared_hours(cells, tau), energy_H, start, lo, width, cand.lam, need)
                 bound, found, _ = exact_tightened(*problem, target=target, mu=mu,
                                                   enough=max((b for b, _ in looked), default=-math.inf),
                                                   steps=EXACT_MU_STEPS if mu is None else EXACT_MU_STEPS_WARM)
@@ -719,6 +721,7 @@ class PlantSchedule:
                     if value > target:
                         target, climate = value, (T, H)
                 looked.append((min(bound, bound_v), (problem, found, aimed)))
+                vecs.append(vector)
             if demand is None or not self._vector_price(looked, priced, rest, demand, deadline):
                 break
         if demand is None:  # the vectors whose bound is still above the best schedule, stepped again towards it
@@ -728,7 +731,74 @@ class PlantSchedule:
                     continue
                 again, _, _ = exact_tightened(*problem, target=target, mu=found, steps=EXACT_MU_STEPS_WARM)
                 looked[k] = (min(bound, again), (problem, found, target))
+        # each vector's bound at the block's price, for the split of a shared demand (_units_split)
+        if demand is None:
+            self.vector_cache[r, d, round(cand.lam, 9)] = ([[(b, cand.lam)] for b, _ in looked], vecs,
+                                                           [x[1] for _, x in looked], rest)
         return max((b for b, _ in looked), default=-math.inf), climate, rest
+
+    def _vector_problem(self, r: int, d: int, vector: tuple, lam: float, costs: Costs) -> tuple:
+        """The arguments of room_exact.exact_tightened for room r's day d at the count vector."""
+        units = self.units_in(r)
+        room, hours = self.plant.plant.rooms[r], self.plant.days[d]
+        usd = self.plant.price[hours] * self.plant.usd_per_kwh_per_usd_per_mwh
+        start = self.plant.humidity_initial[r] if d == 0 else None
+        lo, width = room.humidity_box[0], (room.humidity_box[1] - room.humidity_box[0]) / ROOM_CELLS
+        presses = [self._press_day(u, d, n, costs) for u, n in zip(units, vector)]
+        need = np.array([[p.maintenances, p.maintenances] for p in presses])
+        cells = [[self.cell_cache[self.units[u].group, n]] for u, n in zip(units, vector)]
+        return (presses, shared_hours(cells, self.plant.outside_temperature[hours]), usd * costs.humidity_kwh, start,
+                lo, width, lam, need)
+
+    def _units_split(self, block: Block, cand: Candidate, relaxed: list[Candidate], costs: Costs,
+                     deadline: float) -> float:
+        """A one-day block's demand shared by its rooms, bounded by its split over them
+        (units_split.py): each room's value as a function of its units, from its vectors' cuts (at
+        the block's price, then each top vector's own prices at its room's units in the best
+        split, stepped in turn while time allows) under its separate bounds at every candidate's
+        price. Never above the Lagrange bound at cand's price."""
+        d, D, lam = block.days[0], int(block.demand), cand.lam
+        if not 0 < D <= MAX_SPLIT_UNITS:
+            return math.inf
+        u = np.arange(D + 1, dtype=float)
+        parts = []
+        for r in range(len(self.plant.plant.rooms)):
+            units = self.units_in(r)
+            cap = cut_values([(sum(self.units[x].count * c.plans[x, d].bound for x in units), c.lam) for c in relaxed], D)
+            parts.append((r, cap, self.vector_cache.get((r, d, round(lam, 9)))))
+        best, tried = math.inf, set()
+        while True:
+            F, tops = [], []
+            for r, cap, entry in parts:
+                if entry is None:
+                    F.append(cap)
+                    tops.append(None)
+                    continue
+                cuts, _, _, rest = entry
+                top = np.array([cut_values(c, D) for c in cuts]) if cuts else np.full((1, D + 1), -np.inf)
+                F.append(np.minimum(cap, np.maximum(top.max(axis=0), rest - lam * u)))
+                tops.append(top)
+            value, split = max_plus(F, D)
+            best = min(best, value)
+            stepped = False
+            for (r, cap, entry), top, units_r in zip(parts, tops, split):
+                if top is None or time.perf_counter() > deadline:
+                    continue
+                cuts, vecs, found, rest = entry
+                at = top[:, units_r]
+                k = int(np.argmax(at))
+                second = max(np.partition(at, -2)[-2] if len(at) > 1 else -math.inf, rest - lam * units_r)
+                if at[k] <= second or cap[units_r] <= second or (r, k, units_r) in tried:
+                    continue  # lowering this vector cannot lower the room's value there
+                tried.add((r, k, units_r))
+                again, x, _ = exact_tightened(*self._vector_problem(r, d, vecs[k], lam, costs), mu=found[k],
+                                              enough=second + lam * units_r, steps=EXACT_DEMAND_STEPS, demand=units_r)
+                price = float(x[-1])  # again = B(mu, l) - (l - lam) u: the cut value + l u <= B(mu, l)
+                cuts[k].append((again + (price - lam) * units_r, price))
+                found[k] = x
+                stepped = True
+            if not stepped:
+                return best
 
     def _vector_price(self, looked: list, priced: set, rest: float, demand: int, deadline: float) -> bool:
         """The vector of the largest bound, stepped with its own demand price beside the maintenance
@@ -805,7 +875,9 @@ class PlantSchedule:
         humidity shared (room_day); returns how many room-days were tightened."""
         tightened_days = 0
         multi = [r for r in range(len(self.plant.plant.rooms)) if len(self.units_in(r)) > 1]
+        split = bool(self.options.get("room_units_split", True)) and len(self.plant.plant.rooms) > 1
         left = len(multi) * sum(len(block.days) for block in blocks)  # room-days still to bound
+        splits = []
         for block in blocks:
             if not multi:
                 continue
@@ -829,6 +901,12 @@ class PlantSchedule:
                     else:
                         bound += sum(self.units[u].count * cand.plans[u, d].bound for u in units)
             block.bound = min(block.bound, bound)
+            if split and len(block.days) == 1:
+                splits.append((block, cand, relaxed))
+        for i, (block, cand, relaxed) in enumerate(splits):  # each day's demand shared by the rooms: its split
+            now = time.perf_counter()  # over them, in the time the room-days left (their bounds come first)
+            deadline = now + max(begin + 0.85 * total - now, 0.0) / (len(splits) - i)
+            block.bound = min(block.bound, self._units_split(block, cand, relaxed, costs, deadline))
         return tightened_days
 
     def _room_climates(self, chosen: dict[int, Candidate], costs: Costs, begin: float, total: float) -> None:

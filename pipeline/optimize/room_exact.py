@@ -130,24 +130,48 @@ class SharedHours:
     pmin: list[np.ndarray]
 
 
+def _points(values: CellValues, borders: bool, t_lo: float, t_hi: float) -> list[np.ndarray]:
+    """The structural temperatures a press's strips add to each cell's candidates, in the box."""
+    key = ("_points", borders, t_lo, t_hi)
+    if key not in values.__dict__:
+        values.__dict__[key] = [np.clip(s.structural, t_lo, t_hi) for s in _strips(values, borders)]
+    return values.__dict__[key]
+
+
+def _least_at(values: CellValues, borders: bool, key: object, source: object,
+              points: list[np.ndarray]) -> list[np.ndarray]:
+    """The press's least p in each cell at a source's candidate temperatures (another press's
+    structural ones, or the box ends and outside temperatures), cached on the press under `key`
+    (the source object kept beside it, so its id is never reused): a room's count vectors share
+    most (press, source) pairs, and p at a temperature depends on nothing else."""
+    cache = values.__dict__.setdefault(("_least_at", borders), {})
+    if key not in cache:
+        cache[key] = (source, [_least_p(s, U) for s, U in zip(_strips(values, borders), points)])
+    return cache[key][1]
+
+
 def shared_hours(cells: list[list[CellValues]], tau: np.ndarray, borders: bool = False) -> SharedHours:
     """The candidate temperatures of every cell for the presses (per press the CellValues of each
     count N it may take: its p is the least of theirs; all of the same humidity cells and
     temperature box) and their least p there. borders=True: at each cell's lower border only
-    (p exact there: a schedule's hour values)."""
+    (p exact there: a schedule's hour values). Each cell's candidates are the union of its
+    sources' (the box ends and outside temperatures; every press's structural temperatures), and
+    each press's least p there is put together from its cached values at each source."""
     ref = cells[0][0]
-    t_lo, t_hi = ref.arrangement.lo[0], ref.arrangement.hi[0]
-    strips = [[_strips(v, borders) for v in press] for press in cells]
-    extra = np.r_[t_lo, t_hi, np.clip(tau, t_lo, t_hi)]
+    t_lo, t_hi = float(ref.arrangement.lo[0]), float(ref.arrangement.hi[0])
+    extra = np.clip(np.r_[t_lo, t_hi, np.clip(tau, t_lo, t_hi)], t_lo, t_hi)
+    sources = [(("box", t_lo, t_hi, extra.tobytes()), None, [extra] * ref.cells)]
+    sources += [(("press", id(v)), v, _points(v, borders, t_lo, t_hi)) for press in cells for v in press]
+    at = [[[_least_at(v, borders, key, source, points) for key, source, points in sources] for v in press]
+          for press in cells]
     Ts, P = [], [[] for _ in cells]
     for c in range(ref.cells):
-        U = np.unique(np.clip(np.concatenate([extra] + [s[c].structural for press in strips for s in press]),
-                              t_lo, t_hi))
+        U, first = np.unique(np.concatenate([points[c] for _, _, points in sources]), return_index=True)
         Ts.append(U)
-        for k, press in enumerate(strips):
-            least = _least_p(press[0][c], U)
-            for s in press[1:]:
-                least = np.minimum(least, _least_p(s[c], U))
+        for k, press in enumerate(at):
+            least = np.concatenate([src[c] for src in press[0]])[first]
+            for other in press[1:]:
+                least = np.minimum(least, np.concatenate([src[c] for src in other])[first])
             P[k].append(least)
     m = max(len(u) for u in Ts)
     T = np.full((ref.cells, m), np.nan)
@@ -162,13 +186,30 @@ def shared_hours(cells: list[list[CellValues]], tau: np.ndarray, borders: bool =
 def _options(presses: list[PressDay], shared: SharedHours, t: int, lam: float, energy_T: float):
     """Per press, (its best value without maintenance, with one) at every candidate T of every
     cell, and the room's temperature energy there."""
+    return _hour_options(presses, _parts(presses, shared), t, lam, energy_T)
+
+
+def _parts(presses: list[PressDay], shared: SharedHours) -> tuple:
+    """What every hour's options share: the padding, the candidates with it zeroed, each press's
+    fail * least p (a DP's 24 hours and every price it tries compute them once)."""
     T = shared.T
-    energy = np.where(np.isnan(T), -np.inf, -energy_T * np.abs(presses[0].tau[t] - np.nan_to_num(T)))
+    return np.isnan(T), np.nan_to_num(T), [p.fail * pmin for p, pmin in zip(presses, shared.pmin)]
+
+
+def _hour_options(presses: list[PressDay], parts: tuple, t: int, lam: float, energy_T: float):
+    padded, T, losses = parts
+    energy = np.where(padded, -np.inf, -energy_T * np.abs(presses[0].tau[t] - T))
     out = []
-    for p, pmin in zip(presses, shared.pmin):
-        unit = p.margin[t] + lam - p.fail * pmin   # per unit made, at the least p of the cell
+    for p, loss in zip(presses, losses):
+        unit = p.margin[t] + lam - loss   # per unit made, at the least p of the cell
         out.append((np.maximum(p.X * unit, 0.0), np.maximum(p.Xm * unit, 0.0) - p.maintenance_cost))
     return energy, out
+
+
+def _all_options(presses: list[PressDay], shared: SharedHours, lam: float, hours: int,
+                 parts: tuple | None = None) -> list:
+    parts = parts or _parts(presses, shared)
+    return [_hour_options(presses, parts, t, lam, _room_energy_T(presses, t)) for t in range(hours)]
 
 
 def exact_room_dp(presses: list[PressDay], shared: SharedHours, energy_H: np.ndarray, start: float | None,
@@ -179,7 +220,7 @@ def exact_room_dp(presses: list[PressDay], shared: SharedHours, energy_H: np.nda
     each press may place. B bounds the room's day for every mu. exact=True (shared at the cells'
     borders): a path of borders with the moves' exact cost, B then a schedule's value."""
     hours, C = len(energy_H), shared.T.shape[0]
-    options = options or [_options(presses, shared, t, lam, _room_energy_T(presses, t)) for t in range(hours)]
+    options = options or _all_options(presses, shared, lam, hours)
     value = start_values(energy_H[0], lo, width, C, start, exact)
     back = np.zeros((hours, C), dtype=np.int64)
     picks = []
@@ -238,8 +279,8 @@ def exact_tightened(presses: list[PressDay], shared: SharedHours, energy_H: np.n
     vectors want different prices."""
     hours = len(energy_H)
     priced = demand is not None
-    opts_at = lambda price: [_options(presses, shared, t, price, _room_energy_T(presses, t))  # noqa: E731
-                             for t in range(hours)]
+    parts = _parts(presses, shared)
+    opts_at = lambda price: _all_options(presses, shared, price, hours, parts)  # noqa: E731
     options = opts_at(lam)
     K = len(presses)
     x = np.r_[np.zeros(K) if mu is None else np.asarray(mu, float)[:K], lam]   # (mu, l)
