@@ -16,7 +16,8 @@ over the horizon). The rooms are otherwise independent.
   bounds the optimum for every lambda >= 0 (n_g: presses of group g). lambda_b is searched with
   the subgradient (units made - D_b): bisection steered by the two sides' tangent lines. A room
   of several press groups is then bounded with its climate shared (room_dp.py) at the best
-  lambda, which replaces its presses' separate bounds in UB.
+  lambda, which replaces its presses' separate bounds in UB; where that room-day is its block's
+  whole demand, each of its count vectors takes its own demand price (room_exact.py).
 - Schedule. A room whose presses are all of one group runs that group's plan on all of them: the
   climate is shared by construction. A room of different presses takes, of the climates its
   presses' plans chose, the one under which all its presses together (each re-planned exactly
@@ -32,6 +33,7 @@ over the horizon). The rooms are otherwise independent.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
@@ -62,6 +64,7 @@ POLISH_SHARE = 0.9     # the room-day MILPs (different presses, N fixed) stop by
 POLISH_GROUPS = 3      # ... and run for rooms of at most this many press groups (larger ones seldom end in time)
 EXACT_MU_STEPS = 40    # maintenance-price steps of the first count vector's shared-temperature bound (room_exact.py)
 EXACT_MU_STEPS_WARM = 20  # ... and of each later one, from the first one's prices
+EXACT_DEMAND_STEPS = 40  # steps of a vector's own demand and maintenance prices (where the room-day is its block)
 EXACT_MAX_VECTORS = 4096  # count vectors a room's shared bound may look at (each ~0.1-0.5 s: the time limit stops it first)
 
 
@@ -633,9 +636,11 @@ class PlantSchedule:
                          costs.revenue + costs.penalty, usd * group.share * costs.temperature_kwh,
                          self.plant.outside_temperature[hours])
 
-    def room_day(self, r: int, d: int, cand: Candidate, costs: Costs, deadline: float) -> tuple[float, tuple | None]:
+    def room_day(self, r: int, d: int, cand: Candidate, costs: Costs, deadline: float,
+                 demand: int | None = None) -> tuple[float, tuple | None]:
         """Room r's day d at cand's price: a bound with the humidity shared (room_dp.py) and the
-        climate of its best count vector (None: none looked at)."""
+        climate of its best count vector (None: none looked at). demand: the block's, where this
+        room-day makes all of it (each count vector may then take its own demand price)."""
         key = (r, d, round(cand.lam, 9))
         if key in self.room_cache:
             return self.room_cache[key]
@@ -650,7 +655,7 @@ class PlantSchedule:
         target = self._room_value(r, d, cand, costs)
         vectors = count_vectors([cand.plans[u, d].n_bounds for u in units], [self.units[u].count for u in units])
         if str(self.options.get("room_temperature", "shared")) == "shared":
-            best_bound, climate, rest = self._room_day_shared(r, d, cand, costs, deadline, vectors, target)
+            best_bound, climate, rest = self._room_day_shared(r, d, cand, costs, deadline, vectors, target, demand)
             answer = (min(max(best_bound, rest), separate), climate)
             self.room_cache[key] = answer
             return answer
@@ -675,7 +680,7 @@ class PlantSchedule:
         return answer
 
     def _room_day_shared(self, r: int, d: int, cand: Candidate, costs: Costs, deadline: float, vectors,
-                         target: float) -> tuple[float, tuple | None, float]:
+                         target: float, demand: int | None = None) -> tuple[float, tuple | None, float]:
         """Room r's day d with its temperature shared exactly (room_exact.py): (the largest bound
         over the count vectors looked at, the best climate found, the separate bound of the first
         vector not looked at: -inf when none is left). Vectors best first by their separate bound;
@@ -688,36 +693,62 @@ class PlantSchedule:
         lo, width = room.humidity_box[0], (room.humidity_box[1] - room.humidity_box[0]) / ROOM_CELLS
         tau, energy_H = self.plant.outside_temperature[hours], usd * costs.humidity_kwh
         climate, mu, looked, rest = None, None, [], -math.inf
-        for i, (bound_v, vector) in enumerate(vectors):
-            if bound_v <= max((b for b, _ in looked), default=-math.inf):
-                break  # no later count vector can raise the room's bound
-            if i >= EXACT_MAX_VECTORS or time.perf_counter() > deadline:
-                rest = bound_v
+        vectors, priced = iter(vectors), set()   # priced: vectors at their least with their own demand price
+        pending: list = []   # the vector the look stopped at (looked at first when it goes on)
+        while True:
+            for bound_v, vector in itertools.chain(pending, vectors):
+                pending, rest = [(bound_v, vector)], bound_v  # the separate bound of the first vector not looked at
+                if bound_v <= max((b for b, _ in looked), default=-math.inf):
+                    break  # no later count vector can raise the room's bound
+                if len(looked) >= EXACT_MAX_VECTORS or time.perf_counter() > deadline:
+                    break
+                pending, rest = [], -math.inf
+                presses = [self._press_day(u, d, n, costs) for u, n in zip(units, vector)]
+                need = np.array([[p.maintenances, p.maintenances] for p in presses])
+                cells = [[self.cell_cache[self.units[u].group, n]] for u, n in zip(units, vector)]
+                problem = (presses, shared_hours(cells, tau), energy_H, start, lo, width, cand.lam, need)
+                bound, found, _ = exact_tightened(*problem, target=target, mu=mu,
+                                                  enough=max((b for b, _ in looked), default=-math.inf),
+                                                  steps=EXACT_MU_STEPS if mu is None else EXACT_MU_STEPS_WARM)
+                mu, aimed = (found if mu is None else mu), target
+                if bound > target:  # this vector may hold a better schedule: its DP's climate
+                    _, path, _, T, _ = exact_room_dp(presses, shared_hours(cells, tau, borders=True), energy_H, start,
+                                                     lo, width, cand.lam, found, need, exact=True)
+                    H = np.clip(lo + width * path, *room.humidity_box)
+                    value = self._climate_value(r, d, T, H, cand.lam, costs, start)
+                    if value > target:
+                        target, climate = value, (T, H)
+                looked.append((min(bound, bound_v), (problem, found, aimed)))
+            if demand is None or not self._vector_price(looked, priced, rest, demand, deadline):
                 break
-            presses = [self._press_day(u, d, n, costs) for u, n in zip(units, vector)]
-            need = np.array([[p.maintenances, p.maintenances] for p in presses])
-            cells = [[self.cell_cache[self.units[u].group, n]] for u, n in zip(units, vector)]
-            problem = (presses, shared_hours(cells, tau), energy_H, start, lo, width, cand.lam, need)
-            bound, found, _ = exact_tightened(*problem, target=target, mu=mu,
-                                              enough=max((b for b, _ in looked), default=-math.inf),
-                                              steps=EXACT_MU_STEPS if mu is None else EXACT_MU_STEPS_WARM)
-            mu, aimed = (found if mu is None else mu), target
-            if bound > target:  # this vector may hold a better schedule: its DP's climate
-                _, path, _, T = exact_room_dp(presses, shared_hours(cells, tau, borders=True), energy_H, start, lo,
-                                              width, cand.lam, found, need, exact=True)
-                H = np.clip(lo + width * path, *room.humidity_box)
-                value = self._climate_value(r, d, T, H, cand.lam, costs, start)
-                if value > target:
-                    target, climate = value, (T, H)
-            looked.append((min(bound, bound_v), (problem, found, aimed)))
-        # the vectors whose bound is still above the best schedule, stepped again towards it
-        for k in sorted(range(len(looked)), key=lambda k: -looked[k][0]):
-            bound, (problem, found, aimed) = looked[k]
-            if bound <= target or aimed >= target or time.perf_counter() > deadline:
-                continue
-            again, _, _ = exact_tightened(*problem, target=target, mu=found, steps=EXACT_MU_STEPS_WARM)
-            looked[k] = (min(bound, again), (problem, found, target))
+        if demand is None:  # the vectors whose bound is still above the best schedule, stepped again towards it
+            for k in sorted(range(len(looked)), key=lambda k: -looked[k][0]):
+                bound, (problem, found, aimed) = looked[k]
+                if bound <= target or aimed >= target or time.perf_counter() > deadline:
+                    continue
+                again, _, _ = exact_tightened(*problem, target=target, mu=found, steps=EXACT_MU_STEPS_WARM)
+                looked[k] = (min(bound, again), (problem, found, target))
         return max((b for b, _ in looked), default=-math.inf), climate, rest
+
+    def _vector_price(self, looked: list, priced: set, rest: float, demand: int, deadline: float) -> bool:
+        """The vector of the largest bound, stepped with its own demand price beside the maintenance
+        prices (room_exact.exact_tightened(demand=)) down to the next largest bound (nothing lower
+        matters yet). Valid only where the room-day is its block's whole demand (the caller checks):
+        the price then couples nothing else. Returns whether it stepped one (False: the largest is
+        at its least already, or no time left)."""
+        if not looked or time.perf_counter() > deadline:
+            return False
+        order = sorted(range(len(looked)), key=lambda k: -looked[k][0])
+        k = order[0]
+        if k in priced:
+            return False
+        bound, (problem, found, aimed) = looked[k]
+        enough = max([looked[j][0] for j in order[1:2]] + [rest])
+        again, x, _ = exact_tightened(*problem, mu=found, enough=enough, steps=EXACT_DEMAND_STEPS, demand=demand)
+        if again > enough:
+            priced.add(k)  # it stopped above the next one: at its least (or out of steps)
+        looked[k] = (min(bound, again), (problem, x, aimed))
+        return True
 
     def _climate_value(self, r: int, d: int, T: np.ndarray, H: np.ndarray, lam: float, costs: Costs,
                        start: float | None) -> float:
@@ -790,7 +821,9 @@ class PlantSchedule:
                         now = time.perf_counter()
                         deadline = now + max(begin + 0.85 * total - now, 0.0) / max(left, 1)
                         left -= 1
-                        room_bound, _ = self.room_day(r, d, cand, costs, deadline)
+                        alone = len(block.days) == 1 and len(units) == len(self.units)  # the block's whole demand
+                        priced = alone and bool(self.options.get("room_demand_price", True))
+                        room_bound, _ = self.room_day(r, d, cand, costs, deadline, block.demand if priced else None)
                         bound += room_bound
                         tightened_days += 1
                     else:

@@ -24,7 +24,12 @@ hour value is convex, and its maximum over T lies in U: evaluating at U is exact
 The hours are coupled only by the humidity moves (the DP over cells of room_dp.py, a move
 between cells paying at least their distance) and by each press's maintenance count, priced by
 mu_k: B(N, mu) bounds the room's day at the count vector N for every mu; mu comes from a
-cutting-plane model of B (exact_tightened). Measured on 3 presses of one network with their own
+cutting-plane model of B (exact_tightened). Where the room-day makes its block's whole demand
+(one room, one day), each vector N may also take its own demand price l (B(N, mu, l) - l D for
+every l >= 0): the block's bound is then max over N of min over (mu, l), never looser than one l
+for all N. Measured on the 5 different presses of benchmarks/optimizer.py: the vector of the best
+schedule wanted l = 12.2 where the block's price is 11.2; its bound fell 12.6 USD, the gap
+2.9e-4 -> 6.6e-5. Measured on 3 presses of one network with their own
 inputs (benchmarks/optimizer.py, scaling 3): the priced copies' bound left 7.4e-4, this one 3.2e-5.
 """
 from __future__ import annotations
@@ -168,11 +173,11 @@ def _options(presses: list[PressDay], shared: SharedHours, t: int, lam: float, e
 
 def exact_room_dp(presses: list[PressDay], shared: SharedHours, energy_H: np.ndarray, start: float | None,
                   lo: float, width: float, lam: float, mu: np.ndarray, need: np.ndarray, options=None,
-                  exact: bool = False) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """(B, path of cells, maintenance actions [presses, hours], T of each hour) for prices lam
-    (units) and mu (maintenances); need [presses, 2]: the least and most maintenances each press
-    may place. B bounds the room's day for every mu. exact=True (shared at the cells' borders):
-    a path of borders with the moves' exact cost, B then a schedule's value."""
+                  exact: bool = False) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, int]:
+    """(B, path of cells, maintenance actions [presses, hours], T of each hour, units made) for
+    prices lam (units) and mu (maintenances); need [presses, 2]: the least and most maintenances
+    each press may place. B bounds the room's day for every mu. exact=True (shared at the cells'
+    borders): a path of borders with the moves' exact cost, B then a schedule's value."""
     hours, C = len(energy_H), shared.T.shape[0]
     options = options or [_options(presses, shared, t, lam, _room_energy_T(presses, t)) for t in range(hours)]
     value = start_values(energy_H[0], lo, width, C, start, exact)
@@ -192,14 +197,18 @@ def exact_room_dp(presses: list[PressDay], shared: SharedHours, energy_H: np.nda
     B = float(value[c]) + sum(p.count * max(mu[k] * need[k, 0], mu[k] * need[k, 1]) for k, p in enumerate(presses))
     path, T_at = np.zeros(hours, dtype=int), np.zeros(hours)
     maint = np.zeros((len(presses), hours), dtype=int)
+    made = 0
     for t in range(hours - 1, -1, -1):
         path[t] = c
         j = picks[t][c]
         T_at[t] = shared.T[c, j]
         for k, (plain, m) in enumerate(options[t][1]):
             maint[k, t] = int(m[c, j] - mu[k] > plain[c, j])
+            p = presses[k]  # a press makes units where its hour's value is above idle's
+            full = m[c, j] + p.maintenance_cost > 0 if maint[k, t] else plain[c, j] > 0
+            made += p.count * int(full) * (p.Xm if maint[k, t] else p.X)
         c = int(back[t, c])
-    return B, path, maint, T_at
+    return B, path, maint, T_at, made
 
 
 def _room_energy_T(presses: list[PressDay], t: int) -> float:
@@ -210,51 +219,82 @@ def _room_energy_T(presses: list[PressDay], t: int) -> float:
 def exact_tightened(presses: list[PressDay], shared: SharedHours, energy_H: np.ndarray, start: float | None,
                     lo: float, width: float, lam: float, need: np.ndarray, target: float | None = None,
                     mu: np.ndarray | None = None, enough: float = -math.inf,
-                    steps: int = MU_STEPS) -> tuple[float, np.ndarray, tuple | None]:
+                    steps: int = MU_STEPS, demand: int | None = None) -> tuple[float, np.ndarray, tuple | None]:
     """The least B over up to `steps` maintenance prices mu, from `mu` (another vector's) when
     given; the mu and the DP's (path, maintenance, T) that gave it. B is convex in mu and each DP
     gives a subgradient (the maintenances it places less those it makes), so the prices come from
     a cutting-plane model of B in a box around the best mu so far (an LP; the box doubles after a
     step that lowers B, halves after one that does not): subgradient steps stall where a press's
     maintenances jump (an idle press takes all its hours or none). Stops once B is at most
-    `enough` or `target` (nothing lower matters) or the model proves no lower B inside the box."""
+    `enough` or `target` (nothing lower matters) or the model proves no lower B inside the box.
+
+    demand (only where this room-day makes its block's whole demand, none made elsewhere): the
+    demand price is this count vector's own as well, l >= 0 with B(mu, l) - l demand bounding the
+    room's day at the vector for every (mu, l) (jointly convex; subgradient: units made - demand);
+    reported as B(mu, l) - (l - lam) demand, a bound on the same footing as B at lam (the caller
+    subtracts lam demand); the prices returned are then (mu, l), and `mu` may hold an l to start
+    from as its last entry. The plant's bound is then the largest over vectors of each one's least
+    value instead of the least over one price of the largest: never looser, often tighter where the
+    vectors want different prices."""
     hours = len(energy_H)
-    options = [_options(presses, shared, t, lam, _room_energy_T(presses, t)) for t in range(hours)]
-    mu = np.zeros(len(presses)) if mu is None else np.asarray(mu, float).copy()
-    best, best_mu, best_plan = math.inf, mu.copy(), None
+    priced = demand is not None
+    opts_at = lambda price: [_options(presses, shared, t, price, _room_energy_T(presses, t))  # noqa: E731
+                             for t in range(hours)]
+    options = opts_at(lam)
+    K = len(presses)
+    x = np.r_[np.zeros(K) if mu is None else np.asarray(mu, float)[:K], lam]   # (mu, l)
+    if priced and mu is not None and len(mu) > K:
+        x[K] = float(mu[K])  # a price this vector found before
+    best, best_x, best_plan = math.inf, x.copy(), None
     box = max(max(p.maintenance_cost for p in presses), 1.0)
+    scale = np.r_[np.ones(K), max(lam, 1.0) / box]   # l's box starts at about the price itself
     counts = np.array([p.count for p in presses], float)
     stop = max(enough, target if target is not None else -math.inf)
     cuts_g, cuts_b = [], []
     for _ in range(steps):
-        B, path, maint, T_at = exact_room_dp(presses, shared, energy_H, start, lo, width, lam, mu, need, options)
-        made = maint.sum(axis=1)
-        placed = np.where(mu > 0, need[:, 1], np.where(mu < 0, need[:, 0], np.clip(made, need[:, 0], need[:, 1])))
-        g = (placed - made) * counts
+        if priced and x[K] != lam:
+            options = opts_at(x[K])
+        B, path, maint, T_at, made = exact_room_dp(presses, shared, energy_H, start, lo, width, x[K], x[:K], need,
+                                                   options)
+        B = B - (x[K] - lam) * demand if priced else B
+        made_m = maint.sum(axis=1)
+        mu_now = x[:K]
+        placed = np.where(mu_now > 0, need[:, 1],
+                          np.where(mu_now < 0, need[:, 0], np.clip(made_m, need[:, 0], need[:, 1])))
+        g = np.r_[(placed - made_m) * counts, (made - demand) if priced else 0.0]
+        if priced and x[K] <= 0.0 and g[K] > 0:
+            g[K] = 0.0  # l = 0 and more than the demand made: l cannot go lower, B is a bound there as it is
         if B < best:
             box = box * 2 if best < math.inf else box
-            best, best_mu, best_plan = B, mu.copy(), (path, maint, T_at)
+            best, best_x, best_plan = B, x.copy(), (path, maint, T_at)
         else:
             box /= 2
         if best <= stop or not g.any() or box < 1e-6:
             break  # low enough, or the counts are met at these prices (B is the best there is for them)
         cuts_g.append(g)
-        cuts_b.append(float(g @ mu) - B)   # B(x) >= B + g (x - mu):  g x - t <= g mu - B
-        model = _cutting_plane(np.array(cuts_g), np.array(cuts_b), best_mu, box)
+        cuts_b.append(float(g @ x) - B)   # B(y) >= B + g (y - x):  g y - t <= g x - B
+        model = _cutting_plane(np.array(cuts_g), np.array(cuts_b), best_x, box * scale, priced)
         if model is None:
             break
-        mu, low = model
+        x, low = model
         if low >= best - 1e-9 * max(abs(best), 1.0) and box >= 1e6:
             break
-    return best, best_mu, best_plan
+    return best, (best_x if priced else best_x[:K]), best_plan
 
 
-def _cutting_plane(G: np.ndarray, b: np.ndarray, center: np.ndarray, box: float) -> tuple[np.ndarray, float] | None:
-    """argmin over mu in center +- box of max_i (B_i + g_i (mu - mu_i)), and that minimum."""
-    K = len(center)
+def _cutting_plane(G: np.ndarray, b: np.ndarray, center: np.ndarray, widths: np.ndarray,
+                   priced: bool, lower: bool = True) -> tuple[np.ndarray, float] | None:
+    """argmin over x in center +- widths of max_i (B_i + g_i (x - x_i)), and that minimum; the
+    last coordinate (the demand price) kept at 0 or above, and fixed where not priced."""
+    if not priced:  # the mu alone (the price's column dropped, its g part being 0)
+        found = _cutting_plane(G[:, :-1], b, center[:-1], widths[:-1], True, lower=False)
+        return None if found is None else (np.r_[found[0], center[-1]], found[1])
+    n = len(center)
     A = np.hstack([G, -np.ones((len(G), 1))])
-    bounds = [(c - box, c + box) for c in center] + [(None, None)]
-    res = linprog(np.r_[np.zeros(K), 1.0], A_ub=A, b_ub=b, bounds=bounds, method="highs")
+    bounds = [(c - w, c + w) for c, w in zip(center, widths)]
+    if lower:
+        bounds[-1] = (max(bounds[-1][0], 0.0), bounds[-1][1])
+    res = linprog(np.r_[np.zeros(n), 1.0], A_ub=A, b_ub=b, bounds=bounds + [(None, None)], method="highs")
     if res.status != 0:
         return None
-    return res.x[:K], float(res.x[K])
+    return res.x[:n], float(res.x[n])

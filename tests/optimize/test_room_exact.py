@@ -15,6 +15,7 @@ from pipeline.optimize.room_exact import _options, _room_energy_T, shared_hours
 from pipeline.optimize.run import runner_for as _runner
 from pipeline.optimize.verify import verify
 from tests.optimize.test_decompose import HETERO, _decomposed, _one_model, _setup
+from tests.optimize.test_demand_split import _in_plan_terms
 
 
 def _plan(opt_cfg, extra: list[str] | None = None):
@@ -83,3 +84,43 @@ def test_a_schedule_held_to_demand_shares_is_no_bound(opt_cfg):
     plan.room_cache.clear()
     plan.tighten_rooms(blocks, replace(costs, unit_bonus=0.0), 0.0, 1e9)
     assert blocks[0].bound == pytest.approx(honest, rel=1e-9)
+
+
+@pytest.mark.slow  # the one-model MILP of the two presses: about 50 s on an idle machine
+def test_each_vector_s_own_demand_price_holds_the_one_model_optimum(opt_cfg):
+    # one room, one day: the room-day makes the block's whole demand, so each count vector may
+    # take its own demand price; the bound must stay above the room's optimum (in the bound's own
+    # terms: the decomposition's p at the one model's setpoints and counts) and never be looser
+    bounds = {}
+    for priced in (True, False):
+        cfg, inst, nets, costs = _plan(opt_cfg, [f"optimize.formulation.room_demand_price={priced}"])
+        plan = PlantSchedule.build(inst, nets, costs, cfg.optimize.formulation, _runner(cfg, nets))
+        blocks = plan.relaxation(costs, 0.0, 1e9, 1e-6)
+        plan.room_cache.clear()
+        plan.tighten_rooms(blocks, replace(costs, unit_bonus=0.0), 0.0, 1e9)
+        bounds[priced] = blocks[0].bound
+    one = _one_model(cfg, inst, nets, costs)
+    assert one.gap <= 1e-4 and one.values["x"].sum() >= inst.demand[0]
+    best = _in_plan_terms(plan, one.values, costs)
+    assert bounds[True] >= best - 1e-9 * abs(best)
+    assert bounds[True] < bounds[False] - 1.0     # and tighter here (measured: 555.25 against 562.05, optimum 538.91)
+
+
+def test_a_vector_s_own_demand_price_only_where_the_room_day_is_the_block(opt_cfg, monkeypatch):
+    # two rooms share the day's demand: a price of one room's vector alone would bound nothing
+    seen = []
+    spy = PlantSchedule._room_day_shared
+    monkeypatch.setattr(PlantSchedule, "_room_day_shared",
+                        lambda self, *a, **k: seen.append(a[-1]) or spy(self, *a, **k))
+    for rooms, expected in ((1, 125), (2, None)):
+        cfg, inst, nets, costs = _plan(opt_cfg)
+        plant = {"rooms": [{**HETERO["rooms"][0], "name": f"R{i}",
+                            "presses": [{**p, "name": f"{p['name']}{i}"} for p in HETERO["rooms"][0]["presses"]]}
+                           for i in range(rooms)]}
+        cfg = OmegaConf.merge(cfg, {"optimize": {"plant": plant}})
+        inst, nets, costs = _setup(cfg)
+        plan = PlantSchedule.build(inst, nets, costs, cfg.optimize.formulation, _runner(cfg, nets))
+        blocks = plan.relaxation(costs, 0.0, 1e9, 1e-4)
+        seen.clear()
+        plan.tighten_rooms(blocks, replace(costs, unit_bonus=0.0), 0.0, 1e9)
+        assert seen == [expected] * rooms

@@ -60,6 +60,7 @@ class Formulation(Section):
     hour_value_cuts: bool
     hour_value_strips: whole(1, 10_000)
     room_temperature: Literal[ROOM_TEMPERATURE]
+    room_demand_price: bool
     demand_split: bool
     demand_split_cells: whole(2, 65536)
 
