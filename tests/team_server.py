@@ -71,11 +71,14 @@ def postgres(folder: Path) -> Iterator[str]:
         _as_pg([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
 
 
+# The deployment of docs/security.md: accepted passwords cached (a scrypt check is ~70 ms of CPU per
+# request) on one server process, so that a password change is refused from the next request.
 AUTH_INI = """[mlflow]
 default_permission = READ
 database_uri = {database}
 admin_username = admin
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+auth_cache_ttl_seconds = 60
 """
 USERS = ("pipeline", "reviewer")  # pipeline: runs the stages (owns what it creates); reviewer: default READ only
 
@@ -91,7 +94,7 @@ def mlflow_server(backend: str, artifacts: Path, log: Path, admin_password: str,
            "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)}
     args = ["--app-name", "basic-auth", "--backend-store-uri", backend, "--serve-artifacts",
             "--artifacts-destination", str(artifacts)]
-    with serve_mlflow(args, log, timeout, workers=2, env=env) as url:
+    with serve_mlflow(args, log, timeout, workers=1, env=env) as url:
         yield url
 
 

@@ -3,8 +3,11 @@ instances: its schedule is feasible and verified (every press through its own ne
 bound is valid, its gap honest; identical sub-problems are solved once; processes change nothing."""
 from __future__ import annotations
 
+import hashlib
 import itertools
+import pickle
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,12 +40,29 @@ def _decomposed(cfg, inst, nets, costs):
     return plan, result
 
 
+# Knobs of the decomposition only: the one-model MILP reads none of them.
+DECOMPOSITION_ONLY = ("room_temperature", "room_demand_price", "demand_split", "demand_split_cells")
+# The hard room's one-model MILP (HETERO, 3 h: about 40 s) is the reference of three tests; they
+# share a process (`ONE_MODEL_SHARED`), which solves it once.
+ONE_MODEL_SHARED = pytest.mark.xdist_group("hetero_one_model")
+_SOLVED: dict[str, bytes] = {}
+
+
 def _one_model(cfg, inst, nets, costs):
-    """The room as one MILP (every press a row, N a variable), valued like the decomposition."""
-    whole = build_schedule_model(inst.room_instance(0), nets, costs, cfg.optimize.formulation)
-    result = ScheduleSolver(cfg.solver, cfg.optimize.search).solve(whole)
-    result.values = plant_values(result.values)
-    return result
+    """The room as one MILP (every press a row, N a variable), valued like the decomposition;
+    solved once per process for the same room, networks, costs, formulation and solver."""
+    room = inst.room_instance(0)
+    formulation = {k: v for k, v in OmegaConf.to_container(cfg.optimize.formulation).items() if k not in DECOMPOSITION_ONLY}
+    by_content = replace(room, rows=tuple(replace(r, network_file=hashlib.sha256(Path(r.network_file).read_bytes()).hexdigest())
+                                          for r in room.rows))  # each test its own copy of the network file
+    key = hashlib.sha256(pickle.dumps((by_content, costs, float(cfg.optimize.max_abs_weight), formulation,
+                                       OmegaConf.to_container(cfg.solver), OmegaConf.to_container(cfg.optimize.search)))).hexdigest()
+    if key not in _SOLVED:
+        whole = build_schedule_model(room, nets, costs, cfg.optimize.formulation)
+        result = ScheduleSolver(cfg.solver, cfg.optimize.search).solve(whole)
+        result.values = plant_values(result.values)
+        _SOLVED[key] = pickle.dumps(result)
+    return pickle.loads(_SOLVED[key])  # a fresh copy: a test may change what it gets
 
 
 def _hour_values(inst, net, costs, cfg, press, t: int, b: int, T, H):
@@ -123,6 +143,7 @@ HETERO = {"rooms": [{"name": "A", "presses": [
      "max_per_hour": 40, "energy_kwh_per_unit": 1300.0}]}]}
 
 
+@ONE_MODEL_SHARED
 @pytest.mark.slow  # the hard case's one-model MILP: about 50 s on an idle machine
 def test_different_presses_in_one_room_hold_against_the_one_model_formulation(opt_cfg):
     cfg = opt_cfg(["optimize.horizon_hours=3", "optimize.production.demand_per_day=1000"])

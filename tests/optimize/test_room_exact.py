@@ -14,7 +14,7 @@ from pipeline.optimize.decompose import Candidate, PlantSchedule
 from pipeline.optimize.room_exact import _options, _room_energy_T, shared_hours
 from pipeline.optimize.run import runner_for as _runner
 from pipeline.optimize.verify import verify
-from tests.optimize.test_decompose import HETERO, _decomposed, _one_model, _setup
+from tests.optimize.test_decompose import HETERO, ONE_MODEL_SHARED, _decomposed, _one_model, _setup
 from tests.optimize.test_demand_split import _in_plan_terms
 
 
@@ -51,6 +51,7 @@ def test_the_shared_hour_value_is_the_grid_maximum(opt_cfg, counts):
             assert exact[c] <= grid + 2e-3 * max(abs(grid), 1.0), (t, c)       # and attained (up to the grid)
 
 
+@ONE_MODEL_SHARED
 @pytest.mark.slow
 def test_the_shared_bound_holds_the_one_model_optimum_and_is_tighter(opt_cfg):
     bounds = {}
@@ -86,7 +87,8 @@ def test_a_schedule_held_to_demand_shares_is_no_bound(opt_cfg):
     assert blocks[0].bound == pytest.approx(honest, rel=1e-9)
 
 
-@pytest.mark.slow  # the one-model MILP of the two presses: about 50 s on an idle machine
+@ONE_MODEL_SHARED
+@pytest.mark.slow  # the one-model MILP of the two presses: about 50 s on an idle machine (solved once for three tests)
 def test_each_vector_s_own_demand_price_holds_the_one_model_optimum(opt_cfg):
     # one room, one day: the room-day makes the block's whole demand, so each count vector may
     # take its own demand price; the bound must stay above the room's optimum (in the bound's own
