@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
+import threading
 from pathlib import Path
 
 
@@ -76,8 +78,6 @@ _deferred: dict | None = None
 
 def _outermost_atomic(frame):
     """The outermost frame of the stack that runs code of _ATOMIC_PACKAGES, or None."""
-    import sys
-
     roots = tuple(os.path.dirname(m.__file__) + os.sep for name in _ATOMIC_PACKAGES
                   if (m := sys.modules.get(name)) is not None and getattr(m, "__file__", None))
     outer = None
@@ -90,9 +90,6 @@ def _outermost_atomic(frame):
 
 def _defer(signum: int, outer) -> None:
     """Raise Interrupted(signum) where `outer` returns; re-send the signal after DEFER_MAX_S."""
-    import sys
-    import threading
-
     global _deferred
     previous = sys.gettrace()
 
@@ -112,8 +109,6 @@ def _defer(signum: int, outer) -> None:
 
 
 def _undefer() -> None:
-    import sys
-
     global _deferred
     if _deferred is not None:
         _deferred["timer"].cancel()
@@ -139,8 +134,35 @@ def stopping(signum: int) -> Interrupted:
     return Interrupted(signum)
 
 
+def _resend(signum: int) -> None:
+    """Take SIGTERM/SIGINT again and send `signum` to the main thread from another thread, so that
+    it is handled afresh once the main thread is back in ordinary code."""
+    for other in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(other, _raise_interrupted)
+    timer = threading.Timer(0.05, signal.pthread_kill, (threading.main_thread().ident, signum))
+    timer.daemon = True
+    timer.start()
+
+
+def _take_back_swallowed(unraisable) -> None:
+    """sys.unraisablehook: an Interrupted raised where Python ignores exceptions is lost, its
+    signals already ignored, and the stage would run on (seen: the deferred raise landed where
+    SQLAlchemy's InstanceState._cleanup returned, a weakref callback run by the garbage
+    collector). Raise it again: the signal re-sent. Anything else goes to the hook before."""
+    if isinstance(unraisable.exc_value, Interrupted) and threading.current_thread() is threading.main_thread():
+        _resend(unraisable.exc_value.signum)
+        return
+    _hook_before(unraisable)
+
+
+_hook_before = sys.unraisablehook
+
+
 def stop_on_signals() -> None:
     """SIGTERM and SIGINT raise Interrupted in the main thread. Lightning's Trainer chains a handler
     installed before it (it only notes SIGTERM and would then exit 0 with nothing written)."""
+    global _hook_before
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _raise_interrupted)
+    if sys.unraisablehook is not _take_back_swallowed:
+        _hook_before, sys.unraisablehook = sys.unraisablehook, _take_back_swallowed

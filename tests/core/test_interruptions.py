@@ -178,3 +178,32 @@ def test_a_signal_inside_a_store_write_is_taken_once_the_write_is_done():
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+SWALLOWED = '''
+import signal, time
+from pipeline.core.processes import Interrupted, stop_on_signals, stopping
+stop_on_signals()
+
+class Dying:
+    def __del__(self):  # where Python ignores exceptions, as in a weakref callback of the collector
+        raise stopping(signal.SIGTERM)
+
+try:
+    Dying()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        time.sleep(0.01)
+    print("ran on")
+except Interrupted as stop:
+    print("stopped", stop.signum)
+'''
+
+
+def test_an_interruption_raised_where_python_ignores_it_still_stops_the_stage():
+    """The deferred raise once landed where SQLAlchemy's InstanceState._cleanup (a weakref callback
+    run by the garbage collector) returned: Python printed "Exception ignored", the signals were
+    already ignored, and the stage ran on until killed (a CI run's 60 s timeout)."""
+    done = subprocess.run([sys.executable, "-c", SWALLOWED], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip() == "stopped 15", done.stdout + done.stderr[-2000:]
